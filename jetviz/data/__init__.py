@@ -1,0 +1,1 @@
+"""Events: schema, generators (Pythia8 + FastJet), detector, pixelisation, readers and cache."""

@@ -1,0 +1,268 @@
+"""Pythia8 + FastJet building blocks: run a configured Pythia, read final states, cluster jets.
+
+Everything works on whole batches: ``pythia8mc.Pythia.nextBatch`` returns the event records as
+awkward arrays, and FastJet's awkward interface clusters all events of a batch in one call, so
+no Python loop runs over particles. Units: GeV, radians, mm.
+"""
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import awkward as ak
+import numpy as np
+
+from jetviz.data.kinematics import delta_r, pt_eta_phi, wrap_phi
+from jetviz.errors import JetvizError
+
+__all__ = [
+    "NEUTRINO_PIDS",
+    "pythia_versions",
+    "make_pythia",
+    "next_batch",
+    "final_state",
+    "durham_labels",
+    "leading_jet",
+    "pythia_seed",
+]
+
+NEUTRINO_PIDS = (12, 14, 16)
+
+
+def pythia_versions() -> dict[str, str]:
+    """Versions of the generator stack, recorded in every sample file's metadata."""
+    import fastjet
+    import pythia8mc
+
+    try:
+        from importlib.metadata import version
+
+        pythia_version = version("pythia8mc")
+    except Exception:  # pragma: no cover - metadata always present for a wheel
+        pythia_version = "unknown"
+    return {"pythia8mc": pythia_version, "fastjet": getattr(fastjet, "__version__", "unknown")}
+
+
+def pythia_seed(*keys: int | str) -> int:
+    """A Pythia seed in [1, 900000000] derived deterministically from integers and strings."""
+    ints = [k if isinstance(k, int) else int.from_bytes(str(k).encode()[:8].ljust(8, b"\0"), "little") for k in keys]
+    state = np.random.SeedSequence(ints).generate_state(1)[0]
+    return int(state % 900_000_000) + 1
+
+
+def make_pythia(settings: Sequence[str], seed: int):
+    """An initialised ``pythia8mc.Pythia`` with ``settings`` (Pythia's own strings), quiet, seeded.
+
+    Raises:
+        JetvizError: when a setting is not understood or Pythia fails to initialise.
+    """
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in [*settings, "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}"]:
+        if not pythia.readString(line):
+            raise JetvizError(f"Pythia did not accept the setting {line!r}")
+    if not pythia.init():
+        raise JetvizError("Pythia failed to initialise with settings: " + "; ".join(settings))
+    return pythia
+
+
+def next_batch(pythia, n_events: int) -> ak.Array:
+    """Generate ``n_events`` events; return their full event records (``prt`` field) as awkward."""
+    batch = pythia.nextBatch(n_events, "skip")
+    if len(batch) == 0:
+        raise JetvizError("Pythia produced no events (all failed); check the process settings")
+    return batch.prt
+
+
+@lru_cache(maxsize=None)
+def _charge_of(pid: int) -> float:
+    data = _particle_data()
+    return float(data.charge(int(pid))) if data.isParticle(int(pid)) else 0.0
+
+
+@lru_cache(maxsize=1)
+def _particle_data():
+    import pythia8mc
+
+    return pythia8mc.Pythia("", False).particleData
+
+
+def charges(pid: np.ndarray) -> np.ndarray:
+    """Electric charge (units of e) for an array of PDG codes, from Pythia's particle table."""
+    pid = np.asarray(pid, dtype=np.int64)
+    unique, inverse = np.unique(pid, return_inverse=True)
+    return np.array([_charge_of(int(p)) for p in unique], dtype=np.float64)[inverse].reshape(pid.shape)
+
+
+def _impact_parameters(px, py, pz, vx, vy, vz) -> tuple[np.ndarray, np.ndarray]:
+    """Straight-line transverse (d0) and longitudinal (z0) impact parameters (mm) w.r.t. the origin."""
+    pt, _, phi = pt_eta_phi(px, py, pz)
+    d0 = vx * np.sin(phi) - vy * np.cos(phi)
+    z0 = vz - (vx * np.cos(phi) + vy * np.sin(phi)) * pz / np.maximum(pt, 1e-9)
+    return d0, z0
+
+
+def final_state(prt: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Final-state particles of a batch of Pythia event records.
+
+    Arguments:
+        prt: Pythia event records, ``(N, var)`` particle records as returned by :func:`next_batch`.
+    Returns:
+        ``(particles, counts)``: flat arrays ``px, py, pz, E`` (GeV), ``charge``, ``pid``,
+        ``d0, z0`` (mm; NaN for neutral particles) and ``(N,)`` per-event counts.
+    """
+    final = prt[prt.status > 0]
+    counts = ak.to_numpy(ak.num(final, axis=1))
+    flat = ak.flatten(final)
+    px, py, pz, energy = (ak.to_numpy(flat.p[c]).astype(np.float64) for c in ("px", "py", "pz", "e"))
+    pid = ak.to_numpy(flat.id).astype(np.int64)
+    charge = charges(pid)
+    vertex = flat.vProd
+    vx, vy, vz = (ak.to_numpy(ak.fill_none(vertex[c], 0.0)).astype(np.float64) for c in ("px", "py", "pz"))
+    d0, z0 = _impact_parameters(px, py, pz, vx, vy, vz)
+    neutral = charge == 0
+    d0[neutral] = np.nan
+    z0[neutral] = np.nan
+    particles = dict(px=px, py=py, pz=pz, E=energy, charge=charge, pid=pid, d0=d0, z0=z0)
+    return particles, counts
+
+
+def _visible(pid: np.ndarray) -> np.ndarray:
+    return ~np.isin(np.abs(pid), NEUTRINO_PIDS)
+
+
+def _jagged_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray) -> ak.Array:
+    """Jagged (px, py, pz, E) records of the particles where ``mask`` holds, for FastJet."""
+    index = np.arange(len(mask))
+    event = np.repeat(np.arange(len(counts)), counts)
+    keep = index[mask]
+    sub_counts = np.bincount(event[keep], minlength=len(counts))
+    record = ak.zip({k: particles[k2][keep] for k, k2 in (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "E"))})
+    return ak.unflatten(record, sub_counts), keep, sub_counts
+
+
+def durham_labels(
+    particles: dict[str, np.ndarray], counts: np.ndarray, n_jets: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Durham (ee_kt) exclusive ``n_jets`` clustering of the visible final state of each event.
+
+    Arguments:
+        particles: flat particle arrays (see :func:`final_state`).
+        counts: ``(N,)`` particles per event.
+        n_jets: the number of exclusive jets, K.
+    Returns:
+        ``(jet, jets, jet_counts)``: ``jet`` the flat per-particle truth-jet index in [0, K),
+        jets ordered by decreasing energy, −1 for neutrinos; ``jets`` flat jet four-momenta
+        (``px, py, pz, E``); ``jet_counts`` ``(N,)`` = K per event (events with fewer than K
+        visible particles are rejected by the caller).
+    """
+    import fastjet
+
+    visible = _visible(particles["pid"])
+    p4, keep, sub_counts = _jagged_p4(particles, counts, visible)
+    if np.any(sub_counts < n_jets):
+        raise JetvizError(f"an event has fewer than {n_jets} visible particles; cannot form {n_jets} Durham jets")
+    sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition0Param(fastjet.ee_kt_algorithm))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fastjet's generic note on exclusive jets
+        jets = sequence.exclusive_jets(n_jets)
+        index = sequence.exclusive_jets_constituent_index(n_jets)
+    jet_energy = ak.to_numpy(jets.E).reshape(-1, n_jets) if len(jets) else np.zeros((0, n_jets))
+    order = np.argsort(-jet_energy, axis=1, kind="stable")  # jet colour 0 = most energetic
+    rank = np.argsort(order, axis=1)
+    # per visible particle: which (unsorted) jet holds it
+    offsets = np.concatenate([[0], np.cumsum(sub_counts)])
+    n_in_jet = ak.num(index, axis=2)
+    local = ak.to_numpy(ak.flatten(index, axis=None)).astype(np.int64)
+    event_of = np.repeat(np.arange(len(counts)), ak.to_numpy(ak.sum(n_in_jet, axis=1)))
+    jet_of = ak.to_numpy(ak.flatten(ak.local_index(index, axis=1)[:, :, None] * ak.ones_like(index), axis=None))
+    visible_label = np.full(len(keep), -1, dtype=np.int64)
+    visible_label[offsets[event_of] + local] = rank[event_of, jet_of]
+    jet = np.full(len(visible), -1, dtype=np.int64)
+    jet[keep] = visible_label
+    sorted_jets = {c: np.take_along_axis(ak.to_numpy(jets[c]).reshape(-1, n_jets), order, axis=1).ravel() for c in ("px", "py", "pz", "E")}
+    return jet, sorted_jets, np.full(len(counts), n_jets, dtype=np.int64)
+
+
+def leading_jet(
+    particles: dict[str, np.ndarray], counts: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leading-pT anti-kt jet of radius ``radius`` in each event (visible final state).
+
+    Returns:
+        ``(jet_p4, member, has_jet)``: ``jet_p4`` ``(N, 4)`` (px, py, pz, E) in GeV of the leading
+        jet (zeros where an event has none); ``member`` flat boolean per particle, True for the
+        constituents of that jet; ``has_jet`` ``(N,)``.
+    """
+    import fastjet
+
+    visible = _visible(particles["pid"])
+    p4, keep, sub_counts = _jagged_p4(particles, counts, visible)
+    sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.antikt_algorithm, float(radius)))
+    jets = sequence.inclusive_jets()
+    index = sequence.constituent_index()
+    jet_pt = np.sqrt(jets.px**2 + jets.py**2)
+    has_jet = ak.to_numpy(ak.num(jets, axis=1)) > 0
+    lead = ak.argmax(jet_pt, axis=1, keepdims=True)
+    lead_jet = ak.firsts(jets[lead])
+    jet_p4 = np.stack([ak.to_numpy(ak.fill_none(lead_jet[c], 0.0)) for c in ("px", "py", "pz", "E")], axis=1)
+    lead_index = ak.firsts(index[lead])  # (N, var) local indices among visible particles
+    lead_index = ak.fill_none(lead_index, [], axis=0)
+    offsets = np.concatenate([[0], np.cumsum(sub_counts)])
+    n_members = ak.to_numpy(ak.num(lead_index, axis=1))
+    flat_local = ak.to_numpy(ak.flatten(lead_index)).astype(np.int64)
+    event_of = np.repeat(np.arange(len(counts)), n_members)
+    member_visible = np.zeros(len(keep), dtype=bool)
+    member_visible[offsets[event_of] + flat_local] = True
+    member = np.zeros(len(visible), dtype=bool)
+    member[keep] = member_visible
+    return jet_p4, member, has_jet
+
+
+def hard_top_quarks(prt: ak.Array) -> list[list[tuple[int, np.ndarray, list[np.ndarray]]]]:
+    """Hadronically decaying tops of each event with their decay quarks.
+
+    For each event: a list of ``(sign, top_p4, [quark_p4, ...])`` where ``top_p4`` (px, py, pz,
+    E in GeV) is the sum of the three decay quarks and the quarks are its b and, for hadronic W decays, the two W
+    daughter quarks. Leptonic tops are left out. Loops over the few hard-process entries only.
+    """
+    hard = (np.abs(prt.status) == 22) | (np.abs(prt.status) == 23)
+    mother_id = prt.id[prt.mother1]  # per-event gather of each entry's first mother's PDG code
+    fields = {
+        "id": prt.id[hard], "mother_id": mother_id[hard],
+        "px": prt.p.px[hard], "py": prt.p.py[hard], "pz": prt.p.pz[hard], "E": prt.p.e[hard],
+    }
+    result = []
+    for event in ak.to_list(ak.zip(fields)):
+        tops = []
+        for sign in (+1, -1):
+            b = [e for e in event if e["id"] == 5 * sign and abs(e["mother_id"]) == 6]
+            w_quarks = [e for e in event if 1 <= abs(e["id"]) <= 5 and e["mother_id"] == 24 * sign]
+            if not b or len(w_quarks) != 2:
+                continue
+            quarks = [np.array([q["px"], q["py"], q["pz"], q["E"]]) for q in (b[0], *w_quarks)]
+            # the parton-level top: its three decay quarks summed (before their showers)
+            tops.append((sign, np.sum(quarks, axis=0), quarks))
+        result.append(tops)
+    return result
+
+
+def matched_to_top(jet_p4: np.ndarray, tops: list, radius: float) -> tuple[bool, np.ndarray]:
+    """Is a jet within ΔR < ``radius`` of a hadronic top and of all three of its decay quarks?
+
+    Returns ``(matched, top_p4)`` (top_p4 zeros when unmatched).
+    """
+    _, jet_eta, jet_phi = pt_eta_phi(*jet_p4[:3])
+    for _, top_p4, quarks in tops:
+        points = [top_p4, *quarks]
+        ok = True
+        for p4 in points:
+            _, eta, phi = pt_eta_phi(*p4[:3])
+            if delta_r(jet_eta, jet_phi, eta, phi) >= radius:
+                ok = False
+                break
+        if ok:
+            return True, np.asarray(top_p4, dtype=float)
+    return False, np.zeros(4)

@@ -1,0 +1,35 @@
+"""Exceptions raised by jetviz: every one names the problem (and the file, where there is one)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["JetvizError", "SchemaError", "DataFileError", "ConfigError"]
+
+
+class JetvizError(Exception):
+    """Base class of every error jetviz raises on purpose."""
+
+
+class SchemaError(JetvizError, ValueError):
+    """Events or arrays do not follow the jetviz event schema (missing field, NaN, wrong shape...)."""
+
+
+class ConfigError(JetvizError, ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class DataFileError(JetvizError, OSError):
+    """A file could not be read or written as the format it claims to be.
+
+    Arguments:
+        path: the file concerned.
+        problem: one sentence saying what is wrong with it.
+    """
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):  # picklable across processes / dask workers
+        return (type(self), (self.path, self.problem))
