@@ -49,6 +49,8 @@ class Recipe:
         description: one line for menus and ``jetviz info``.
         classes: names of the per-event ``label`` values, in order.
         toy: True for the numpy-only stand-ins used by fast unit tests.
+        chunk_size: events per cached chunk — large enough that Pythia's initialisation
+            (≈0.2–0.5 s) is a small part of a chunk, small enough for a live progress bar.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Recipe:
     description: str = ""
     classes: tuple[str, ...] = ("events",)
     toy: bool = False
+    chunk_size: int = 250
 
     def params(self, **overrides) -> dict:
         """Defaults updated with ``overrides``; unknown names raise :class:`ConfigError`."""
@@ -288,16 +291,16 @@ def _toy_defaults(name: str) -> dict:
 RECIPES: dict[str, Recipe] = {
     "ee_6jet": Recipe(
         "ee_6jet", lambda n, s, **p: ee_jets(n, s, process="ttbar", **p), {"sqrt_s": 500.0, "n_jets": 6},
-        "e+e- → tt̄ → 6 jets at 500 GeV, Durham 6-jet truth per particle",
+        "e+e- → tt̄ → 6 jets at 500 GeV, Durham 6-jet truth per particle", chunk_size=1000,
     ),
     "ee_zh_4jet": Recipe(
         "ee_zh_4jet", lambda n, s, **p: ee_jets(n, s, process="zh", **p), {"sqrt_s": 250.0, "n_jets": 4},
-        "e+e- → ZH → qq̄ bb̄ at 250 GeV, Durham 4-jet truth per particle",
+        "e+e- → ZH → qq̄ bb̄ at 250 GeV, Durham 4-jet truth per particle", chunk_size=1000,
     ),
     "top_qcd": Recipe(
         "top_qcd", top_qcd,
         {"R": 0.8, "pt_min": 550.0, "pt_max": 650.0, "eta_max": 2.0, "max_constituents": 200, "signal_fraction": 0.5},
-        "pp → tt̄ vs QCD dijets at 14 TeV: leading anti-kt jet constituents", ("QCD", "top"),
+        "pp → tt̄ vs QCD dijets at 14 TeV: leading anti-kt jet constituents", ("QCD", "top"), chunk_size=500,
     ),
     "bh_sph": Recipe(
         "bh_sph", _bh_sph, _bh_sph_defaults(),
@@ -312,7 +315,7 @@ RECIPES: dict[str, Recipe] = {
 for _name, _base in (("ee_6jet", "ee_6jet"), ("ee_zh_4jet", "ee_zh_4jet"), ("top_qcd", "top_qcd"), ("bh_sph", "bh_sph")):
     RECIPES[f"toy_{_name}"] = Recipe(
         f"toy_{_name}", _toy(_name), _toy_defaults(_name),
-        f"numpy-only toy stand-in for {_base} (unit tests only)", RECIPES[_base].classes, toy=True,
+        f"numpy-only toy stand-in for {_base} (unit tests only)", RECIPES[_base].classes, toy=True, chunk_size=1000,
     )
 
 

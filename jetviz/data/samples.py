@@ -25,9 +25,8 @@ import numpy as np
 from jetviz.data.recipes import get_recipe
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["cache_dir", "load_sample", "sample_chunks", "chunk_path", "DEFAULT_CHUNK_SIZE", "Progress"]
+__all__ = ["cache_dir", "load_sample", "sample_chunks", "chunk_path", "Progress"]
 
-DEFAULT_CHUNK_SIZE = 250
 #: ``progress(done_events, total_events)`` — called from the caller's thread as chunks finish.
 Progress = Callable[[int, int], None]
 
@@ -98,7 +97,7 @@ def load_sample(
     client=None,
     progress: Progress | None = None,
     show_progress: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     **params,
 ) -> ak.Array:
     """Events of sample ``name``: read from the cache, generating the missing chunks first.
@@ -114,7 +113,7 @@ def load_sample(
             workers instead of local processes.
         progress: ``progress(done_events, total_events)`` callback (e.g. a UI progress bar).
         show_progress: show a tqdm bar on stderr.
-        chunk_size: events per chunk (part of the cache key).
+        chunk_size: events per chunk (part of the cache key); default: the recipe's.
         **params: recipe parameters (see ``RECIPES[name].defaults``).
     Returns:
         schema events ``ak.Array`` of length ``n_events``.
@@ -128,6 +127,7 @@ def load_sample(
         # chunks of one LHE file read disjoint event ranges
         params = {**params, "skip": 0}
     params = recipe.params(**params)
+    chunk_size = int(chunk_size or recipe.chunk_size)
     sizes = sample_chunks(int(n_events), chunk_size)
     paths = [
         chunk_path(name, _chunk_params(name, params, i, chunk_size), seed, i, chunk_size, size)
