@@ -743,7 +743,7 @@ def bsm_summary(events: ak.Array, pt_min: float = 1.0, eta_max: float = 2.5) -> 
         sl = slice(offsets[i], offsets[i + 1])
         vis = visible[sl] & central[sl]
         sphericity[i] = _sphericity(flat["px"][sl][vis], flat["py"][sl][vis], flat["pz"][sl][vis])
-    p4, _, _ = py8._jagged_p4(flat, counts, visible)
+    p4, _, _ = py8.masked_p4(flat, counts, visible)
     jets = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)).inclusive_jets(50.0)
     jet_pt = np.hypot(jets.px, jets.py)
     jet_eta = np.arcsinh(jets.pz / np.maximum(jet_pt, 1e-9))

@@ -25,6 +25,10 @@ __all__ = [
     "durham_labels",
     "leading_jet",
     "pythia_seed",
+    "masked_p4",
+    "charges",
+    "hard_top_quarks",
+    "matched_to_top",
 ]
 
 NEUTRINO_PIDS = (12, 14, 16)
@@ -133,8 +137,13 @@ def _visible(pid: np.ndarray) -> np.ndarray:
     return ~np.isin(np.abs(pid), NEUTRINO_PIDS)
 
 
-def _jagged_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray) -> ak.Array:
-    """Jagged (px, py, pz, E) records of the particles where ``mask`` holds, for FastJet."""
+def masked_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray) -> tuple[ak.Array, np.ndarray, np.ndarray]:
+    """Jagged (px, py, pz, E) records of the particles where ``mask`` holds, for FastJet.
+
+    Returns:
+        ``(p4, keep, sub_counts)``: the jagged records, the flat indices of the kept particles
+        and ``(N,)`` kept particles per event.
+    """
     index = np.arange(len(mask))
     event = np.repeat(np.arange(len(counts)), counts)
     keep = index[mask]
@@ -161,7 +170,7 @@ def durham_labels(
     import fastjet
 
     visible = _visible(particles["pid"])
-    p4, keep, sub_counts = _jagged_p4(particles, counts, visible)
+    p4, keep, sub_counts = masked_p4(particles, counts, visible)
     if np.any(sub_counts < n_jets):
         raise JetvizError(f"an event has fewer than {n_jets} visible particles; cannot form {n_jets} Durham jets")
     sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition0Param(fastjet.ee_kt_algorithm))
@@ -199,7 +208,7 @@ def leading_jet(
     import fastjet
 
     visible = _visible(particles["pid"])
-    p4, keep, sub_counts = _jagged_p4(particles, counts, visible)
+    p4, keep, sub_counts = masked_p4(particles, counts, visible)
     sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.antikt_algorithm, float(radius)))
     jets = sequence.inclusive_jets()
     index = sequence.constituent_index()
