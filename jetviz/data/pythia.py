@@ -23,6 +23,7 @@ __all__ = [
     "next_batch",
     "final_state",
     "durham_labels",
+    "jet_labels",
     "leading_jet",
     "pythia_seed",
     "masked_p4",
@@ -152,47 +153,66 @@ def masked_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.nda
     return ak.unflatten(record, sub_counts), keep, sub_counts
 
 
-def durham_labels(
-    particles: dict[str, np.ndarray], counts: np.ndarray, n_jets: int
+def jet_labels(
+    particles: dict[str, np.ndarray], counts: np.ndarray, n_jets: int, algorithm: str = "durham", radius: float = 0.7
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Durham (ee_kt) exclusive ``n_jets`` clustering of the visible final state of each event.
+    """Cluster the visible final state of each e+e- event; label each particle by its jet.
 
     Arguments:
         particles: flat particle arrays (see :func:`final_state`).
         counts: ``(N,)`` particles per event.
-        n_jets: the number of exclusive jets, K.
+        n_jets: K: ``"durham"`` forms exactly K exclusive jets (ee_kt); ``"antikt"`` keeps the
+            K most energetic inclusive e+e- anti-kt jets (``ee_genkt``, p = −1, ``radius``).
+        algorithm: ``"durham"`` or ``"antikt"``.
+        radius: anti-kt radius (radians), unused for Durham.
     Returns:
-        ``(jet, jets, jet_counts)``: ``jet`` the flat per-particle truth-jet index in [0, K),
-        jets ordered by decreasing energy, −1 for neutrinos; ``jets`` flat jet four-momenta
-        (``px, py, pz, E``); ``jet_counts`` ``(N,)`` = K per event (events with fewer than K
-        visible particles are rejected by the caller).
+        ``(jet, jets, jet_counts)``: ``jet`` flat per-particle index in [0, K) with jets ordered
+        by decreasing energy, −1 for neutrinos and for particles outside the K kept jets;
+        ``jets`` flat four-momenta (``px, py, pz, E``) of the kept jets; ``jet_counts`` ``(N,)``.
     """
     import fastjet
 
     visible = _visible(particles["pid"])
     p4, keep, sub_counts = masked_p4(particles, counts, visible)
-    if np.any(sub_counts < n_jets):
-        raise JetvizError(f"an event has fewer than {n_jets} visible particles; cannot form {n_jets} Durham jets")
-    sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition0Param(fastjet.ee_kt_algorithm))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # fastjet's generic note on exclusive jets
-        jets = sequence.exclusive_jets(n_jets)
-        index = sequence.exclusive_jets_constituent_index(n_jets)
-    jet_energy = ak.to_numpy(jets.E).reshape(-1, n_jets) if len(jets) else np.zeros((0, n_jets))
-    order = np.argsort(-jet_energy, axis=1, kind="stable")  # jet colour 0 = most energetic
-    rank = np.argsort(order, axis=1)
-    # per visible particle: which (unsorted) jet holds it
-    offsets = np.concatenate([[0], np.cumsum(sub_counts)])
-    n_in_jet = ak.num(index, axis=2)
+    if algorithm == "durham":
+        if np.any(sub_counts < n_jets):
+            raise JetvizError(f"an event has fewer than {n_jets} visible particles; cannot form {n_jets} Durham jets")
+        sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition0Param(fastjet.ee_kt_algorithm))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # fastjet's generic note on exclusive jets
+            jets = sequence.exclusive_jets(n_jets)
+            index = sequence.exclusive_jets_constituent_index(n_jets)
+    elif algorithm == "antikt":
+        sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.ee_genkt_algorithm, float(radius), -1.0))
+        jets = sequence.inclusive_jets()
+        index = sequence.constituent_index()
+    else:
+        raise JetvizError(f"unknown e+e- jet algorithm {algorithm!r} (use 'durham' or 'antikt')")
+    # rank jets by energy inside each event; rank ≥ n_jets means "not kept"
+    order = ak.argsort(-jets.E, axis=1, stable=True)
+    rank_flat = ak.to_numpy(ak.flatten(ak.argsort(order, axis=1, stable=True))).astype(np.int64)
+    jets_per_event = ak.to_numpy(ak.num(jets, axis=1))
+    jet_offsets = np.concatenate([[0], np.cumsum(jets_per_event)])
+    # per visible particle: which jet holds it
+    particle_offsets = np.concatenate([[0], np.cumsum(sub_counts)])
     local = ak.to_numpy(ak.flatten(index, axis=None)).astype(np.int64)
-    event_of = np.repeat(np.arange(len(counts)), ak.to_numpy(ak.sum(n_in_jet, axis=1)))
+    event_of = np.repeat(np.arange(len(counts)), ak.to_numpy(ak.sum(ak.num(index, axis=2), axis=1)))
     jet_of = ak.to_numpy(ak.flatten(ak.local_index(index, axis=1)[:, :, None] * ak.ones_like(index), axis=None))
+    rank = rank_flat[jet_offsets[event_of] + jet_of]
     visible_label = np.full(len(keep), -1, dtype=np.int64)
-    visible_label[offsets[event_of] + local] = rank[event_of, jet_of]
+    visible_label[particle_offsets[event_of] + local] = np.where(rank < n_jets, rank, -1)
     jet = np.full(len(visible), -1, dtype=np.int64)
     jet[keep] = visible_label
-    sorted_jets = {c: np.take_along_axis(ak.to_numpy(jets[c]).reshape(-1, n_jets), order, axis=1).ravel() for c in ("px", "py", "pz", "E")}
-    return jet, sorted_jets, np.full(len(counts), n_jets, dtype=np.int64)
+    kept = jets[order][:, :n_jets]
+    kept_jets = {c: ak.to_numpy(ak.flatten(kept[c])).astype(np.float64) for c in ("px", "py", "pz", "E")}
+    return jet, kept_jets, ak.to_numpy(ak.num(kept, axis=1)).astype(np.int64)
+
+
+def durham_labels(
+    particles: dict[str, np.ndarray], counts: np.ndarray, n_jets: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Durham exclusive ``n_jets`` truth labels: :func:`jet_labels` with ``algorithm="durham"``."""
+    return jet_labels(particles, counts, n_jets, "durham")
 
 
 def leading_jet(

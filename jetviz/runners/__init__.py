@@ -1,0 +1,1 @@
+"""Runners: one module per method — config (param) → fit(progress) → results (dataclass + run directory)."""
