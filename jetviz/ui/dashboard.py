@@ -1,0 +1,149 @@
+"""The dashboard shell: one template, a sidebar of pages, deep links ``?page=<name>``.
+
+``app/main.py`` builds a :class:`Dashboard` from a ``PAGES`` mapping ``{page name: module}``;
+each module is a sibling file ``app/<module>.py`` whose ``page()`` returns that page's
+component (a ``Viewer``). A page that has ``controls()`` and ``body()`` methods gets its
+controls in the template's sidebar (under the menu) and its body in the main area; any other
+component fills the main area. Pages are imported when first shown, so a page that needs heavy
+imports (torch) costs nothing until it is opened. The chosen page is synced with the URL
+(``pn.state.location``); an unknown page name shows a message listing the pages.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+__all__ = ["Dashboard", "load_page_module"]
+
+log = logging.getLogger(__name__)
+
+
+
+def load_page_module(module: str, app_dir: str | Path):
+    """Import ``app_dir/<module>.py`` (once per process) and return the module.
+
+    Works outside the Bokeh app runner, which puts the app directory on ``sys.path`` only
+    while ``main.py`` runs; the directory is put on ``sys.path`` while the module is imported
+    so that it may import its own siblings.
+    """
+    app_dir = Path(app_dir).resolve()
+    key = f"jetviz_app_pages.{module}"
+    if key in sys.modules:
+        return sys.modules[key]
+    path = app_dir / f"{module}.py"
+    if not path.is_file():
+        raise ModuleNotFoundError(f"no page module {path}")
+    spec = importlib.util.spec_from_file_location(key, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(app_dir))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(app_dir))
+    sys.modules[key] = mod
+    return mod
+
+
+class Dashboard(Viewer):
+    """All pages in one ``FastListTemplate`` with a sidebar menu and ``?page=`` deep links.
+
+    Parameters
+    ----------
+    pages : dict
+        ``{page name: spec}``; a spec is a module name in ``app_dir`` (its ``page()`` builds
+        the page) or a zero-argument callable returning the page's component.
+    app_dir : str or Path
+        Directory of the page modules (``app/``).
+    page : str
+        The page shown; synced with the URL query ``page`` when served.
+    """
+
+    page = param.String(default="events", doc="name of the page shown (URL: ?page=<name>)")
+    pages = param.Dict(default={}, precedence=-1, doc="page name -> module name or callable")
+    app_dir = param.Parameter(default=None, precedence=-1, doc="directory of the page modules")
+    title = param.String(default="jetviz", precedence=-1)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._built: dict[str, pn.viewable.Viewable] = {}
+        self._buttons = {name: pn.widgets.Button(label=name, sizing_mode="stretch_width", color="primary")
+                         for name in self.pages}
+        for name, button in self._buttons.items():
+            button.on_click(lambda event, name=name: setattr(self, "page", name))
+        self._style_buttons()
+        served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+        if served and pn.state.location is not None:
+            location = pn.state.location
+            location.sync(self, {"page": "page"})
+            # the browser only hears of query changes made after the page is up: show the page
+            # (and any default a page synced) in the address bar, so it can be bookmarked
+            pn.state.onload(lambda: location.update_query(page=self.page))
+
+    @param.depends("page", watch=True)
+    def _style_buttons(self) -> None:
+        for name, button in self._buttons.items():
+            button.variant = "solid" if name == self.page else "outline"
+
+    def _build(self, name: str) -> tuple[pn.viewable.Viewable, pn.viewable.Viewable | None]:
+        spec = self.pages[name]
+        if callable(spec):
+            component = spec()
+        else:
+            component = load_page_module(spec, self.app_dir or Path.cwd()).page()
+        if callable(getattr(component, "controls", None)) and callable(getattr(component, "body", None)):
+            return pn.panel(component.body()), pn.panel(component.controls())
+        return pn.panel(component), None
+
+    def _page(self) -> tuple[pn.viewable.Viewable, pn.viewable.Viewable | None]:
+        name = self.page
+        if name not in self.pages:
+            known = ", ".join(f"`{p}`" for p in self.pages)
+            return pn.pane.Alert(
+                f"### Unknown page `{name}`\nThis dashboard has the pages {known}; "
+                f"pick one in the menu or open `?page=<name>`.",
+                alert_type="warning", css_classes=["jetviz-unknown-page"], sizing_mode="stretch_width",
+            ), None
+        if name not in self._built:
+            try:
+                self._built[name] = self._build(name)
+            except Exception as err:  # shown in the page, not only in the server log
+                log.exception("page %r failed to load", name)
+                return pn.pane.Alert(f"### Page `{name}` failed to load\n`{type(err).__name__}: {err}`",
+                                     alert_type="danger", sizing_mode="stretch_width"), None
+        return self._built[name]
+
+    @param.depends("page")
+    def content(self) -> pn.viewable.Viewable:
+        """The current page's main part (built once per session), or a message."""
+        return self._page()[0]
+
+    @param.depends("page")
+    def page_controls(self) -> pn.viewable.Viewable:
+        """The current page's controls (for the sidebar), or an empty column."""
+        return self._page()[1] or pn.Column()
+
+    def sidebar(self) -> pn.viewable.Viewable:
+        """The page menu."""
+        return pn.Column("### Pages", *self._buttons.values(), pn.layout.Divider(),
+                         pn.panel(self.page_controls), sizing_mode="stretch_width")
+
+    def template(self) -> pn.template.BaseTemplate:
+        """The whole dashboard in a ``FastListTemplate``."""
+        return pn.template.FastListTemplate(
+            title=self.title, sidebar=[self.sidebar()], main=[pn.panel(self.content, sizing_mode="stretch_width")],
+            sidebar_width=320, main_layout=None, accent="#0072B2",
+        )
+
+    def servable(self, title: str | None = None, location: bool = True, area: str = "main",
+                 target: str | None = None):
+        """Mark the templated dashboard servable (``panel serve``)."""
+        return self.template().servable(title=title or self.title, location=location)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(pn.Column(self.sidebar(), width=320), pn.panel(self.content), sizing_mode="stretch_width")

@@ -1,0 +1,655 @@
+"""The events page: load (generate) a sample, pass it through the detector, look at events.
+
+Structured like Panel's "data store" tutorial:
+
+- :class:`EventsStore` (a ``Viewer``) holds the settings (sample, size, seed, detector) as
+  bounded params, loads the sample in a background thread and exposes the loaded ``events``,
+  detector ``hits`` and the ``current`` event as params. Its own view is the settings panel
+  with a progress bar and an error alert.
+- Views depend only on the store's params: :class:`EventSelector` (event index),
+  :class:`ParticleView` (η–φ scatter coloured by truth jet), :class:`DetectorView` (ECal / HCal /
+  tracks image), :class:`TablesView` (particles and jets), :class:`SampleView` (histograms
+  over the sample, the shown event marked).
+- :class:`EventsPage` composes them; it renders in ``panel serve`` and inline in JupyterLab.
+
+Loading never blocks the Bokeh event loop: the work runs in a thread that only puts messages
+on a queue; a periodic callback on the session's event loop drains the queue and updates
+params (progress, results, errors). Outside an event loop (a script, a test) pass
+``blocking=True`` to :meth:`EventsStore.load`.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import awkward as ak
+import numpy as np
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from jetviz.data.detector import Detector, simulate
+from jetviz.data.pixelate import event_images
+from jetviz.data.recipes import RECIPES
+from jetviz.data.samples import load_sample
+from jetviz.plots.events import (
+    CHANNELS,
+    detector_image,
+    jet_table,
+    multiplicity_histogram,
+    particle_table,
+    particles_scatter,
+    pt_histogram,
+)
+
+__all__ = [
+    "SAMPLES",
+    "bounded_input",
+    "EventData",
+    "EventsStore",
+    "EventSelector",
+    "ParticleView",
+    "DetectorView",
+    "TablesView",
+    "SampleView",
+    "EventsPage",
+]
+
+#: samples offered in the menu: every recipe except ``lhe`` (it needs a file path).
+SAMPLES: list[str] = [name for name in RECIPES if name != "lhe"]
+_POLL_MS = 150  # how often the session drains the loader's queue
+
+
+@dataclass(frozen=True)
+class EventData:
+    """One event, ready to plot.
+
+    Attributes
+    ----------
+    index : int
+        Position in the sample.
+    particles : dict[str, np.ndarray]
+        Flat ``(M,)`` arrays ``px, py, pz, E, pt, eta, phi, charge, pid, jet`` (GeV, radians).
+    jets : dict[str, np.ndarray] or None
+        Truth jets ``(K,)`` arrays ``px, py, pz, E`` (GeV), or None when the sample has none.
+    image : np.ndarray
+        float32 ``(3, n_eta, n_phi)`` detector image (ECal E, HCal E, tracks pT; GeV).
+    eta_range : tuple[float, float]
+        η edges of the image grid.
+    label : int
+        Per-event class index; ``class_name`` its name.
+    class_name : str
+    fields : dict[str, float]
+        Further scalar per-event fields (``sqrt_s``, ``jet_pt`` ...; not the ``truth_*`` ones).
+    """
+
+    index: int
+    particles: dict[str, np.ndarray]
+    jets: dict[str, np.ndarray] | None
+    image: np.ndarray
+    eta_range: tuple[float, float]
+    label: int
+    class_name: str
+    fields: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_particles(self) -> int:
+        """Number of particles M."""
+        return len(self.particles["pt"])
+
+    def summary(self) -> str:
+        """One line: index, class, multiplicity, visible energy."""
+        jets = f", {len(self.jets['E'])} truth jets" if self.jets is not None else ""
+        e_sum = float(self.particles["E"].sum())
+        label = f" ({self.class_name})" if self.class_name != "events" else ""
+        return f"event {self.index}{label}: {self.n_particles} particles{jets}, ΣE = {e_sum:.1f} GeV"
+
+
+def _served() -> bool:
+    """True inside a ``panel serve`` session."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+def _in_jupyter_kernel() -> bool:
+    """True inside a Jupyter (IPython) kernel, whose asyncio loop can drain the loader's queue."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+@dataclass
+class _Request:
+    sample: str
+    n_events: int
+    seed: int
+    detector: dict[str, Any]
+    events: ak.Array | None = None  # already loaded events (re-simulate only)
+
+
+class EventsStore(Viewer):
+    """Settings and loaded data of the events page (the page's data store).
+
+    Set ``sample``, ``n_events``, ``seed`` and press *Load* (or call :meth:`load`); changing a
+    detector setting re-simulates the loaded events. Results arrive in ``events``, ``hits``
+    and ``current`` (the event at ``event_index``); errors in ``error``.
+    """
+
+    sample = param.Selector(default="ee_6jet", objects=SAMPLES, doc="sample recipe (see jetviz.data.recipes)")
+    n_events = param.Integer(default=200, bounds=(10, 100_000), doc="number of events to load or generate")
+    seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="sample seed (also seeds the detector smearing)")
+    detector = param.ClassSelector(class_=Detector, instantiate=True, doc="detector settings")
+    load_button = param.Event(label="Load sample", doc="load (or generate) the sample")
+    event_index = param.Integer(default=0, bounds=(0, 1), doc="event shown by the views")
+
+    events = param.Parameter(default=None, precedence=-1, doc="loaded schema events (ak.Array) or None")
+    hits = param.Parameter(default=None, precedence=-1, doc="detector.simulate output for events, or None")
+    grid = param.Dict(default={}, precedence=-1, doc="n_eta, n_phi, eta_max of the hits' calorimeter grid")
+    current = param.ClassSelector(class_=EventData, default=None, precedence=-1, doc="the event at event_index")
+    loaded = param.String(default="", precedence=-1, doc="what is loaded, one line")
+    loading = param.Boolean(default=False, precedence=-1, doc="a load is running")
+    progress = param.Integer(default=0, bounds=(0, 100), precedence=-1, doc="load progress, percent")
+    status = param.String(default="", precedence=-1, doc="what the loader is doing")
+    error = param.String(default="", precedence=-1, doc="last load error, shown in the page; '' for none")
+    notice = param.String(default="", precedence=-1, doc="last rejected input (URL or widget); '' for none")
+
+    def __init__(self, **params):
+        if params.get("detector") is None:
+            params["detector"] = Detector()
+        super().__init__(**params)
+        self._token = 0
+        self._queue: queue.SimpleQueue | None = None
+        self._callback = None
+        self._pending = False
+        self._loaded_key: tuple | None = None
+        self._cleanup_registered = False
+        self.detector.param.watch(self._on_detector, [p for p in self.detector.param if p != "name"])
+
+    # ----------------------------------------------------------------------------- loading
+    @param.depends("load_button", watch=True)
+    def _on_load_clicked(self) -> None:
+        self.load()
+
+    def _on_detector(self, *events) -> None:
+        if self.events is None:
+            return
+        if self.loading:
+            self._pending = True
+        else:
+            self.load()
+
+    def load(self, blocking: bool | None = None) -> None:
+        """Load (generate on first use) the configured sample and simulate the detector.
+
+        Parameters
+        ----------
+        blocking : bool or None
+            True: do the work in this thread and return when it is done (scripts, tests).
+            False: run it in a background thread; a periodic callback on the current event
+            loop (the server session's, or a running asyncio loop) applies the results; with
+            no event loop at all this falls back to blocking. None (default): background in a
+            served session or a Jupyter kernel, blocking anywhere else.
+        """
+        if self.loading:
+            self._pending = True
+            return
+        key = (self.sample, int(self.n_events), int(self.seed))
+        request = _Request(
+            *key, detector={k: v for k, v in self.detector.param.values().items() if k != "name"},
+            events=self.events if key == self._loaded_key else None,
+        )
+        self._token += 1
+        self._pending = False
+        verb = "simulating the detector" if request.events is not None else f"loading {self.sample}"
+        self.param.update(loading=True, progress=0, error="", status=f"{verb} …")
+        messages: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue = messages
+        if blocking is None:
+            blocking = not (_served() or _in_jupyter_kernel())
+        if not blocking and self._start_polling():
+            threading.Thread(
+                target=self._work, args=(self._token, request, messages), daemon=True, name="jetviz-events-load"
+            ).start()
+        else:
+            self._work(self._token, request, messages)
+            self._drain()
+
+    def _start_polling(self) -> bool:
+        """Start draining the queue on the session's event loop; False where there is none."""
+        import asyncio
+
+        served = _served()
+        if not served:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self._drain, period=_POLL_MS, start=True)
+        if served and not self._cleanup_registered:
+            pn.state.on_session_destroyed(self._session_destroyed)
+            self._cleanup_registered = True
+        return True
+
+    def _stop_polling(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _session_destroyed(self, session_context) -> None:
+        self._token += 1  # a running load's result is dropped
+        self._stop_polling()
+
+    @staticmethod
+    def _work(token: int, request: _Request, messages: queue.SimpleQueue) -> None:
+        """Background part: touch no param and no Panel object, only put messages on the queue."""
+        try:
+            events = request.events
+            if events is None:
+                def progress(done: int, total: int) -> None:
+                    messages.put(("progress", token, int(100 * done / max(total, 1)),
+                                  f"{request.sample}: {done} of {total} events ready"))
+
+                events = load_sample(request.sample, request.n_events, request.seed, progress=progress,
+                                     show_progress=False)
+            messages.put(("progress", token, 100, "simulating the detector …"))
+            detector = Detector(**request.detector)
+            hits = simulate(events, detector, seed=request.seed)
+            grid = {"n_eta": detector.n_eta, "n_phi": detector.n_phi, "eta_max": detector.eta_max}
+            messages.put(("done", token, request, events, hits, grid))
+        except Exception as err:  # shown in the page
+            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+
+    def _drain(self) -> None:
+        """Apply the loader's messages (runs on the session's event loop)."""
+        messages = self._queue
+        if messages is None:
+            return
+        while True:
+            try:
+                kind, token, *payload = messages.get_nowait()
+            except queue.Empty:
+                return
+            if token != self._token:
+                continue  # from an older load
+            if kind == "progress":
+                self.param.update(progress=payload[0], status=payload[1])
+            elif kind == "error":
+                self._finish()
+                self.param.update(loading=False, status="", error=payload[0])
+            elif kind == "done":
+                self._finish()
+                self._apply(*payload)
+
+    def _finish(self) -> None:
+        self._queue = None
+        self._stop_polling()
+
+    def _apply(self, request: _Request, events: ak.Array, hits: ak.Array, grid: dict) -> None:
+        n = len(events)
+        index = min(self.event_index, n - 1)
+        self.param.event_index.bounds = (0, max(n - 1, 1))
+        recipe = RECIPES[request.sample]
+        self._loaded_key = (request.sample, request.n_events, request.seed)
+        self.param.update(
+            events=events, hits=hits, grid=grid, event_index=index, loading=False, progress=100, status="",
+            loaded=f"{request.sample} · {n} events · seed {request.seed} — {recipe.description}",
+        )
+        if self._pending:
+            self.load()
+
+    def report(self, message: str) -> None:
+        """Show ``message`` as a warning in the page (a rejected URL or input value); '' clears it."""
+        self.notice = message
+
+    # ----------------------------------------------------------------------------- derived data
+    @param.depends("events", "hits", "event_index", watch=True)
+    def _update_current(self) -> None:
+        self.current = None if self.events is None else self.event(self.event_index)
+
+    def event(self, index: int) -> EventData:
+        """The event at ``index`` of the loaded sample, with its detector image.
+
+        Raises
+        ------
+        IndexError
+            When nothing is loaded or ``index`` is outside ``[0, len(events))``.
+        """
+        if self.events is None:
+            raise IndexError("no events loaded")
+        if not 0 <= index < len(self.events):
+            raise IndexError(f"event index {index} outside [0, {len(self.events)})")
+        record = self.events[index]
+        fields = ak.fields(record.particles)
+        particles = {f: ak.to_numpy(record.particles[f]) for f in fields}
+        jets = None
+        if "jets" in ak.fields(self.events):
+            jets = {f: ak.to_numpy(record.jets[f]) for f in ("px", "py", "pz", "E")}
+        grid = self.grid or {"n_eta": 50, "n_phi": 50, "eta_max": 2.5}
+        image = event_images(self.hits[index:index + 1], grid["n_eta"], grid["n_phi"], grid["eta_max"])[0]
+        classes = RECIPES[self._loaded_key[0]].classes if self._loaded_key else ("events",)
+        label = int(record.label)
+        skip = {"particles", "label", "jets"}
+        extra = {f: float(record[f]) for f in ak.fields(self.events) if f not in skip and not f.startswith("truth_")
+                 and np.ndim(ak.to_numpy(self.events[f][index:index + 1])) == 1}
+        return EventData(
+            index=int(index), particles=particles, jets=jets, image=image,
+            eta_range=(-grid["eta_max"], grid["eta_max"]), label=label,
+            class_name=classes[label] if 0 <= label < len(classes) else str(label), fields=extra,
+        )
+
+    # ----------------------------------------------------------------------------- view
+    def __panel__(self) -> pn.viewable.Viewable:
+        sample = pn.widgets.Select.from_param(self.param.sample, label="Sample")
+        description = pn.pane.Markdown(pn.bind(lambda s: RECIPES[s].description, self.param.sample),
+                                       styles={"font-size": "0.85em", "color": "#555"}, margin=(0, 10))
+        n_events = bounded_input(self, "n_events", self.report, label="Events", step=100)
+        seed = bounded_input(self, "seed", self.report, label="Seed")
+        button = pn.widgets.Button.from_param(self.param.load_button, color="primary",
+                                              disabled=self.param.loading)
+        det, wide = self.detector, {"sizing_mode": "stretch_width"}
+
+        def slider(name: str, label: str) -> pn.widgets.FloatSlider:
+            return pn.widgets.FloatSlider.from_param(det.param[name], label=label, throttled=True, **wide)
+
+        def number(name: str, label: str, widget=pn.widgets.FloatInput, **kw) -> pn.widgets.Widget:
+            return bounded_input(det, name, self.report, widget=widget, label=label, **wide, **kw)
+
+        detector = pn.Column(
+            slider("eta_max", "calorimeter |η| <"),
+            number("n_eta", "η cells", pn.widgets.IntInput),
+            number("n_phi", "φ cells", pn.widgets.IntInput),
+            slider("ecal_stochastic", "ECal stochastic term [√GeV]"),
+            slider("hcal_stochastic", "HCal stochastic term [√GeV]"),
+            number("track_pt_min", "track pT min [GeV]", step=0.1),
+            number("cell_threshold", "cell threshold [GeV]", step=0.1),
+            sizing_mode="stretch_width",
+        )
+        progress = pn.indicators.Progress(value=self.param.progress, max=100, visible=self.param.loading,
+                                          bar_color="info", sizing_mode="stretch_width")
+        status = pn.pane.Markdown(self.param.status, visible=self.param.loading, margin=(0, 10))
+        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
+                              sizing_mode="stretch_width", css_classes=["jetviz-error"])
+        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
+                               sizing_mode="stretch_width", css_classes=["jetviz-notice"])
+        return pn.Column(
+            sample, description, n_events, seed, notice, button, progress, status, alert,
+            pn.Card(detector, title="Detector", collapsed=True, sizing_mode="stretch_width"),
+            width=290,
+        )
+
+
+def bounded_input(
+    obj: param.Parameterized,
+    parameter: str,
+    report: Callable[[str], None],
+    widget: type[pn.widgets.Widget] = pn.widgets.IntInput,
+    **kwargs,
+) -> pn.widgets.Widget:
+    """A number input for the bounded param ``obj.<parameter>`` that rejects out-of-range values visibly.
+
+    A Bokeh spinner given ``start``/``end`` silently keeps its old value when a typed number is
+    out of range, so the bounds are checked here instead: a value outside the param's bounds is
+    reset in the widget and ``report(message)`` is called (``report("")`` after the next
+    accepted value). The widget follows the param's value; its tooltip states the bounds.
+
+    Parameters
+    ----------
+    obj : param.Parameterized
+        Owner of the parameter.
+    parameter : str
+        Name of a ``param.Integer`` / ``param.Number`` with bounds.
+    report : callable
+        ``report(message: str)``, e.g. :meth:`EventsStore.report`.
+    widget : type
+        ``pn.widgets.IntInput`` (default) or ``pn.widgets.FloatInput``.
+    **kwargs
+        Further widget arguments (``label`` defaults to the param's label).
+    """
+    p = obj.param[parameter]
+    kwargs.setdefault("label", p.label)
+    box = widget(value=getattr(obj, parameter), **kwargs)
+    label = kwargs["label"]
+
+    def describe(*_) -> None:
+        lo, hi = obj.param[parameter].bounds
+        box.description = f"{p.doc or label} (from {lo} to {hi})"
+
+    def to_param(event: param.parameterized.Event) -> None:
+        if event.new == getattr(obj, parameter):
+            return  # the widget following the param (or reset after a rejected value)
+        try:
+            setattr(obj, parameter, event.new)
+        except ValueError:
+            lo, hi = obj.param[parameter].bounds
+            report(f"{label} {event.new} is out of range: allowed {lo} … {hi}; kept {getattr(obj, parameter)}.")
+            # on the next tick: Panel does not echo a value back to the browser that sent it
+            pn.state.execute(lambda: setattr(box, "value", getattr(obj, parameter)), schedule=True)
+            return
+        report("")
+
+    describe()
+    box.param.watch(to_param, "value")
+    obj.param.watch(lambda event: setattr(box, "value", event.new), [parameter])
+    obj.param.watch(describe, [parameter], what="bounds")
+    return box
+
+
+class _StoreView(Viewer):
+    store = param.ClassSelector(class_=EventsStore, doc="the page's data store")
+
+    def _empty(self) -> pn.pane.Markdown:
+        return pn.pane.Markdown("*No events loaded yet: press* Load sample *or wait for the load to finish.*")
+
+
+class EventSelector(_StoreView):
+    """Event index (slider, number input, previous/next) and a one-line summary of the event."""
+
+    message = param.String(default="", doc="a rejected event index, shown under the selector")
+
+    def _step(self, delta: int) -> None:
+        lo, hi = self.store.param.event_index.bounds
+        self.store.event_index = int(np.clip(self.store.event_index + delta, lo, hi))
+
+    def _summary(self, current: EventData | None, loaded: str) -> str:
+        if current is None:
+            return "*No events loaded yet.*"
+        extra = ", ".join(f"{k} = {v:.4g}" for k, v in current.fields.items())
+        return f"**{current.summary()}**" + (f" — {extra}" if extra else "") + f"  \n<small>{loaded}</small>"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        disabled = self.store.param.events.rx.is_(None)
+        slider = pn.widgets.IntSlider.from_param(self.store.param.event_index, label="Event", disabled=disabled,
+                                                 sizing_mode="stretch_width", min_width=200, throttled=True,
+                                                 css_classes=["jetviz-event-slider"])
+        number = bounded_input(self.store, "event_index", lambda text: setattr(self, "message", text),
+                               label="Event index", width=120, disabled=disabled, css_classes=["jetviz-event-input"])
+        notice = pn.pane.Alert(self.param.message, alert_type="warning", visible=self.param.message.rx.bool(),
+                               sizing_mode="stretch_width", css_classes=["jetviz-index-notice"])
+        prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled,
+                                 css_classes=["jetviz-prev"])
+        nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled,
+                                css_classes=["jetviz-next"])
+        prev.on_click(lambda event: self._step(-1))
+        nxt.on_click(lambda event: self._step(+1))
+        summary = pn.pane.Markdown(pn.bind(self._summary, self.store.param.current, self.store.param.loaded),
+                                   css_classes=["jetviz-event-summary"], sizing_mode="stretch_width")
+        return pn.Column(pn.Row(slider, prev, nxt, number, sizing_mode="stretch_width"), notice, summary,
+                         sizing_mode="stretch_width")
+
+
+class ParticleView(_StoreView):
+    """η–φ scatter of the current event's particles, coloured by truth jet, sized by pT."""
+
+    eta_lim = param.Number(default=5.0, bounds=(0.5, 10.0), doc="shown |η| range")
+
+    def _plot(self, current: EventData | None, eta_lim: float):
+        if current is None:
+            return self._empty()
+        p = current.particles
+        return particles_scatter(
+            p["eta"], p["phi"], p["pt"], p["jet"], energy=p["E"], pid=p["pid"], eta_lim=eta_lim,
+            title=f"particles of event {current.index} (colour: truth jet)",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(pn.bind(self._plot, self.store.param.current, self.param.eta_lim), linked_axes=False,
+                        css_classes=["jetviz-scatter"])
+
+
+class DetectorView(_StoreView):
+    """Detector image of the current event, one channel at a time."""
+
+    channel = param.Selector(default="ECal", objects=list(CHANNELS), doc="calorimeter / tracker channel")
+    logz = param.Boolean(default=True, label="log colour scale")
+
+    def _plot(self, current: EventData | None, channel: str, logz: bool):
+        if current is None:
+            return self._empty()
+        c = list(CHANNELS).index(channel)
+        return detector_image(current.image[c], current.eta_range, channel, logz=logz,
+                              title=f"{channel} image of event {current.index}")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        buttons = pn.widgets.RadioButtonGroup.from_param(self.param.channel, color="primary",
+                                                         variant="outline", label="",
+                                                         css_classes=["jetviz-channel"])
+        logz = pn.widgets.Checkbox.from_param(self.param.logz, margin=(12, 10))
+        plot = pn.panel(pn.bind(self._plot, self.store.param.current, self.param.channel, self.param.logz),
+                        linked_axes=False, css_classes=["jetviz-detector-image"])
+        return pn.Column(pn.Row(buttons, logz), plot)
+
+
+class TablesView(_StoreView):
+    """Particle and truth-jet tables of the current event (Tabulator, read-only)."""
+
+    def _particles(self, current: EventData | None):
+        if current is None:
+            return particle_table(*(np.zeros(0),) * 7).reset_index()
+        p = current.particles
+        return particle_table(p["pt"], p["eta"], p["phi"], p["E"], p["pid"], p["charge"], p["jet"]).reset_index()
+
+    def _jets(self, current: EventData | None):
+        if current is None or current.jets is None:
+            return jet_table(*(np.zeros(0),) * 4)
+        j = current.jets
+        jet = current.particles["jet"]
+        counts = np.bincount(jet[jet >= 0], minlength=len(j["E"]))[: len(j["E"])]
+        return jet_table(j["px"], j["py"], j["pz"], j["E"], counts)
+
+    def tabs(self) -> list[tuple[str, pn.widgets.Tabulator]]:
+        """``[("Particles", table), ("Truth jets", table)]`` for a ``pn.Tabs``."""
+        from bokeh.models.widgets.tables import NumberFormatter
+
+        number = NumberFormatter(format="0.000")
+        floats = ["pT [GeV]", "η", "φ [rad]", "E [GeV]", "m [GeV]"]
+        common = dict(disabled=True, show_index=False, layout="fit_data_table", sizing_mode="stretch_width",
+                      formatters={c: number for c in floats})
+        particles = pn.widgets.Tabulator(pn.bind(self._particles, self.store.param.current), pagination="local",
+                                         page_size=12, **common)
+        jets = pn.widgets.Tabulator(pn.bind(self._jets, self.store.param.current), **common)
+        return [("Particles", particles), ("Truth jets", jets)]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Tabs(*self.tabs(), sizing_mode="stretch_width")
+
+
+class SampleView(_StoreView):
+    """Histograms over the loaded sample (multiplicity, particle pT) with the shown event marked."""
+
+    _cache: tuple = (None, None, None)
+
+    def _arrays(self, events: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) multiplicities and (M,) particle pT of the sample, computed once per sample."""
+        if self._cache[0] is not events:
+            self._cache = (events, ak.to_numpy(ak.num(events.particles, axis=1)),
+                           ak.to_numpy(ak.flatten(events.particles.pt)))
+        return self._cache[1], self._cache[2]
+
+    def _plot(self, events: ak.Array | None, current: EventData | None):
+        if events is None or current is None:
+            return self._empty()
+        counts, pt = self._arrays(events)
+        lead = float(current.particles["pt"].max()) if current.n_particles else None
+        return (multiplicity_histogram(counts, mark=current.n_particles, title="particles per event (line: this event)")
+                + pt_histogram(pt, mark=lead, title="particle pT (line: this event's leading)")).opts(shared_axes=False)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(pn.bind(self._plot, self.store.param.events, self.store.param.current), linked_axes=False)
+
+
+class EventsPage(Viewer):
+    """The events page: settings + progress on the left; event selector, η–φ display, detector
+    image, tables and sample histograms on the right.
+
+    Parameters
+    ----------
+    store : EventsStore, optional
+        The data store (default: a new one built from the remaining keyword arguments, e.g.
+        ``EventsPage(sample="toy_ee_6jet", n_events=100)``).
+    autoload : bool
+        Load the sample as soon as the page is shown (served: after the page is up, in the
+        background; elsewhere: right away, blocking).
+    sync_url : bool
+        When served, mirror ``sample``, ``n_events`` and ``seed`` in the URL query (deep links
+        such as ``?page=events&sample=ee_6jet&n_events=100``); a bad value in the URL is
+        reported in the page.
+    """
+
+    store = param.ClassSelector(class_=EventsStore, doc="the page's data store")
+    autoload = param.Boolean(default=True, doc="load the sample when the page is shown")
+    sync_url = param.Boolean(default=False, doc="mirror the store settings in the URL query")
+
+    def __init__(self, **params):
+        store_params = {k: params.pop(k) for k in list(params) if k in EventsStore.param and k != "name"}
+        if params.get("store") is None:
+            params["store"] = EventsStore(**store_params)
+        elif store_params:
+            params["store"].param.update(**store_params)
+        super().__init__(**params)
+        store = self.store
+        self.selector = EventSelector(store=store)
+        self.particles = ParticleView(store=store)
+        self.detector = DetectorView(store=store)
+        self.tables = TablesView(store=store)
+        self.sample_view = SampleView(store=store)
+        served = _served()
+        if self.sync_url and served and pn.state.location is not None:
+            pn.state.location.sync(
+                store, {"sample": "sample", "n_events": "n_events", "seed": "seed"},
+                on_error=self._url_error,
+            )
+        if self.autoload:
+            if served:
+                pn.state.onload(store.load)
+            else:
+                store.load(blocking=True)
+
+    def _url_error(self, values: dict[str, Any]) -> None:
+        names = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        self.store.report(f"Rejected value(s) in the URL: {names} (out of range or unknown); kept the defaults.")
+
+    def controls(self) -> pn.viewable.Viewable:
+        """Sample and detector settings, progress and errors (the store's view)."""
+        return self.store
+
+    def body(self) -> pn.viewable.Viewable:
+        """Event selector, η–φ display and detector image, tables and sample histograms."""
+        tabs = pn.Tabs(*self.tables.tabs(), ("Sample", self.sample_view), sizing_mode="stretch_width",
+                       css_classes=["jetviz-event-tabs"])
+        body = pn.Column(
+            self.selector,
+            pn.FlexBox(self.particles, self.detector, sizing_mode="stretch_width"),
+            tabs,
+            sizing_mode="stretch_width",
+        )
+        return body
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self.controls(), self.body(), sizing_mode="stretch_width")

@@ -1,0 +1,99 @@
+"""jetviz.ui.events without a browser: the data store, its background loading, bounded inputs."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import panel as pn
+import pytest
+
+from jetviz.ui import events as ui
+
+
+@pytest.fixture(autouse=True)
+def _reset_panel_state():
+    yield
+    pn.state.reset()
+
+
+def test_blocking_load_and_current_event():
+    store = ui.EventsStore(sample="toy_ee_6jet", n_events=30)
+    store.load(blocking=True)
+    assert not store.loading and store.error == "" and store.progress == 100
+    assert len(store.events) == 30 and len(store.hits) == 30
+    assert store.param.event_index.bounds == (0, 29)
+    store.event_index = 29
+    current = store.current
+    assert current.index == 29
+    assert current.image.shape == (3, 50, 50) and current.image.dtype == np.float32
+    assert current.jets is not None and len(current.jets["E"]) == 6
+    assert current.summary().startswith("event 29: ")
+    with pytest.raises(ValueError):
+        store.event_index = 30  # bounded param: impossible
+    assert "toy_ee_6jet · 30 events · seed 0" in store.loaded
+
+
+def test_detector_change_resimulates_and_smaller_sample_clamps_index():
+    store = ui.EventsStore(sample="toy_ee_6jet", n_events=40)
+    store.load(blocking=True)
+    store.event_index = 35
+    before = store.hits
+    store.detector.param.update(n_eta=20, n_phi=24)  # no event loop: re-simulates right away
+    assert store.hits is not before and store.current.image.shape == (3, 20, 24)
+    store.n_events = 10
+    store.load(blocking=True)
+    assert store.event_index == 9 and store.param.event_index.bounds == (0, 9)
+
+
+def test_load_error_is_shown(monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ui, "load_sample", broken)
+    store = ui.EventsStore(sample="toy_ee_6jet", n_events=10)
+    store.load(blocking=True)
+    assert store.error == "OSError: disk full" and not store.loading and store.events is None
+
+
+def test_background_load_runs_off_the_event_loop():
+    """With a running event loop the work goes to a thread; a periodic callback applies it."""
+    store = ui.EventsStore(sample="toy_top_qcd", n_events=20)
+    seen = []
+    store.param.watch(lambda e: seen.append(e.new), "progress")
+
+    async def main():
+        store.load(blocking=False)
+        assert store.loading  # returned at once
+        for _ in range(200):
+            if not store.loading:
+                return
+            await asyncio.sleep(0.05)
+
+    # in a thread of its own: pytest-playwright keeps an event loop running in the main thread
+    runner = threading.Thread(target=asyncio.run, args=(main(),))
+    runner.start()
+    runner.join(timeout=30)
+    assert not store.loading and store.error == ""
+    assert len(store.events) == 20 and store.current.class_name in ("QCD", "top")
+    assert seen[-1] == 100
+
+
+def test_bounded_input_rejects_out_of_range_visibly():
+    store = ui.EventsStore(sample="toy_ee_6jet", n_events=12)
+    messages = []
+    box = ui.bounded_input(store, "n_events", messages.append, label="Events")
+    box.value = 5
+    assert store.n_events == 12 and box.value == 12
+    assert "out of range" in messages[-1] and "10" in messages[-1]
+    box.value = 50
+    assert store.n_events == 50 and messages[-1] == ""
+    store.n_events = 70
+    assert box.value == 70
+
+
+def test_page_builds_in_a_notebook_context():
+    page = ui.EventsPage(sample="toy_bh_sph", n_events=10)  # not served: loads right away
+    assert page.store.current is not None
+    assert page.__panel__() is not None
+    assert "toy_bh_sph" in ui.SAMPLES and "lhe" not in ui.SAMPLES

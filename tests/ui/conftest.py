@@ -1,0 +1,111 @@
+"""Serve the real dashboard (``panel serve app/``) in a subprocess and drive it with Playwright.
+
+System Chromium (``/usr/bin/chromium``), headless; browser downloads are impossible here.
+The server gets its own sample cache and a toy default sample (``JETVIZ_DEFAULT_SAMPLE``), so
+pages load instantly; a test that wants a real Pythia sample asks for it in the URL.
+Screenshots go to ``test-artifacts/ui/`` (gitignored).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+#: toy sample and size the served page loads by default during tests
+TEST_SAMPLE, TEST_N_EVENTS = "toy_ee_6jet", 60
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"panel serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with _NO_PROXY.open(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"panel serve did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright: use Debian's Chromium, headless, without sandbox or GPU."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A desktop-sized window so the two event plots sit side by side."""
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 1000}}
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Directory for screenshots (``test-artifacts/ui``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """Base URL of ``panel serve app/`` running for this test session (``http://localhost:P/app``)."""
+    port = _free_port()
+    tmp = tmp_path_factory.mktemp("panel-serve")
+    log = tmp / "serve.log"
+    env = {
+        **os.environ,
+        "JETVIZ_CACHE": str(tmp / "cache"),
+        "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
+        "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
+        "BOKEH_LOG_LEVEL": "info",
+    }
+    cmd = [
+        sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
+        "--allow-websocket-origin", f"localhost:{port}", "--allow-websocket-origin", f"127.0.0.1:{port}",
+    ]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}/app"
+    try:
+        _wait_until_up(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "panel-serve.log").write_text(log.read_text())
