@@ -20,10 +20,10 @@ install: $(VENV)/.installed
 
 app: install
 	@echo "jetviz dashboard: http://localhost:$(PORT)/app  (pages: ?page=events ...)"
-	$(VENV)/bin/panel serve app/ --port $(PORT) --show --allow-websocket-origin=localhost:$(PORT)
+	$(VENV)/bin/panel serve app/ --port $(PORT) --allow-websocket-origin=localhost:$(PORT)
 
 test: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --nbmake notebooks $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/generation.py
