@@ -41,7 +41,7 @@ class MeanFieldCRF(nn.Module):
 
     Scales: the Durham distance of two particles of a 500 GeV event is ~1e-7–1e-3 (soft pairs
     are close whatever their angle). A scan of post-processing (ω, α) on 300 ee_6jet test events
-    after a U-Net trained on 900 (``/tmp``-style scan, see docs/benchmarks.md) found the loss
+    after a U-Net trained on 900 (``benchmarks/crf_scan.py``, docs/benchmarks.md) found the loss
     hurt least and the accuracy helped most at α ≈ 1e6, ω ≈ 0.01–0.02: the defaults. Larger ω
     over-smooths (ω = 0.2 drops the accuracy from 0.72 to 0.4–0.65).
     """
