@@ -112,13 +112,15 @@ def main() -> None:
         runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=sizes[1], epochs=1, **common), root)
 
     print("\n1-2. loss L = -(1/N) Σ_jet Σ_track (E/E_jet) log y (Hungarian-matched colours) and accuracy")
-    print("| training events | CRF | epochs | loss train | loss test | accuracy test | published train | published test |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| training events | CRF | epochs | loss train | loss test | loss train / K | loss test / K | accuracy test | published train | published test |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (n_train, crf), m in sorted(table.items()):
         key = "crf" if crf else "unet"
         pub = PUBLISHED.get((n_train, crf), ("–", "–"))
+        k = m["n_colours"]
         print(f"| {n_train} | {'yes' if crf else 'no'} | {epochs_for[n_train]} | {m[f'train_loss_{key}']:.3f} | "
-              f"{m[f'test_loss_{key}']:.3f} | {m[f'test_accuracy_{key}']:.3f} | {pub[0]} | {pub[1]} |")
+              f"{m[f'test_loss_{key}']:.3f} | {m[f'train_loss_{key}'] / k:.3f} | {m[f'test_loss_{key}'] / k:.3f} | "
+              f"{m[f'test_accuracy_{key}']:.3f} | {pub[0]} | {pub[1]} |")
     circ = table[(ablation_size, False)]
     print(f"\n3. φ padding ablation ({ablation_size} training events, no CRF)")
     print("| padding | loss test | accuracy test |\n|---|---|---|")
