@@ -7,6 +7,7 @@ from jetviz.ui import Dashboard
 #: A new page is a new module plus one line here.
 PAGES = {
     "events": "events",
+    "colorize": "colorize",
 }
 
 Dashboard(pages=PAGES, app_dir=Path(__file__).parent).servable()

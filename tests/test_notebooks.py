@@ -17,6 +17,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: notebook file name → parameter values for the tests (small samples, few epochs)
 PARAMETERS: dict[str, dict] = {
     "01_events.ipynb": {"sample": "ee_6jet", "n_events": 60, "seed": 1},
+    "02_colorize.ipynb": {"sample": "ee_6jet", "n_train": 32, "n_test": 16, "epochs": 1, "base_channels": 4,
+                          "depth": 2, "n_show": 4},
 }
 CELL_TIMEOUT_S = 120
 

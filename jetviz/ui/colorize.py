@@ -1,0 +1,868 @@
+"""The colorize page (seed 000): train a U-Net (+ CRF) jet colorizer, reopen runs, look at events.
+
+Structured like the events page (:mod:`jetviz.ui.events`), after Panel's "data store" tutorial:
+
+- :class:`ColorizeStore` (a ``Viewer``) holds a :class:`~jetviz.runners.colorize.ColorizeConfig`
+  (its bounded params become the controls), runs :meth:`ColorizeRunner.fit
+  <jetviz.runners.colorize.ColorizeRunner.fit>` in a background thread (*Train*, *Cancel*),
+  reopens finished runs from :func:`~jetviz.runners.base.runs_dir` (*Open run*) and exposes the
+  live ``history``/``steps``, the ``result``, the test-set ``display`` predictions and the
+  ``current`` event as params. Its own view is the settings panel with progress and errors.
+- Views depend only on the store's params: :class:`EventView` (event picker, CRF-iteration
+  slider, grey energy map → predicted colours → truth colours), :class:`ProbabilityView`
+  (per-jet heat maps), :class:`TrainingView` (live loss curves), :class:`ResultsView` (the
+  talk's table next to ours, accuracy and mass resolution, m_W / m_top histograms).
+- :class:`ColorizePage` composes them; it renders in ``panel serve`` and inline in JupyterLab.
+
+Training never blocks the Bokeh event loop: the thread only puts the runner's progress dicts
+on a queue; a periodic callback on the session's loop drains it into params. Outside an event
+loop (a script, a test) pass ``blocking=True`` to :meth:`ColorizeStore.train` /
+:meth:`ColorizeStore.open_run`.
+
+Colours are permutation-free: for display, the predicted colours of each event are permuted
+onto its truth jets (Hungarian assignment on shared energy, computed once per event from the
+U-Net's marginals), so the same jet has the same colour in the predicted and truth panels and
+the CRF slider shows what the iterations really change.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from jetviz.data.samples import load_sample
+from jetviz.plots.colorize import (
+    LOSS_NOTE,
+    apply_colours,
+    colour_scatter,
+    energy_map_image,
+    loss_curves,
+    mass_histograms,
+    match_colours,
+    metrics_table,
+    probability_maps,
+    reproduction_table,
+    run_rows,
+    six_jet_masses,
+)
+from jetviz.runners.base import Cancelled, runs_dir
+from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
+from jetviz.ui.events import _in_jupyter_kernel, _served, bounded_input
+
+__all__ = [
+    "PAGE_DEFAULTS",
+    "default_config",
+    "list_runs",
+    "ColorizeEvent",
+    "Display",
+    "predict_test_events",
+    "ColorizeStore",
+    "EventView",
+    "ProbabilityView",
+    "TrainingView",
+    "ResultsView",
+    "ColorizePage",
+]
+
+_POLL_MS = 150  # how often the session drains the training queue
+_STEPS_EVERY_S = 0.5  # live per-step loss curve: at most this often
+#: the page's default run: real ee_6jet physics, small and fast on a CPU (~20 s on 2 free cores:
+#: test accuracy ≈ 0.64, m_W peak back; with 3 epochs of batch 32 the U-Net still paints one colour)
+PAGE_DEFAULTS: dict[str, Any] = {"sample": "ee_6jet", "n_train": 200, "n_test": 50, "base_channels": 8, "epochs": 10,
+                                 "batch_size": 16}
+#: config params that a deep link (``?page=colorize&n_train=500``) may set
+URL_PARAMS = ("sample", "n_train", "n_test", "n_eta", "n_phi", "eta_max", "base_channels", "depth", "circular_phi",
+              "matching", "crf", "crf_iterations", "epochs", "batch_size", "learning_rate", "seed", "device")
+
+
+def _parse(config_cls, name: str, text: str) -> Any:
+    """A string (env var, URL query) → a value for ``config_cls.param[name]``."""
+    p = config_cls.param[name]
+    if isinstance(p, param.Boolean):
+        lowered = text.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(f"{text!r} is not a boolean")
+        return lowered in ("1", "true", "yes", "on")
+    if isinstance(p, param.Integer):
+        return int(text)
+    if isinstance(p, param.Number):
+        return float(text)
+    if isinstance(p, param.ListSelector):
+        return json.loads(text) if text.strip().startswith("[") else [t.strip() for t in text.split(",") if t.strip()]
+    return text
+
+
+def default_config(environ: Mapping[str, str] | None = None, **overrides):
+    """The page's default :class:`ColorizeConfig`: :data:`PAGE_DEFAULTS`, then env vars, then ``overrides``.
+
+    Any config param ``x`` can be set with ``JETVIZ_COLORIZE_X`` (``JETVIZ_COLORIZE_SAMPLE=toy_ee_6jet``,
+    ``JETVIZ_COLORIZE_N_TRAIN=32``, ``JETVIZ_COLORIZE_CHANNELS=energy,charged``, booleans as
+    ``1/0/true/false``).
+
+    Raises
+    ------
+    jetviz.errors.ConfigError
+        A value that cannot be parsed or is out of bounds (names the variable).
+    """
+    from jetviz.errors import ConfigError
+
+    config_cls = ColorizeConfig
+    environ = os.environ if environ is None else environ
+    values = dict(PAGE_DEFAULTS)
+    for name in config_cls.param:
+        key = f"JETVIZ_COLORIZE_{name.upper()}"
+        if name != "name" and key in environ:
+            try:
+                values[name] = _parse(config_cls, name, environ[key])
+            except ValueError as err:
+                raise ConfigError(f"{key}={environ[key]!r}: {err}") from None
+    values.update(overrides)
+    return config_cls.from_dict(values)
+
+
+def list_runs(root: Path | None = None) -> list[Path]:
+    """Finished colorize run directories (``model.pt`` and ``metrics.json`` present), newest first."""
+    root = runs_dir() if root is None else Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.glob("colorize-*") if (p / "model.pt").is_file() and (p / "metrics.json").is_file()]
+    return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise ==
+class ColorizeEvent:
+    """One test event with its predictions, ready to plot (visible particles only).
+
+    Attributes
+    ----------
+    index : int
+        Position in the run's test set.
+    eta, phi, energy : (M,) float arrays
+        Particles (radians, GeV), highest energy first.
+    truth : (M,) int array
+        Durham jet per particle (−1: none).
+    in_map : (M,) bool array
+        Inside the η–φ map (only those get a prediction).
+    image : (n_eta, n_phi) float array
+        Energy map of the particles (GeV): the grey-scale input.
+    pixel_probs : (K, n_eta, n_phi) float array
+        U-Net colour probabilities per pixel (network colour order).
+    iterations : (T+1, M, K) float array
+        Per-particle marginals: 0 = U-Net, t = after t mean-field CRF iterations.
+    mapping : (K,) int array
+        Displayed colour of each network colour (matched to the truth jets on shared energy).
+    eta_range : (float, float)
+        η edges of the map.
+    """
+
+    index: int
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+    truth: np.ndarray
+    in_map: np.ndarray
+    image: np.ndarray
+    pixel_probs: np.ndarray
+    iterations: np.ndarray
+    mapping: np.ndarray
+    eta_range: tuple[float, float]
+
+    @property
+    def n_iterations(self) -> int:
+        """T, the number of CRF iterations available (slider maximum)."""
+        return self.iterations.shape[0] - 1
+
+    def colours(self, iteration: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Displayed predicted colour (−1 outside the map) and its probability after ``iteration``."""
+        t = int(np.clip(iteration, 0, self.n_iterations))
+        q = self.iterations[t]
+        best = q.argmax(axis=-1)
+        colour = np.where(self.in_map, apply_colours(best, self.mapping), -1)
+        prob = np.where(self.in_map, q[np.arange(len(best)), best], np.nan)
+        return colour, prob
+
+    def accuracy(self, iteration: int = 0) -> float:
+        """Energy-weighted fraction of this event's particles (in the map, in a jet) in the right jet."""
+        colour, _ = self.colours(iteration)
+        ok = self.in_map & (self.truth >= 0)
+        total = float(self.energy[ok].sum())
+        return float(self.energy[ok & (colour == self.truth)].sum() / total) if total > 0 else float("nan")
+
+    def summary(self) -> str:
+        """One line: index, multiplicity, visible energy."""
+        return (f"test event {self.index}: {len(self.energy)} visible particles "
+                f"({int(self.in_map.sum())} in the map), {int(self.truth.max(initial=-1)) + 1} truth jets, "
+                f"ΣE = {float(self.energy.sum()):.1f} GeV")
+
+
+@dataclass(eq=False)
+class Display:
+    """Predictions of a run on (the first events of) its test set, for the views.
+
+    Attributes
+    ----------
+    prediction : jetviz.runners.colorize.Prediction
+        ``pixel_probs (N, K, n_eta, n_phi)``, ``iterations (N, T+1, P, K)``, ``data``.
+    masses : dict
+        ``{assignment: (m_w, m_top)}`` (GeV) for six-jet samples, else empty.
+    eta_range : (float, float)
+    """
+
+    prediction: Any
+    masses: dict = field(default_factory=dict)
+    eta_range: tuple[float, float] = (-3.0, 3.0)
+
+    def __len__(self) -> int:
+        return len(self.prediction.pixel_probs)
+
+    def event(self, index: int) -> ColorizeEvent:
+        """Test event ``index`` (0 ≤ index < len(self))."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"test event {index} outside [0, {len(self)})")
+        p, data = self.prediction, self.prediction.data
+        keep = np.asarray(data.visible[index], bool)
+        n_eta, n_phi = p.pixel_probs.shape[2:]
+        energy = np.asarray(data.energy[index], np.float64)
+        mask = np.asarray(data.mask[index], bool)
+        image = np.zeros(n_eta * n_phi)
+        np.add.at(image, data.pixel[index][mask], energy[mask])
+        iterations = p.iterations[index][:, keep]
+        truth = np.asarray(data.truth[index], np.int64)[keep]
+        mapping = match_colours(iterations[0] * mask[keep][:, None], truth, energy[keep], p.pixel_probs.shape[1])
+        return ColorizeEvent(
+            index=int(index), eta=np.asarray(data.eta[index], np.float64)[keep],
+            phi=np.asarray(data.phi[index], np.float64)[keep], energy=energy[keep], truth=truth, in_map=mask[keep],
+            image=image.reshape(n_eta, n_phi), pixel_probs=p.pixel_probs[index], iterations=iterations,
+            mapping=mapping, eta_range=self.eta_range,
+        )
+
+
+def predict_test_events(result: ColorizeResult, events, max_events: int = 100) -> Display:
+    """Predict the first ``max_events`` test events of a run, for the views.
+
+    Parameters
+    ----------
+    result : ColorizeResult
+        A finished or reopened run.
+    events : ak.Array
+        The run's sample (at least its first ``n_test`` events: the test set); e.g.
+        ``load_sample(config.sample, config.n_train + config.n_test, config.seed)``.
+    max_events : int
+        Predict at most this many test events.
+
+    Returns
+    -------
+    Display
+        Predictions with every CRF iteration (at least one, so the slider always has a step: a
+        run without a trained CRF gets its untrained CRF as post-processing), and the W / top
+        masses of truth, U-Net, U-Net + CRF and anti-kt assignments for six-jet samples.
+    """
+    config = result.config
+    n = int(min(config.n_test, max_events, len(events)))
+    data = prepare(events[:n], config)
+    iterations = max(int(config.crf_iterations), 1)  # the slider always has a CRF step to show
+    prediction = result.predict(data, crf_iterations=iterations)
+    masses = {}
+    if result.n_colours == 6:
+        q = prediction.iterations
+        unet = np.where(data.mask, q[:, 0].argmax(-1), -1)
+        crf = np.where(data.mask, q[:, -1].argmax(-1), -1)
+        masses = {
+            "Durham truth": six_jet_masses(data.p4, data.truth, data.visible),
+            "U-Net": six_jet_masses(data.p4, unet, data.visible),
+            f"U-Net + CRF ({iterations} it.)": six_jet_masses(data.p4, crf, data.visible),
+            "anti-kt": six_jet_masses(data.p4, data.antikt, data.visible),
+        }
+    return Display(prediction=prediction, masses=masses, eta_range=(-config.eta_max, config.eta_max))
+
+
+class ColorizeStore(Viewer):
+    """Settings, training and results of the colorize page (the page's data store).
+
+    Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
+    run after the current step (its checkpoint is kept). *Open run* reopens a finished run from
+    :func:`~jetviz.runners.base.runs_dir` without retraining (:meth:`open_run`). Results arrive
+    in ``history``/``steps`` (live), ``result``, ``display`` and ``current`` (the test event at
+    ``event_index``); errors in ``error``.
+    """
+
+    config = param.ClassSelector(class_=ColorizeConfig, doc="the run's settings")
+    train_button = param.Event(label="Train", doc="train a new run with these settings")
+    cancel_button = param.Event(label="Cancel", doc="stop the running training (checkpoint kept)")
+    run = param.Selector(default=None, objects=[], allow_None=True, label="Finished runs",
+                         doc="a finished colorize run directory under runs_dir()")
+    open_button = param.Event(label="Open run", doc="reopen the chosen run without retraining")
+    refresh_button = param.Event(label="↻", doc="list the run directories again")
+    event_index = param.Integer(default=0, bounds=(0, 1), doc="test event shown by the views")
+    crf_iteration = param.Integer(default=0, bounds=(0, 1), label="CRF iteration",
+                                  doc="0 = U-Net output, t = after t mean-field CRF iterations")
+    max_display = param.Integer(default=100, bounds=(1, 2000), doc="test events predicted for the views")
+
+    history = param.List(default=[], precedence=-1, doc="epoch rows of the run (live while training)")
+    steps = param.List(default=[], precedence=-1, doc="(epoch + step/n_steps, loss) of training steps")
+    result = param.Parameter(default=None, precedence=-1, doc="the ColorizeResult shown, or None")
+    display = param.ClassSelector(class_=Display, default=None, precedence=-1, doc="test-set predictions")
+    current = param.ClassSelector(class_=ColorizeEvent, default=None, precedence=-1, doc="event at event_index")
+    loaded = param.String(default="", precedence=-1, doc="which run is shown, one line")
+    running = param.Boolean(default=False, precedence=-1, doc="training or opening is under way")
+    training = param.Boolean(default=False, precedence=-1, doc="a training (cancellable) is under way")
+    progress = param.Integer(default=0, bounds=(0, 100), precedence=-1, doc="progress, percent")
+    status = param.String(default="", precedence=-1, doc="what the worker is doing")
+    error = param.String(default="", precedence=-1, doc="last error, shown in the page; '' for none")
+    notice = param.String(default="", precedence=-1, doc="rejected input or a cancelled run; '' for none")
+
+    def __init__(self, **params):
+        if params.get("config") is None:
+            config_params = {k: params.pop(k) for k in list(params) if k in ColorizeConfig.param and k != "name"}
+            params["config"] = default_config(**config_params)
+        super().__init__(**params)
+        self._token = 0
+        self._queue: queue.SimpleQueue | None = None
+        self._callback = None
+        self._cancel = threading.Event()
+        self._cleanup_registered = False
+        self._pending_steps: list = []
+        self._steps_flushed = 0.0
+        self.refresh_runs()
+
+    # ----------------------------------------------------------------------------- run list
+    @param.depends("refresh_button", watch=True)
+    def refresh_runs(self) -> None:
+        """List the finished run directories again (the selector's options, newest first)."""
+        runs = [str(p) for p in list_runs()]
+        keep = self.run if self.run in runs else (runs[0] if runs else None)
+        self.param.run.objects = {Path(p).name: p for p in runs}
+        self.run = keep
+
+    # ----------------------------------------------------------------------------- actions
+    @param.depends("train_button", watch=True)
+    def _on_train(self) -> None:
+        self.train()
+
+    @param.depends("cancel_button", watch=True)
+    def _on_cancel(self) -> None:
+        self.cancel()
+
+    @param.depends("open_button", watch=True)
+    def _on_open(self) -> None:
+        if self.run:
+            self.open_run(self.run)
+        else:
+            self.report("No finished colorize run yet: train one first.")
+
+    def cancel(self) -> None:
+        """Ask the running training to stop after its current step (the checkpoint is kept)."""
+        if self.training:
+            self._cancel.set()
+            self.status = "cancelling after the current step …"
+
+    def train(self, blocking: bool | None = None) -> None:
+        """Train a new run with the current ``config`` (a new directory under ``runs_dir()``).
+
+        Parameters
+        ----------
+        blocking : bool or None
+            As :meth:`jetviz.ui.events.EventsStore.load`: True works in this thread, False in a
+            background thread drained by a periodic callback, None (default) background when
+            served or in a Jupyter kernel.
+        """
+        if self.running:
+            self.report("A run is already under way: wait for it or press Cancel.")
+            return
+        config = type(self.config).from_dict(self.config.to_dict())  # the worker's own copy
+        self._cancel.clear()
+        self._pending_steps = []
+        self.param.update(history=[], steps=[], training=True, notice="")
+        self._start(self._train_work, (config, self._cancel), blocking, f"training on {config.sample} …")
+
+    def open_run(self, run_dir: str | Path, blocking: bool | None = None) -> None:
+        """Reopen a finished run (config, history, metrics, model) and predict its test events."""
+        if self.running:
+            self.report("A run is under way: wait for it or press Cancel.")
+            return
+        self._pending_steps = []
+        self.steps = []  # a reopened run has epochs only (no per-step losses)
+        self._start(self._open_work, (Path(run_dir),), blocking, f"opening {Path(run_dir).name} …")
+
+    def report(self, message: str) -> None:
+        """Show ``message`` as a warning in the page (a rejected input); '' clears it."""
+        self.notice = message
+
+    # ----------------------------------------------------------------------------- worker plumbing
+    def _start(self, work, args: tuple, blocking: bool | None, status: str) -> None:
+        self._token += 1
+        self.param.update(running=True, progress=0, error="", status=status)
+        messages: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue = messages
+        if blocking is None:
+            blocking = not (_served() or _in_jupyter_kernel())
+        args = (self._token, messages, int(self.max_display), *args)
+        if not blocking and self._start_polling():
+            threading.Thread(target=work, args=args, daemon=True, name="jetviz-colorize").start()
+        else:
+            work(*args)
+            self._drain()
+
+    def _start_polling(self) -> bool:
+        """Start draining the queue on the session's event loop; False where there is none."""
+        import asyncio
+
+        served = _served()
+        if not served:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self._drain, period=_POLL_MS, start=True)
+        if served and not self._cleanup_registered:
+            pn.state.on_session_destroyed(self._session_destroyed)
+            self._cleanup_registered = True
+        return True
+
+    def _stop_polling(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _session_destroyed(self, session_context) -> None:
+        self._token += 1  # a running job's result is dropped
+        self._cancel.set()  # and a training stops (checkpoint kept): nobody is watching
+        self._stop_polling()
+
+    @staticmethod
+    def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event) -> None:
+        """Background part: touch no param and no Panel object, only put messages on the queue."""
+        put = lambda event: messages.put(("event", token, event))  # noqa: E731
+        try:
+            n_total = config.n_train + config.n_test
+            put({"kind": "stage", "stage": "sample", "done": 0, "total": n_total,
+                 "message": f"loading {config.sample} ({n_total} events) …"})
+            events = load_sample(config.sample, n_total, config.seed, show_progress=False, progress=lambda d, t: put(
+                {"kind": "stage", "stage": "sample", "done": d, "total": t,
+                 "message": f"generating {config.sample}: {d}/{t} events"}))
+            runner = ColorizeRunner(config, events=events)
+            put({"kind": "stage", "stage": "run", "message": f"training in {runner.run_dir.name} …",
+                 "run_dir": str(runner.run_dir)})
+            result = runner.fit(progress=put, cancel=cancel.is_set)
+            put({"kind": "stage", "stage": "predict", "message": "predicting the test events …"})
+            messages.put(("done", token, result, predict_test_events(result, events, max_display)))
+        except Cancelled as err:
+            messages.put(("cancelled", token, str(err)))
+        except Exception as err:  # shown in the page
+            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+
+    @staticmethod
+    def _open_work(token: int, messages: queue.SimpleQueue, max_display: int, run_dir: Path) -> None:
+        try:
+            result = ColorizeResult.load(run_dir)
+            config = result.config
+            n = int(min(config.n_test, max_display))
+            messages.put(("event", token, {"kind": "stage", "stage": "sample", "done": 0, "total": n,
+                                           "message": f"loading {n} test events of {config.sample} …"}))
+            # the test set is the sample's first n_test events, whatever n_train was
+            events = load_sample(config.sample, config.n_train + config.n_test, config.seed, show_progress=False)
+            messages.put(("event", token, {"kind": "stage", "stage": "predict",
+                                           "message": "predicting the test events …"}))
+            messages.put(("done", token, result, predict_test_events(result, events[:n], max_display)))
+        except Exception as err:
+            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+
+    def _drain(self) -> None:
+        """Apply the worker's messages (runs on the session's event loop)."""
+        messages = self._queue
+        if messages is None:
+            return
+        try:
+            while True:
+                try:
+                    kind, token, *payload = messages.get_nowait()
+                except queue.Empty:
+                    return
+                if token != self._token:
+                    continue  # from an older job
+                if kind == "event":
+                    self._on_event(payload[0])
+                elif kind == "done":
+                    self._finish()
+                    self._apply(*payload)
+                elif kind == "cancelled":
+                    self._finish()
+                    self.param.update(running=False, training=False, status="", notice=f"Cancelled: {payload[0]}")
+                    self.refresh_runs()
+                elif kind == "error":
+                    self._finish()
+                    self.param.update(running=False, training=False, status="", error=payload[0])
+        finally:
+            self._flush_steps(force=self._queue is None)
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("kind")
+        if kind == "stage":
+            update = {"status": event.get("message", event.get("stage", ""))}
+            if event.get("stage") == "sample" and event.get("total"):
+                update["progress"] = int(10 * event["done"] / event["total"])
+            elif event.get("stage") == "evaluate":
+                update["progress"] = 90
+            elif event.get("stage") == "predict":
+                update["progress"] = 95
+            self.param.update(**update)
+        elif kind == "step":
+            epochs = int(self.config.epochs)
+            n_steps = max(int(event["n_steps"]), 1)
+            done = (event["epoch"] - 1) * n_steps + event["step"]
+            self._pending_steps.append((event["epoch"] - 1 + event["step"] / n_steps, float(event["loss"])))
+            self.param.update(progress=int(10 + 80 * done / (epochs * n_steps)),
+                              status=f"epoch {event['epoch']}/{epochs}, step {event['step']}/{n_steps}: "
+                                     f"loss {event['loss']:.3f}")
+        elif kind == "epoch":
+            row = {k: v for k, v in event.items() if k not in ("kind", "epochs")}
+            self._flush_steps(force=True)
+            self.history = [*self.history, row]
+        elif kind == "done":
+            self.status = "evaluated; predicting the test events …"
+
+    def _flush_steps(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._pending_steps and (force or now - self._steps_flushed >= _STEPS_EVERY_S):
+            self.steps = [*self.steps, *self._pending_steps]
+            self._pending_steps = []
+            self._steps_flushed = now
+
+    def _finish(self) -> None:
+        self._queue = None
+        self._stop_polling()
+
+    def _apply(self, result, display: Display) -> None:
+        n = len(display)
+        t_max = display.prediction.iterations.shape[1] - 1
+        self.param.event_index.bounds = (0, max(n - 1, 1))
+        self.param.crf_iteration.bounds = (0, max(t_max, 1))
+        config = result.config
+        crf = "U-Net + CRF (trained)" if config.crf else "U-Net (CRF slider: untrained post-processing)"
+        self.config.param.update(**{k: v for k, v in config.to_dict().items() if k in self.config.param})
+        self.param.update(
+            result=result, display=display, history=list(result.history), running=False, training=False,
+            progress=100, status="", event_index=min(self.event_index, n - 1),
+            crf_iteration=min(self.crf_iteration, t_max),
+            loaded=(f"{result.run_dir.name} · {config.sample} · {config.n_train} train / {config.n_test} test events"
+                    " · "
+                    f"{config.epochs} epochs · {crf} · test events shown: {n}"),
+        )
+        self._update_current()
+        self.refresh_runs()
+        self.run = str(result.run_dir) if str(result.run_dir) in self.param.run.objects else self.run
+
+    # ----------------------------------------------------------------------------- derived data
+    @param.depends("event_index", watch=True)
+    def _update_current(self) -> None:
+        display = self.display
+        self.current = None if display is None else display.event(min(self.event_index, len(display) - 1))
+
+    # ----------------------------------------------------------------------------- view
+    def __panel__(self) -> pn.viewable.Viewable:
+        c, wide = self.config, {"sizing_mode": "stretch_width"}
+
+        def number(name: str, label: str, widget=pn.widgets.IntInput, **kw) -> pn.widgets.Widget:
+            return bounded_input(c, name, self.report, widget=widget, label=label, **wide, **kw)
+
+        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sizes = pn.Row(number("n_train", "Training events", step=100), number("n_test", "Test events", step=50), **wide)
+        training = pn.Row(number("epochs", "Epochs"), number("batch_size", "Batch size"), **wide)
+        network = pn.Row(number("base_channels", "U-Net width"), number("depth", "U-Net depth"), **wide)
+        crf = pn.Row(pn.widgets.Checkbox.from_param(c.param.crf, label="train a CRF end to end",
+                                                    margin=(22, 10, 5, 10)),
+                     number("crf_iterations", "CRF iterations"), **wide)
+        advanced = pn.Card(
+            pn.widgets.MultiChoice.from_param(c.param.channels, label="Input maps", **wide),
+            pn.widgets.Checkbox.from_param(c.param.circular_phi, label="circular padding in φ"),
+            pn.widgets.Select.from_param(c.param.matching, label="Colour matching in the loss", **wide),
+            pn.Row(number("n_eta", "η pixels"), number("n_phi", "φ pixels"), **wide),
+            pn.widgets.FloatSlider.from_param(c.param.eta_max, label="map |η| <", throttled=True, **wide),
+            number("learning_rate", "Learning rate", widget=pn.widgets.FloatInput, step=1e-3),
+            pn.Row(number("crf_omega", "CRF ω", widget=pn.widgets.FloatInput, step=0.01),
+                   number("crf_alpha", "CRF α", widget=pn.widgets.FloatInput), **wide),
+            number("max_particles", "Particles per event (max)", step=16),
+            pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device"), **wide),
+            title="More settings", collapsed=True, **wide,
+        )
+        train = pn.widgets.Button.from_param(self.param.train_button, color="primary", disabled=self.param.running,
+                                             css_classes=["jetviz-train"])
+        cancel = pn.widgets.Button.from_param(self.param.cancel_button, color="danger", variant="outline",
+                                              disabled=self.param.training.rx.not_(), css_classes=["jetviz-cancel"])
+        progress = pn.indicators.Progress(value=self.param.progress, max=100, visible=self.param.running,
+                                          bar_color="info", sizing_mode="stretch_width",
+                                          css_classes=["jetviz-progress"])
+        status = pn.pane.Markdown(self.param.status, visible=self.param.running, margin=(0, 10),
+                                  css_classes=["jetviz-status"])
+        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
+                              sizing_mode="stretch_width", css_classes=["jetviz-error"])
+        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
+                               sizing_mode="stretch_width", css_classes=["jetviz-notice"])
+        runs = pn.widgets.Select.from_param(self.param.run, label="Finished runs", sizing_mode="stretch_width",
+                                            css_classes=["jetviz-runs"])
+        refresh = pn.widgets.Button.from_param(self.param.refresh_button, width=40, margin=(24, 5, 5, 0))
+        open_button = pn.widgets.Button.from_param(self.param.open_button, color="primary", variant="outline",
+                                                   disabled=self.param.running, css_classes=["jetviz-open"], **wide)
+        return pn.Column(
+            sample, sizes, training, network, crf, advanced, notice, pn.Row(train, cancel, **wide),
+            progress, status, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
+            width=290,
+        )
+
+
+class _StoreView(Viewer):
+    store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
+
+    @staticmethod
+    def _empty(what: str = "") -> pn.pane.Markdown:
+        return pn.pane.Markdown(f"*Nothing to show yet{what}: press* Train *or open a finished run.*",
+                                css_classes=["jetviz-empty"])
+
+
+class EventView(_StoreView):
+    """Test-event picker and CRF-iteration slider; grey energy map → predicted colours → truth colours."""
+
+    plot_size = param.Integer(default=200, bounds=(150, 600), doc="plot area width and height, pixels")
+
+    def _step(self, delta: int) -> None:
+        lo, hi = self.store.param.event_index.bounds
+        self.store.event_index = int(np.clip(self.store.event_index + delta, lo, hi))
+
+    def _summary(self, current: ColorizeEvent | None, iteration: int, loaded: str) -> str:
+        if current is None:
+            return "*No run shown yet: press* Train *or open a finished run.*"
+        t = min(iteration, current.n_iterations)
+        step = "U-Net output" if t == 0 else f"after {t} CRF iteration{'s' if t > 1 else ''}"
+        return (f"**{current.summary()}** — energy-weighted accuracy {current.accuracy(t):.2f} ({step})"
+                f"  \n<small>{loaded}</small>")
+
+    def _grey(self, current: ColorizeEvent | None):
+        if current is None:
+            return self._empty()
+        size = self.plot_size
+        return energy_map_image(current.image, current.eta_range, frame_width=size, frame_height=size,
+                                title="input: energy map")
+
+    def _predicted(self, current: ColorizeEvent | None, iteration: int):
+        if current is None:
+            return pn.pane.Markdown("")
+        t = min(iteration, current.n_iterations)
+        colour, prob = current.colours(t)
+        step = "U-Net" if t == 0 else f"CRF step {t}"
+        return colour_scatter(current.eta, current.phi, current.energy, colour, probability=prob,
+                              what="predicted jet", title=f"predicted ({step})",
+                              eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
+                              frame_height=self.plot_size, legend=False)
+
+    def _truth(self, current: ColorizeEvent | None):
+        if current is None:
+            return pn.pane.Markdown("")
+        return colour_scatter(current.eta, current.phi, current.energy, current.truth, what="truth jet",
+                              title=f"truth (Durham {current.mapping.size} jets)",
+                              eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
+                              frame_height=self.plot_size)
+
+    def controls(self) -> pn.viewable.Viewable:
+        """Event slider with ◀ ▶ and a number box, the CRF-iteration slider, and the summary line."""
+        store = self.store
+        disabled = store.param.display.rx.is_(None)
+        slider = pn.widgets.IntSlider.from_param(store.param.event_index, label="Test event", disabled=disabled,
+                                                 throttled=True, sizing_mode="stretch_width", min_width=180,
+                                                 css_classes=["jetviz-event-slider"])
+        prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled,
+                                 css_classes=["jetviz-prev"])
+        nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled,
+                                css_classes=["jetviz-next"])
+        prev.on_click(lambda event: self._step(-1))
+        nxt.on_click(lambda event: self._step(+1))
+        number = bounded_input(store, "event_index", store.report, label="Test event index", width=120,
+                               disabled=disabled, css_classes=["jetviz-event-input"])
+        crf = pn.widgets.IntSlider.from_param(store.param.crf_iteration, label="CRF iteration (0 = U-Net)",
+                                              disabled=disabled, sizing_mode="stretch_width", min_width=180,
+                                              css_classes=["jetviz-crf-slider"])
+        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.current, store.param.crf_iteration,
+                                           store.param.loaded),
+                                   css_classes=["jetviz-event-summary"], sizing_mode="stretch_width")
+        return pn.Column(pn.Row(slider, prev, nxt, number, crf, sizing_mode="stretch_width"), summary,
+                         sizing_mode="stretch_width")
+
+    def plots(self) -> pn.viewable.Viewable:
+        """Energy map, predicted colours (at the CRF iteration chosen), truth colours, side by side."""
+        store = self.store
+        return pn.FlexBox(
+            pn.panel(pn.bind(self._grey, store.param.current), linked_axes=False, css_classes=["jetviz-energy-map"]),
+            pn.panel(pn.bind(self._predicted, store.param.current, store.param.crf_iteration), linked_axes=False,
+                     css_classes=["jetviz-predicted"]),
+            pn.panel(pn.bind(self._truth, store.param.current), linked_axes=False, css_classes=["jetviz-truth"]),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.controls(), self.plots(), sizing_mode="stretch_width")
+
+
+class ProbabilityView(_StoreView):
+    """Per-jet probability heat maps of the current event (U-Net softmax, one panel per colour)."""
+
+    def _plot(self, current: ColorizeEvent | None):
+        if current is None:
+            return self._empty()
+        return probability_maps(current.pixel_probs, current.eta_range, mapping=current.mapping,
+                                title=f"P(jet) per pixel, test event {current.index} (U-Net)")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(pn.bind(self._plot, self.store.param.current), linked_axes=False,
+                        css_classes=["jetviz-heatmaps"])
+
+
+class TrainingView(_StoreView):
+    """Loss curves: train and test per epoch, the per-step training loss while it trains.
+
+    The plot is an ``hv.DynamicMap`` fed by a ``Pipe`` stream: live updates patch the plot's data
+    in place instead of rebuilding the figure, which keeps the training thread's share of the GIL.
+    """
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        import holoviews as hv
+
+        store = self.store
+        pipe = hv.streams.Pipe(data=(list(store.history), list(store.steps)))
+        plot = hv.DynamicMap(lambda data: loss_curves(*data, width=500), streams=[pipe])
+        # a closure, not a bound method: a stream subscriber bound to the view would keep the session alive
+        store.param.watch(lambda *events: pipe.send((list(store.history), list(store.steps))), ["history", "steps"])
+        return pn.pane.HoloViews(plot, linked_axes=False, css_classes=["jetviz-loss"])
+
+
+class ResultsView(_StoreView):
+    """The talk's loss table with this run next to it; accuracy and W / top mass per assignment."""
+
+    def _tables(self, result) -> tuple:
+        if result is None:
+            return reproduction_table(), metrics_table({})
+        return (reproduction_table(run_rows(result.metrics, result.config.n_train, bool(result.config.crf),
+                                            name=f"this run ({result.config.sample})")),
+                metrics_table(result.metrics))
+
+    def _masses(self, display: Display | None):
+        if display is None or not display.masses:
+            return pn.pane.Markdown("")
+        return mass_histograms(display.masses)
+
+    def masses(self) -> pn.viewable.Viewable:
+        """m_W and m_top histograms over the shown test events (truth, U-Net, U-Net + CRF, anti-kt)."""
+        return pn.panel(pn.bind(self._masses, self.store.param.display), linked_axes=False,
+                        css_classes=["jetviz-masses"])
+
+    def reproduction(self) -> pn.viewable.Viewable:
+        """The talk's loss table with this run's rows, and the note on the loss scale."""
+        from bokeh.models.widgets.tables import NumberFormatter
+
+        three = NumberFormatter(format="0.000")
+        repro = pn.widgets.Tabulator(pn.bind(lambda r: self._tables(r)[0], self.store.param.result),
+                                     formatters={c: three for c in ("loss train", "loss test", "loss train per jet",
+                                                                    "loss test per jet", "accuracy test")},
+                                     css_classes=["jetviz-repro"], disabled=True, show_index=False,
+                                     layout="fit_data_table", sizing_mode="stretch_width")
+        return pn.Column(
+            "#### Loss vs training-set size: seed 000's table, this run below it", repro,
+            pn.pane.Markdown(f"<small>{LOSS_NOTE}</small>", sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+
+    def metrics(self) -> pn.viewable.Viewable:
+        """Energy-weighted accuracy and W / top mass (median, σ68) per jet assignment, test set."""
+        def fmt(spec: str):
+            return lambda v: "–" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
+
+        formatters = {"accuracy": fmt(".3f"), **{c: fmt(".1f") for c in ("m_W median", "m_W σ68", "m_top median",
+                                                                         "m_top σ68")}}
+        table = pn.pane.DataFrame(pn.bind(lambda r: self._tables(r)[1], self.store.param.result), index=False,
+                                  formatters=formatters, na_rep="–", css_classes=["jetviz-metrics"], margin=(0, 10))
+        return pn.Column("#### Test set: energy-weighted accuracy, W / top mass [GeV]", table)
+
+    def tables(self) -> pn.viewable.Viewable:
+        """The reproduction table, the note on the loss scale, and the metrics table."""
+        return pn.Column(self.reproduction(), self.metrics(), sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.tables(), self.masses(), sizing_mode="stretch_width")
+
+
+class ColorizePage(Viewer):
+    """The colorize page: run settings, training and runs on the left; training curves, event
+    display with CRF slider, per-jet heat maps and the reproduction table on the right.
+
+    Parameters
+    ----------
+    store : ColorizeStore, optional
+        The data store (default: a new one built from the remaining keyword arguments, which
+        may be :class:`ColorizeConfig` params, e.g. ``ColorizePage(sample="toy_ee_6jet", n_train=32)``).
+    url_query : bool
+        When served, read config values from the URL query once (deep links such as
+        ``?page=colorize&n_train=500&crf=true``); a bad value is reported in the page.
+    """
+
+    store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
+    url_query = param.Boolean(default=False, doc="read config values from the URL query (served)")
+
+    def __init__(self, **params):
+        store_params = {k: params.pop(k) for k in list(params)
+                        if k not in type(self).param and k != "name"}
+        if params.get("store") is None:
+            params["store"] = ColorizeStore(**store_params)
+        elif store_params:
+            params["store"].config.param.update(**store_params)
+        super().__init__(**params)
+        store = self.store
+        self.events = EventView(store=store)
+        self.probabilities = ProbabilityView(store=store)
+        self.training = TrainingView(store=store)
+        self.results = ResultsView(store=store)
+        if self.url_query and _served():
+            self._read_query(pn.state.session_args)
+
+    def _read_query(self, args: Mapping[str, list]) -> None:
+        config = self.store.config
+        rejected = []
+        for name in URL_PARAMS:
+            if name not in args:
+                continue
+            raw = args[name][-1]  # the last one wins
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            try:
+                setattr(config, name, _parse(type(config), name, text))
+            except (ValueError, TypeError):
+                rejected.append(f"{name}={text!r}")
+        if rejected:
+            self.store.report(f"Rejected value(s) in the URL: {', '.join(rejected)} (out of range or unknown); "
+                              "kept the defaults.")
+
+    def controls(self) -> pn.viewable.Viewable:
+        """Run settings, Train / Cancel, progress and errors, finished runs (the store's view)."""
+        return self.store
+
+    def body(self) -> pn.viewable.Viewable:
+        """Loss curves and tables, event display with the CRF slider, per-jet heat maps."""
+        return pn.Column(
+            pn.FlexBox(self.training, self.results.metrics(), sizing_mode="stretch_width"),
+            pn.layout.Divider(),
+            self.events,
+            pn.FlexBox(self.probabilities, self.results.masses(), sizing_mode="stretch_width"),
+            pn.layout.Divider(),
+            self.results.reproduction(),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self.controls(), self.body(), sizing_mode="stretch_width")
