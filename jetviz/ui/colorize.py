@@ -57,7 +57,8 @@ from jetviz.plots.colorize import (
 )
 from jetviz.runners.base import Cancelled, runs_dir
 from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
-from jetviz.ui.events import _in_jupyter_kernel, _served, bounded_input
+from jetviz.ui.background import QueuePolling, in_jupyter_kernel, served
+from jetviz.ui.events import bounded_input
 
 __all__ = [
     "PAGE_DEFAULTS",
@@ -74,7 +75,6 @@ __all__ = [
     "ColorizePage",
 ]
 
-_POLL_MS = 150  # how often the session drains the training queue
 _STEPS_EVERY_S = 0.5  # live per-step loss curve: at most this often
 #: the page's default run: real ee_6jet physics, small and fast on a CPU (~20 s on 2 free cores:
 #: test accuracy ≈ 0.64, m_W peak back; with 3 epochs of batch 32 the U-Net still paints one colour)
@@ -286,7 +286,7 @@ def predict_test_events(result: ColorizeResult, events, max_events: int = 100) -
     return Display(prediction=prediction, masses=masses, eta_range=(-config.eta_max, config.eta_max))
 
 
-class ColorizeStore(Viewer):
+class ColorizeStore(QueuePolling, Viewer):
     """Settings, training and results of the colorize page (the page's data store).
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
@@ -405,7 +405,7 @@ class ColorizeStore(Viewer):
         messages: queue.SimpleQueue = queue.SimpleQueue()
         self._queue = messages
         if blocking is None:
-            blocking = not (_served() or _in_jupyter_kernel())
+            blocking = not (served() or in_jupyter_kernel())
         args = (self._token, messages, int(self.max_display), *args)
         if not blocking and self._start_polling():
             threading.Thread(target=work, args=args, daemon=True, name="jetviz-colorize").start()
@@ -413,32 +413,9 @@ class ColorizeStore(Viewer):
             work(*args)
             self._drain()
 
-    def _start_polling(self) -> bool:
-        """Start draining the queue on the session's event loop; False where there is none."""
-        import asyncio
-
-        served = _served()
-        if not served:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return False
-        if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self._drain, period=_POLL_MS, start=True)
-        if served and not self._cleanup_registered:
-            pn.state.on_session_destroyed(self._session_destroyed)
-            self._cleanup_registered = True
-        return True
-
-    def _stop_polling(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-
-    def _session_destroyed(self, session_context) -> None:
+    def _on_session_destroyed(self) -> None:
         self._token += 1  # a running job's result is dropped
         self._cancel.set()  # and a training stops (checkpoint kept): nobody is watching
-        self._stop_polling()
 
     @staticmethod
     def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event) -> None:
@@ -829,7 +806,7 @@ class ColorizePage(Viewer):
         self.probabilities = ProbabilityView(store=store)
         self.training = TrainingView(store=store)
         self.results = ResultsView(store=store)
-        if self.url_query and _served():
+        if self.url_query and served():
             self._read_query(pn.state.session_args)
 
     def _read_query(self, args: Mapping[str, list]) -> None:

@@ -20,7 +20,6 @@ params (progress, results, errors). Outside an event loop (a script, a test) pas
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,6 +34,7 @@ from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
+from jetviz.ui.background import QueuePolling, in_jupyter_kernel, served
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -60,7 +60,6 @@ __all__ = [
 
 #: samples offered in the menu: every recipe except ``lhe`` (it needs a file path).
 SAMPLES: list[str] = [name for name in RECIPES if name != "lhe"]
-_POLL_MS = 150  # how often the session drains the loader's queue
 
 
 @dataclass(frozen=True)
@@ -108,22 +107,6 @@ class EventData:
         return f"event {self.index}{label}: {self.n_particles} particles{jets}, ΣE = {e_sum:.1f} GeV"
 
 
-def _served() -> bool:
-    """True inside a ``panel serve`` session."""
-    doc = pn.state.curdoc
-    return doc is not None and doc.session_context is not None
-
-
-def _in_jupyter_kernel() -> bool:
-    """True inside a Jupyter (IPython) kernel, whose asyncio loop can drain the loader's queue."""
-    if "IPython" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 @dataclass
 class _Request:
     sample: str
@@ -133,7 +116,7 @@ class _Request:
     events: ak.Array | None = None  # already loaded events (re-simulate only)
 
 
-class EventsStore(Viewer):
+class EventsStore(QueuePolling, Viewer):
     """Settings and loaded data of the events page (the page's data store).
 
     Set ``sample``, ``n_events``, ``seed`` and press *Load* (or call :meth:`load`); changing a
@@ -211,7 +194,7 @@ class EventsStore(Viewer):
         messages: queue.SimpleQueue = queue.SimpleQueue()
         self._queue = messages
         if blocking is None:
-            blocking = not (_served() or _in_jupyter_kernel())
+            blocking = not (served() or in_jupyter_kernel())
         if not blocking and self._start_polling():
             threading.Thread(
                 target=self._work, args=(self._token, request, messages), daemon=True, name="jetviz-events-load"
@@ -219,32 +202,6 @@ class EventsStore(Viewer):
         else:
             self._work(self._token, request, messages)
             self._drain()
-
-    def _start_polling(self) -> bool:
-        """Start draining the queue on the session's event loop; False where there is none."""
-        import asyncio
-
-        served = _served()
-        if not served:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return False
-        if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self._drain, period=_POLL_MS, start=True)
-        if served and not self._cleanup_registered:
-            pn.state.on_session_destroyed(self._session_destroyed)
-            self._cleanup_registered = True
-        return True
-
-    def _stop_polling(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-
-    def _session_destroyed(self, session_context) -> None:
-        self._token += 1  # a running load's result is dropped
-        self._stop_polling()
 
     @staticmethod
     def _work(token: int, request: _Request, messages: queue.SimpleQueue) -> None:
@@ -619,14 +576,14 @@ class EventsPage(Viewer):
         self.detector = DetectorView(store=store)
         self.tables = TablesView(store=store)
         self.sample_view = SampleView(store=store)
-        served = _served()
-        if self.sync_url and served and pn.state.location is not None:
+        is_served = served()
+        if self.sync_url and is_served and pn.state.location is not None:
             pn.state.location.sync(
                 store, {"sample": "sample", "n_events": "n_events", "seed": "seed"},
                 on_error=self._url_error,
             )
         if self.autoload:
-            if served:
+            if is_served:
                 pn.state.onload(store.load)
             else:
                 store.load(blocking=True)
