@@ -49,9 +49,10 @@ def _ee(n_events: int, seed: int, sqrt_s: float, n_jets: int, particles_per_jet:
     p = p.reshape(n_events, n_per_event, 3)
     total = p.sum(axis=1, keepdims=True)
     p = p - total * (energy / energy.sum(axis=1, keepdims=True))[..., None]
+    # massless (E = |p|): one scale per event keeps Σp = 0 and makes ΣE = √s
+    scale = sqrt_s / np.linalg.norm(p, axis=-1).sum(axis=1, keepdims=True)
+    p = p * scale[..., None]
     energy = np.linalg.norm(p, axis=-1)
-    energy *= sqrt_s / energy.sum(axis=1, keepdims=True)  # rescale E (massless → |p| = E) ...
-    p *= (energy / np.maximum(np.linalg.norm(p, axis=-1), 1e-12))[..., None]
     jet = np.repeat(np.arange(n_jets), particles_per_jet)[None, :].repeat(n_events, 0)
     pid, charge = _random_pid(rng, n_events * n_per_event)
     particles = dict(

@@ -109,3 +109,19 @@ def app_url(tmp_path_factory) -> str:
             proc.wait()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "panel-serve.log").write_text(log.read_text())
+
+
+@pytest.fixture()
+def wait_changed():
+    """``wait_changed(locator, before, timeout_ms=15000)``: screenshots of ``locator`` until they
+    differ from the ``before`` bytes; returns the new screenshot or fails the test."""
+    def wait(locator, before: bytes, timeout_ms: int = 15_000) -> bytes:
+        page = locator.page
+        for _ in range(timeout_ms // 250):
+            after = locator.screenshot()
+            if after != before:
+                return after
+            page.wait_for_timeout(250)
+        raise AssertionError("the plot did not change")
+
+    return wait

@@ -159,23 +159,12 @@ def test_background_training_and_cancel(runs):
 
 
 # ---------------------------------------------------------------------------------- the browser
-def _wait_changed(locator, before: bytes, timeout_ms: int = 15_000) -> bytes:
-    """Screenshots of ``locator`` until it differs from ``before``."""
-    page = locator.page
-    for _ in range(timeout_ms // 250):
-        after = locator.screenshot()
-        if after != before:
-            return after
-        page.wait_for_timeout(250)
-    raise AssertionError("the plot did not change")
-
-
 def _summary(page) -> str:
     return page.locator(".jetviz-event-summary p").first.inner_text()
 
 
 @pytest.mark.ui
-def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts):
+def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts, wait_changed):
     page.set_viewport_size(TALL)  # the template scrolls inside its main area: show the whole page
     page.goto(f"{app_url}?page=colorize&{QUERY}")
     train = page.locator(".jetviz-train button")
@@ -186,7 +175,7 @@ def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts):
     empty_loss = loss.screenshot()
     train.click()
     # live: the loss curve draws (the empty axes change) and the metrics table fills in
-    _wait_changed(loss, empty_loss, timeout_ms=TIMEOUT_MS)
+    wait_changed(loss, empty_loss, timeout_ms=TIMEOUT_MS)
     page.get_by_text("this run (toy_ee_6jet)").first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("Durham truth").first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text(re.compile(r"^test event 0: \d+ visible particles")).first.wait_for(timeout=TIMEOUT_MS)
@@ -204,7 +193,7 @@ def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts):
     for _ in range(3):
         handle.press("ArrowRight")
     page.get_by_text(re.compile(r"after 3 CRF iterations")).first.wait_for(timeout=15_000)
-    _wait_changed(predicted, before)
+    wait_changed(predicted, before)
     page.mouse.move(0, 0)
     page.screenshot(path=artifacts / "colorize-crf.png", full_page=True)
 
@@ -213,7 +202,7 @@ def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts):
     before = truth.screenshot()
     page.locator(".jetviz-next button").click()
     page.get_by_text(re.compile(r"^test event 1: ")).first.wait_for(timeout=15_000)
-    _wait_changed(truth, before)
+    wait_changed(truth, before)
 
 
 @pytest.mark.ui
