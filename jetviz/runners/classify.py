@@ -1,0 +1,703 @@
+"""The ``classify`` runner (seed 003): ResNet18 on event images vs XGBoost on features.
+
+config (:class:`ClassifyConfig`) → :meth:`ClassifyRunner.fit` (progress, cancel) →
+:class:`ClassifyResult` (per-fold accuracy and AUC, out-of-fold scores of every event, ROC
+curves, confusion matrices, feature importances; saved in a run directory and reopened with
+:meth:`ClassifyResult.load` without retraining).
+
+Data: ``n_events`` events of ``sample`` (black holes = label 1 vs sphalerons = label 0 for
+``bh_sph``) pass through :func:`jetviz.data.detector.simulate` (seeded by the run's seed).
+From the hits come three inputs:
+
+- ``images``: ``(N, 3, 50, 50)`` float32 ECal E, HCal E, track pT maps (GeV), shown to the
+  ResNet as ``log1p(x / 1 GeV)`` (``image_transform="log"``, the default: the cell energies
+  span four decades) or ``x / 100 GeV`` (``"linear"``);
+- ``low``: ``(N, 45)`` low-level features (:data:`jetviz.models.features.LOW_LEVEL_COLUMNS`);
+- ``high``: ``(N, 39)`` high-level features (:data:`jetviz.models.features.HIGH_LEVEL_COLUMNS`).
+
+Evaluation is stratified k-fold: the events are split into ``n_folds`` parts with the same
+class balance; for fold k the part k is the test set and the rest is training, of which a
+stratified ``validation_fraction`` is held out for early stopping (XGBoost) and for picking
+the ResNet's best epoch. Every event therefore gets exactly one out-of-fold score per model;
+the accuracy (threshold 0.5 on P(class 1)) and the AUC are reported per fold and as
+mean ± standard deviation over folds, the ROC curve and the confusion matrix from the pooled
+out-of-fold scores.
+
+Models (``models``): ``resnet`` (circular φ padding and η-flip/φ-roll augmentation), the
+ablations ``resnet_no_circular`` (zero padding in φ) and ``resnet_no_augment`` (no
+augmentation), ``xgb_low`` and ``xgb_high`` (XGBoost, ``tree_method="hist"``, early stopping,
+``device="cuda"`` when the run's device is CUDA and xgboost was built with it).
+
+Run directory: ``config.json``, ``metrics.json``, ``history.csv`` (one row per model, fold and
+epoch/boosting round), ``predictions.npz`` (index, label, fold, ``score_<model>``),
+``<model>-fold<k>.pt`` (ResNet state dicts) / ``<model>-fold<k>.json`` (XGBoost boosters), and
+``units/<model>-fold<k>.npz`` + ``.json`` written as each (model, fold) finishes, so a killed or
+cancelled run resumes with the units it has (and a ResNet mid-training resumes from its
+per-epoch checkpoint).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import awkward as ak
+import numpy as np
+import param
+import torch
+
+from jetviz.data.detector import Detector, simulate
+from jetviz.data.io import atomic_write
+from jetviz.data.pixelate import event_images
+from jetviz.data.recipes import get_recipe
+from jetviz.data.samples import load_sample
+from jetviz.errors import ConfigError, DataFileError, SchemaError
+from jetviz.models.augment import augment
+from jetviz.models.features import (
+    HIGH_LEVEL_COLUMNS,
+    LOW_LEVEL_COLUMNS,
+    high_level_features,
+    low_level_features,
+    validate_features,
+)
+from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
+from jetviz.models.resnet import ResNet18, refresh_batchnorm
+from jetviz.runners.base import (
+    Cancelled,
+    Progress,
+    RunConfig,
+    load_torch,
+    new_run_dir,
+    pick_device,
+    read_history,
+    read_json,
+    save_torch,
+    write_history,
+    write_json,
+)
+
+__all__ = [
+    "MODELS",
+    "MODEL_INPUTS",
+    "ClassifyConfig",
+    "ClassifyData",
+    "ClassifyResult",
+    "ClassifyRunner",
+    "prepare",
+    "stratified_folds",
+    "train_resnet",
+    "resnet_scores",
+    "train_xgboost",
+    "xgboost_scores",
+    "image_inputs",
+]
+
+#: model name → (kind, description of the input) in the order of the talk's table
+MODEL_INPUTS = {
+    "resnet": ("resnet", "low level: image"),
+    "resnet_no_circular": ("resnet", "low level: image, zero padding in φ (ablation)"),
+    "resnet_no_augment": ("resnet", "low level: image, no augmentation (ablation)"),
+    "xgb_low": ("xgboost", "low level: 45 features"),
+    "xgb_high": ("xgboost", "high level: 39 features"),
+}
+MODELS = tuple(MODEL_INPUTS)
+SAMPLES = ("bh_sph", "toy_bh_sph")
+
+
+class ClassifyConfig(RunConfig):
+    """Settings of a classify run (all bounded, so the UI gets validated widgets)."""
+
+    sample = param.Selector(default="bh_sph", objects=list(SAMPLES), doc="two-class sample (label 0/1)")
+    n_events = param.Integer(default=2000, bounds=(20, 5_000_000), doc="events in the k-fold study")
+    n_folds = param.Integer(default=5, bounds=(2, 20), doc="k of the stratified k-fold")
+    validation_fraction = param.Number(default=0.15, bounds=(0.05, 0.5), doc="share of each training fold held out for early stopping")
+    models = param.ListSelector(default=["resnet", "xgb_low", "xgb_high"], objects=list(MODELS), doc="models to train and compare")
+    image_transform = param.Selector(default="log", objects=["log", "linear"], doc="ResNet input: log1p(E/GeV) or E/100 GeV")
+    width = param.Integer(default=16, bounds=(1, 128), doc="ResNet18 first-stage channels (64 in the original)")
+    epochs = param.Integer(default=10, bounds=(1, 1000), doc="ResNet epochs (the best validation epoch is kept)")
+    batch_size = param.Integer(default=64, bounds=(2, 4096))
+    learning_rate = param.Number(default=1e-3, bounds=(1e-6, 1.0), doc="Adam learning rate (cosine decay)")
+    weight_decay = param.Number(default=1e-4, bounds=(0.0, 1.0))
+    xgb_n_estimators = param.Integer(default=1000, bounds=(1, 100_000), doc="XGBoost boosting rounds at most")
+    xgb_max_depth = param.Integer(default=6, bounds=(1, 32))
+    xgb_learning_rate = param.Number(default=0.1, bounds=(1e-4, 1.0))
+    xgb_early_stopping = param.Integer(default=30, bounds=(1, 10_000), doc="rounds without validation improvement before stopping")
+    threads = param.Integer(default=0, bounds=(0, 1024), doc="CPU threads for torch/XGBoost (0 = library default)")
+
+
+@dataclass
+class ClassifyData:
+    """Inputs of N events.
+
+    Attributes:
+        images: ``(N, 3, n_eta, n_phi)`` float32 ECal E, HCal E, track pT (GeV), φ last.
+        low: ``(N, 45)`` float64 low-level features. high: ``(N, 39)`` float64 high-level.
+        labels: ``(N,)`` int64 class (0/1). index: ``(N,)`` int64 event number in the sample.
+    """
+
+    images: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    labels: np.ndarray
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, rows) -> "ClassifyData":
+        return ClassifyData(**{k: v[rows] for k, v in self.__dict__.items()})
+
+    def validate(self) -> "ClassifyData":
+        """Check shapes, finiteness and that both classes occur; returns self."""
+        n = len(self.labels)
+        if self.images.ndim != 4 or self.images.shape[0] != n or self.images.shape[1] != 3:
+            raise SchemaError(f"images must have shape (N={n}, 3, n_eta, n_phi), got {self.images.shape}")
+        if not np.isfinite(self.images).all():
+            bad = np.flatnonzero(~np.isfinite(self.images).reshape(n, -1).all(1))
+            raise SchemaError(f"images hold NaN/infinite pixels in event(s) {bad[:5].tolist()}")
+        validate_features(self.low, LOW_LEVEL_COLUMNS, "low-level features")
+        validate_features(self.high, HIGH_LEVEL_COLUMNS, "high-level features")
+        if self.low.shape[0] != n or self.high.shape[0] != n:
+            raise SchemaError(f"{n} labels but {self.low.shape[0]} low-level and {self.high.shape[0]} high-level rows")
+        classes = np.unique(self.labels)
+        if not np.isin(classes, (0, 1)).all():
+            raise SchemaError(f"labels must be 0 or 1, got {classes[:10].tolist()}")
+        if len(classes) < 2:
+            raise ConfigError(f"classify needs both classes, but all {n} events have label {int(classes[0])}")
+        return self
+
+
+def prepare(events: ak.Array, detector: Detector | None = None, seed: int = 0) -> ClassifyData:
+    """Detector simulation, images and both feature sets for schema events with a 0/1 ``label``.
+
+    Arguments:
+        events: N schema events with a per-event ``label``.
+        detector: the detector (default ``Detector()``: 50 × 50 cells, |η| < 2.5).
+        seed: seed of the detector smearing (and of the lepton smearing).
+    """
+    if "label" not in ak.fields(events):
+        raise SchemaError(f"classify needs events with a per-event 'label' (have {ak.fields(events)})")
+    if len(events) == 0:
+        raise SchemaError("classify got 0 events")
+    detector = Detector() if detector is None else detector
+    hits = simulate(events, detector, seed)
+    images = event_images(hits, detector.n_eta, detector.n_phi, detector.eta_max)
+    labels = ak.to_numpy(events.label).astype(np.int64)
+    data = ClassifyData(
+        images=images.astype(np.float32),
+        low=low_level_features(hits),
+        high=high_level_features(hits, events, detector, seed=seed),
+        labels=labels,
+        index=np.arange(len(labels), dtype=np.int64),
+    )
+    return data.validate()
+
+
+def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """``(N,)`` fold number of each event: each class shuffled (seeded) and dealt round-robin."""
+    labels = np.asarray(labels)
+    if n_folds < 2:
+        raise ConfigError(f"n_folds must be ≥ 2, got {n_folds}")
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() < n_folds:
+        raise ConfigError(f"{n_folds} folds need at least {n_folds} events of each class, have {counts.tolist()}")
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        fold[members] = np.arange(len(members)) % n_folds
+    return fold
+
+
+def _validation_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask over ``labels``: a stratified ``fraction`` (at least one per class) for validation."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), bool)
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        mask[members[: max(1, int(round(fraction * len(members))))]] = True
+    return mask
+
+
+def image_inputs(images: np.ndarray, transform: str = "log") -> np.ndarray:
+    """What the ResNet sees: ``log1p(E / 1 GeV)`` or ``E / 100 GeV`` of ``(N, 3, n_eta, n_phi)`` images."""
+    if transform == "log":
+        return np.log1p(np.clip(images, 0.0, None)).astype(np.float32)
+    if transform == "linear":
+        return (images / 100.0).astype(np.float32)
+    raise ConfigError(f"image_transform must be 'log' or 'linear', got {transform!r}")
+
+
+# ----------------------------------------------------------------------------- ResNet
+def _batches(n: int, batch_size: int, order: np.ndarray | None = None) -> Iterable[np.ndarray]:
+    order = np.arange(n) if order is None else order
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def resnet_scores(model: ResNet18, images: np.ndarray, device: str = "cpu", batch_size: int = 256) -> np.ndarray:
+    """P(class 1) ``(N,)`` float64 of a ResNet (in eval mode) for transformed images ``(N, 3, n_eta, n_phi)``."""
+    model.eval()
+    out = []
+    for rows in _batches(len(images), batch_size):
+        logits = model(torch.as_tensor(images[rows], device=device))
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+def train_resnet(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    config: ClassifyConfig,
+    circular_phi: bool = True,
+    use_augment: bool = True,
+    device: str = "cpu",
+    seed: int = 0,
+    checkpoint: Path | None = None,
+    progress: Callable[[dict], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    tags: dict | None = None,
+) -> tuple[ResNet18, list[dict]]:
+    """Train one ResNet18; keep the epoch with the best validation accuracy (ties: lower loss).
+
+    Arguments:
+        train_images, val_images: transformed images ``(N, 3, n_eta, n_phi)`` float32
+            (:func:`image_inputs`). train_labels, val_labels: ``(N,)`` 0/1.
+        config: widths, epochs, batch size, learning rate, weight decay.
+        circular_phi, use_augment: the two switches of seed 003.
+        device: torch device. seed: initial weights, shuffles and augmentations.
+        checkpoint: file for a per-epoch checkpoint (model, optimiser, best state, history);
+            an existing one is resumed.
+        progress: called with "step" and "epoch" dicts (``tags`` merged in).
+        cancel: polled between steps; True raises :class:`Cancelled` (checkpoint kept).
+    Returns:
+        (model with the best epoch's weights, in eval mode with refreshed BatchNorm statistics,
+        history rows with epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
+        events_per_s).
+    """
+    emit = progress or (lambda event: None)
+    tags = dict(tags or {})
+    torch.manual_seed(seed)
+    model = ResNet18(train_images.shape[1], 2, circular_phi=circular_phi, width=config.width).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    n_steps = math.ceil(len(train_images) / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs * n_steps))
+    generator = torch.Generator().manual_seed(seed)
+    aug_generator = torch.Generator(device=device).manual_seed(seed + 1)
+    history: list[dict] = []
+    best = {"accuracy": -1.0, "loss": math.inf, "state": None, "epoch": 0}
+    start_epoch = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_torch(checkpoint)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        aug_generator.set_state(state["aug_generator"])
+        best = {"accuracy": float(state["best_accuracy"]), "loss": float(state["best_loss"]),
+                "state": state["best_state"], "epoch": int(state["best_epoch"])}
+        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
+        start_epoch = int(state["epoch"])
+        emit({"kind": "stage", "stage": "resume", **tags, "epoch": start_epoch, "message": f"resumed after epoch {start_epoch}"})
+    train_y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        order = torch.randperm(len(train_images), generator=generator).numpy()
+        started, seen, running, correct = time.perf_counter(), 0, 0.0, 0
+        for step, rows in enumerate(_batches(len(train_images), config.batch_size, order)):
+            if cancel is not None and cancel():
+                raise Cancelled(f"classify training cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept")
+            if len(rows) < 2:  # BatchNorm needs two samples
+                continue
+            x = torch.as_tensor(train_images[np.sort(rows)], device=device)
+            y = train_y[np.sort(rows)].to(device)
+            if use_augment:
+                x = augment(x, aug_generator)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            seen += len(rows)
+            running += loss.item() * len(rows)
+            correct += int((logits.argmax(1) == y).sum())
+            emit({"kind": "step", **tags, "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": loss.item()})
+        seconds = time.perf_counter() - started
+        refresh_batchnorm(model, (torch.as_tensor(train_images[rows], device=device)
+                                  for rows in _batches(min(len(train_images), 512), config.batch_size)))
+        val_scores = resnet_scores(model, val_images, device)
+        val_loss = float(np.mean(-np.log(np.clip(np.where(val_labels == 1, val_scores, 1 - val_scores), 1e-7, None))))
+        val_acc = accuracy(val_labels, (val_scores >= 0.5).astype(np.int64))
+        row = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+               "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds, "events_per_s": seen / max(seconds, 1e-9)}
+        history.append(row)
+        if (val_acc, -val_loss) > (best["accuracy"], -best["loss"]):
+            best = {"accuracy": val_acc, "loss": val_loss, "epoch": epoch + 1,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        if checkpoint is not None:
+            keys = list(history[0])
+            save_torch({
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(), "aug_generator": aug_generator.get_state(), "epoch": epoch + 1,
+                "best_accuracy": best["accuracy"], "best_loss": best["loss"], "best_epoch": best["epoch"],
+                "best_state": best["state"], "history_keys": keys,
+                "history": torch.tensor([[float(h[k]) for k in keys] for h in history], dtype=torch.float64),
+            }, Path(checkpoint))
+        emit({"kind": "epoch", **tags, **row, "epochs": config.epochs, "best_epoch": best["epoch"]})
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    for h in history:
+        h["best_epoch"] = best["epoch"]
+    return model, history
+
+
+# ----------------------------------------------------------------------------- XGBoost
+def _xgb_device(device: str) -> str:
+    import xgboost
+
+    if device == "cuda" and xgboost.build_info().get("USE_CUDA", False):
+        return "cuda"
+    return "cpu"
+
+
+def train_xgboost(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
+                  config: ClassifyConfig, device: str = "cpu", seed: int = 0, columns: Sequence[str] | None = None):
+    """XGBoost (native API, binary log-loss) with early stopping on the validation set.
+
+    Arguments:
+        train_x, val_x: ``(N, F)`` features. train_y, val_y: ``(N,)`` 0/1.
+        config: rounds, depth, learning rate, early-stopping patience, threads.
+        device: "cuda" uses the GPU when xgboost was built with CUDA, else the CPU.
+        seed: the booster's seed. columns: feature names (kept in the booster).
+    Returns:
+        (``xgboost.Booster`` whose ``best_iteration`` is the kept round, history rows with
+        epoch = boosting round, train_loss and val_loss as log-loss).
+    """
+    import xgboost
+
+    names = list(columns) if columns is not None else None
+    train = xgboost.DMatrix(train_x, label=train_y, feature_names=names)
+    val = xgboost.DMatrix(val_x, label=val_y, feature_names=names)
+    params = {
+        "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
+        "device": _xgb_device(device), "max_depth": config.xgb_max_depth, "eta": config.xgb_learning_rate,
+        "seed": seed, "nthread": config.threads or 0,
+    }
+    evals: dict = {}
+    booster = xgboost.train(params, train, num_boost_round=config.xgb_n_estimators, evals=[(train, "train"), (val, "val")],
+                            early_stopping_rounds=config.xgb_early_stopping, evals_result=evals, verbose_eval=False)
+    best = int(booster.best_iteration) + 1
+    history = [{"epoch": i + 1, "train_loss": float(a), "val_loss": float(b), "best_epoch": best}
+               for i, (a, b) in enumerate(zip(evals["train"]["logloss"], evals["val"]["logloss"]))]
+    return booster, history
+
+
+def xgboost_scores(booster, features: np.ndarray, columns: Sequence[str] | None = None) -> np.ndarray:
+    """P(class 1) ``(N,)`` of a booster at its best round for ``(N, F)`` features."""
+    import xgboost
+
+    matrix = xgboost.DMatrix(features, feature_names=list(columns) if columns is not None else None)
+    best = getattr(booster, "best_iteration", None)
+    rounds = (0, int(best) + 1) if best is not None else (0, 0)
+    return np.asarray(booster.predict(matrix, iteration_range=rounds), dtype=np.float64)
+
+
+def _importances(booster, columns: Sequence[str]) -> dict[str, float]:
+    gain = booster.get_score(importance_type="gain")
+    values = np.array([gain.get(c, 0.0) for c in columns], dtype=np.float64)
+    total = values.sum()
+    return {c: float(v / total) if total > 0 else 0.0 for c, v in zip(columns, values)}
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class ClassifyResult:
+    """A finished (or reopened) classify run.
+
+    Attributes:
+        config: the run's settings. run_dir: its directory.
+        history: rows (model, fold, epoch, train_loss, val_loss, val_accuracy, …).
+        metrics: per model ``accuracy``/``auc`` lists over folds with ``_mean``/``_std``,
+            ``confusion`` (rows true, columns predicted), ``importance`` (XGBoost, gain share
+            per column, averaged over folds), ``best_epoch`` per fold; plus ``n_events``,
+            ``n_folds``, ``class_names``, ``device``.
+        predictions: ``index``, ``label``, ``fold`` and ``score_<model>`` (P(class 1),
+            out of fold), each ``(N,)``.
+    """
+
+    config: ClassifyConfig
+    run_dir: Path
+    history: list[dict]
+    metrics: dict
+    predictions: dict[str, np.ndarray]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The trained models, in the order of :data:`MODELS`."""
+        return tuple(m for m in MODELS if f"score_{m}" in self.predictions)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "ClassifyResult":
+        """Reopen a finished run directory without retraining."""
+        run_dir = Path(run_dir)
+        config = ClassifyConfig.from_dict(read_json(run_dir / "config.json"))
+        metrics = read_json(run_dir / "metrics.json")
+        path = run_dir / "predictions.npz"
+        try:
+            with np.load(path) as stored:
+                predictions = {k: stored[k] for k in stored.files}
+        except FileNotFoundError:
+            raise DataFileError(path, "missing from the run directory") from None
+        except Exception as err:
+            raise DataFileError(path, f"is not a readable .npz file ({type(err).__name__}: {err})") from None
+        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
+        return cls(config, run_dir, history, metrics, predictions)
+
+    def _scores(self, model: str) -> np.ndarray:
+        key = f"score_{model}"
+        if key not in self.predictions:
+            raise ConfigError(f"model {model!r} is not in this run (have {list(self.models)})")
+        return self.predictions[key]
+
+    def predicted(self, model: str) -> np.ndarray:
+        """``(N,)`` predicted class (P(class 1) ≥ 0.5) of every event, out of fold."""
+        return (self._scores(model) >= 0.5).astype(np.int64)
+
+    def roc(self, model: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """(false-positive rate, true-positive rate, AUC) of the pooled out-of-fold scores."""
+        fpr, tpr, _ = roc_curve(self.predictions["label"], self._scores(model))
+        return fpr, tpr, roc_auc(self.predictions["label"], self._scores(model))
+
+    def confusion(self, model: str, normalise: bool = False) -> np.ndarray:
+        """``(2, 2)`` confusion matrix (rows true class, columns predicted); rows sum to 1 if ``normalise``."""
+        matrix = confusion_matrix(self.predictions["label"], self.predicted(model))
+        if normalise:
+            return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        return matrix
+
+    def misclassified(self, model: str) -> np.ndarray:
+        """Event indices (into the sample) that ``model`` gets wrong, most confidently wrong first."""
+        scores = self._scores(model)
+        labels = self.predictions["label"]
+        wrong = np.flatnonzero(self.predicted(model) != labels)
+        confidence = np.abs(scores[wrong] - 0.5)
+        return self.predictions["index"][wrong[np.argsort(-confidence, kind="stable")]]
+
+    def importances(self, model: str) -> dict[str, float]:
+        """XGBoost gain share per feature column (sums to 1), averaged over folds."""
+        entry = self.metrics["models"].get(model, {})
+        if "importance" not in entry:
+            raise ConfigError(f"model {model!r} has no feature importances (only the XGBoost models do)")
+        return dict(entry["importance"])
+
+    def accuracy_table(self) -> list[dict]:
+        """One row per model: model, input, accuracy/AUC mean and std over folds, folds, events."""
+        rows = []
+        for model in self.models:
+            entry = self.metrics["models"][model]
+            rows.append({
+                "model": model, "input": MODEL_INPUTS[model][1],
+                "accuracy_mean": entry["accuracy_mean"], "accuracy_std": entry["accuracy_std"],
+                "auc_mean": entry["auc_mean"], "auc_std": entry["auc_std"],
+                "n_folds": len(entry["accuracy"]), "n_events": int(self.metrics["n_events"]),
+            })
+        return rows
+
+    def load_data(self, progress: Progress | None = None) -> ClassifyData:
+        """The run's events again (from the sample cache; same detector seed), in sample order."""
+        return ClassifyRunner(self.config, self.run_dir).load_data(progress)
+
+
+# ----------------------------------------------------------------------------- runner
+class ClassifyRunner:
+    """Trains and evaluates one classify run (all models, all folds).
+
+    Arguments:
+        config: the run's settings.
+        run_dir: where to write; default a new unique directory under
+            :func:`jetviz.runners.base.runs_dir`. Given the directory of an unfinished run
+            (same config), :meth:`fit` resumes it.
+        events: optional events (with ``label``) to use instead of loading ``config.sample``.
+        data: optional ready :class:`ClassifyData` (then no detector simulation).
+    """
+
+    name = "classify"
+
+    def __init__(self, config: ClassifyConfig, run_dir: str | Path | None = None,
+                 events: ak.Array | None = None, data: ClassifyData | None = None):
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._events = events
+        self._data = data
+
+    def load_data(self, progress: Progress | None = None) -> ClassifyData:
+        """Images, features and labels of the run's ``n_events`` events."""
+        if self._data is not None:
+            return self._data.validate()
+        emit = progress or (lambda event: None)
+        config = self.config
+        if self._events is None:
+            def sample_progress(done: int, total: int) -> None:
+                emit({"kind": "stage", "stage": "sample", "done": done, "total": total,
+                      "message": f"generating {config.sample}: {done}/{total} events"})
+
+            events = load_sample(config.sample, config.n_events, config.seed, progress=sample_progress, show_progress=False)
+        else:
+            events = self._events
+            if len(events) < config.n_events:
+                raise ConfigError(f"{len(events)} events given, n_events = {config.n_events} needed")
+            events = events[: config.n_events]
+        emit({"kind": "stage", "stage": "detector", "message": f"detector simulation and features of {len(events)} events"})
+        return prepare(events, seed=config.seed)
+
+    def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ClassifyResult:
+        """Train every configured model on every fold and evaluate (resuming finished units).
+
+        Arguments:
+            progress: called with dicts (``kind`` = "stage", "step", "epoch", "unit", "done";
+                "step"/"epoch"/"unit" carry ``model`` and ``fold``).
+            cancel: polled between steps; True raises :class:`Cancelled` after saving.
+        """
+        emit = progress or (lambda event: None)
+        config = self.config
+        if not config.models:
+            raise ConfigError("choose at least one model to train")
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        config_path = self.run_dir / "config.json"
+        if config_path.exists():
+            stored = read_json(config_path)
+            if stored != config.to_dict():
+                changed = sorted(k for k in set(stored) | set(config.to_dict()) if stored.get(k) != config.to_dict().get(k))
+                raise ConfigError(f"{self.run_dir} holds a run with other settings ({changed}); start a new run directory")
+        write_json(config_path, config.to_dict())
+        device = pick_device(config.device)
+        data = self.load_data(emit)
+        n = len(data)
+        folds = stratified_folds(data.labels, config.n_folds, config.seed)
+        images = image_inputs(data.images, config.image_transform)
+        units_dir = self.run_dir / "units"
+        units_dir.mkdir(exist_ok=True)
+        models = [m for m in MODELS if m in config.models]
+        history: list[dict] = []
+        per_model: dict[str, dict] = {m: {"accuracy": [], "auc": [], "best_epoch": [], "importance": []} for m in models}
+        scores = {m: np.full(n, np.nan) for m in models}
+        n_units = len(models) * config.n_folds
+        done_units = 0
+        for fold in range(config.n_folds):
+            test = folds == fold
+            train_rows = np.flatnonzero(~test)
+            val_mask = _validation_split(data.labels[train_rows], config.validation_fraction, config.seed + 1000 + fold)
+            fit_rows, val_rows = train_rows[~val_mask], train_rows[val_mask]
+            test_rows = np.flatnonzero(test)
+            for model_name in models:
+                unit = f"{model_name}-fold{fold}"
+                tags = {"model": model_name, "fold": fold}
+                stored = self._read_unit(units_dir / unit)
+                if stored is None:
+                    emit({"kind": "stage", "stage": "train", **tags,
+                          "message": f"training {model_name}, fold {fold + 1}/{config.n_folds}"})
+                    stored = self._train_unit(model_name, fold, data, images, fit_rows, val_rows, test_rows,
+                                              device, emit, cancel, tags)
+                    self._write_unit(units_dir / unit, stored)
+                unit_scores, unit_info = stored
+                scores[model_name][test_rows] = unit_scores
+                labels = data.labels[test_rows]
+                acc = accuracy(labels, (unit_scores >= 0.5).astype(np.int64))
+                auc_value = roc_auc(labels, unit_scores)
+                per_model[model_name]["accuracy"].append(acc)
+                per_model[model_name]["auc"].append(auc_value)
+                per_model[model_name]["best_epoch"].append(unit_info["best_epoch"])
+                if "importance" in unit_info:
+                    per_model[model_name]["importance"].append(unit_info["importance"])
+                history += [{"model": model_name, "fold": fold, **row} for row in unit_info["history"]]
+                write_history(self.run_dir / "history.csv", history)
+                done_units += 1
+                emit({"kind": "unit", **tags, "accuracy": acc, "auc": auc_value, "done": done_units, "total": n_units,
+                      "message": f"{model_name} fold {fold + 1}: accuracy {acc:.3f}, AUC {auc_value:.3f}"})
+        emit({"kind": "stage", "stage": "evaluate", "message": "evaluating"})
+        metrics = self._metrics(data, folds, models, per_model, scores, device)
+        predictions = {"index": data.index, "label": data.labels, "fold": folds}
+        predictions.update({f"score_{m}": scores[m] for m in models})
+        with atomic_write(self.run_dir / "predictions.npz", "wb") as handle:
+            np.savez(handle, **predictions)
+        write_json(self.run_dir / "metrics.json", metrics)
+        emit({"kind": "done", "metrics": metrics})
+        return ClassifyResult(config, self.run_dir, history, metrics, predictions)
+
+    # ------------------------------------------------------------------ one (model, fold)
+    def _train_unit(self, model_name, fold, data, images, fit_rows, val_rows, test_rows, device, emit, cancel, tags):
+        config = self.config
+        seed = config.seed + 7919 * fold
+        if MODEL_INPUTS[model_name][0] == "resnet":
+            checkpoint = self.run_dir / "units" / f"{model_name}-fold{fold}.checkpoint.pt"
+            model, rows = train_resnet(
+                images[fit_rows], data.labels[fit_rows], images[val_rows], data.labels[val_rows], config,
+                circular_phi=model_name != "resnet_no_circular", use_augment=model_name != "resnet_no_augment",
+                device=device, seed=seed, checkpoint=checkpoint, progress=emit, cancel=cancel, tags=tags,
+            )
+            unit_scores = resnet_scores(model, images[test_rows], device)
+            save_torch(model.cpu().state_dict(), self.run_dir / f"{model_name}-fold{fold}.pt")
+            checkpoint.unlink(missing_ok=True)
+            return unit_scores, {"history": rows, "best_epoch": rows[-1]["best_epoch"] if rows else 0}
+        if cancel is not None and cancel():
+            raise Cancelled(f"classify run cancelled before {model_name} fold {fold + 1}; finished units kept in {self.run_dir}")
+        features, columns = (data.low, LOW_LEVEL_COLUMNS) if model_name == "xgb_low" else (data.high, HIGH_LEVEL_COLUMNS)
+        booster, rows = train_xgboost(features[fit_rows], data.labels[fit_rows], features[val_rows], data.labels[val_rows],
+                                      config, device, seed, columns)
+        for row in rows[-1:]:
+            emit({"kind": "epoch", **tags, **row, "epochs": config.xgb_n_estimators})
+        with atomic_write(self.run_dir / f"{model_name}-fold{fold}.json", "w", encoding="utf-8") as handle:
+            handle.write(booster.save_raw("json").decode())
+        return xgboost_scores(booster, features[test_rows], columns), {
+            "history": rows, "best_epoch": rows[-1]["best_epoch"], "importance": _importances(booster, columns)}
+
+    @staticmethod
+    def _read_unit(stem: Path):
+        if not stem.with_suffix(".npz").exists() or not stem.with_suffix(".json").exists():
+            return None
+        with np.load(stem.with_suffix(".npz")) as stored:
+            unit_scores = stored["scores"]
+        return unit_scores, read_json(stem.with_suffix(".json"))
+
+    @staticmethod
+    def _write_unit(stem: Path, stored) -> None:
+        unit_scores, info = stored
+        write_json(stem.with_suffix(".json"), info)  # json first: a unit counts only once its .npz exists
+        with atomic_write(stem.with_suffix(".npz"), "wb") as handle:
+            np.savez(handle, scores=unit_scores)
+
+    def _metrics(self, data, folds, models, per_model, scores, device) -> dict:
+        recipe = get_recipe(self.config.sample)
+        metrics = {
+            "n_events": len(data), "n_folds": self.config.n_folds, "device": device,
+            "class_names": list(recipe.classes) if recipe.classes else ["class 0", "class 1"],
+            "class_counts": np.bincount(data.labels, minlength=2).tolist(), "models": {},
+        }
+        for m in models:
+            entry = per_model[m]
+            predicted = (scores[m] >= 0.5).astype(np.int64)
+            out = {
+                "input": MODEL_INPUTS[m][1],
+                "accuracy": entry["accuracy"], "accuracy_mean": float(np.mean(entry["accuracy"])),
+                "accuracy_std": float(np.std(entry["accuracy"], ddof=1)) if len(entry["accuracy"]) > 1 else 0.0,
+                "auc": entry["auc"], "auc_mean": float(np.mean(entry["auc"])),
+                "auc_std": float(np.std(entry["auc"], ddof=1)) if len(entry["auc"]) > 1 else 0.0,
+                "auc_pooled": roc_auc(data.labels, scores[m]),
+                "confusion": confusion_matrix(data.labels, predicted).tolist(),
+                "best_epoch": entry["best_epoch"],
+            }
+            if entry["importance"]:
+                columns = list(entry["importance"][0])
+                out["importance"] = {c: float(np.mean([imp[c] for imp in entry["importance"]])) for c in columns}
+            metrics["models"][m] = out
+        return metrics
