@@ -8,6 +8,7 @@ from jetviz.ui import Dashboard
 PAGES = {
     "events": "events",
     "colorize": "colorize",
+    "classify": "classify",
 }
 
 Dashboard(pages=PAGES, app_dir=Path(__file__).parent).servable()

@@ -19,6 +19,8 @@ PARAMETERS: dict[str, dict] = {
     "01_events.ipynb": {"sample": "ee_6jet", "n_events": 60, "seed": 1},
     "02_colorize.ipynb": {"sample": "ee_6jet", "n_train": 32, "n_test": 16, "epochs": 1, "base_channels": 4,
                           "depth": 2, "n_show": 4},
+    "03_classify.ipynb": {"sample": "toy_bh_sph", "n_events": 60, "n_folds": 2, "width": 2, "epochs": 1,
+                          "batch_size": 16, "threads": 1},
 }
 CELL_TIMEOUT_S = 120
 

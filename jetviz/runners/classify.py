@@ -325,17 +325,18 @@ def train_resnet(
             loss.backward()
             optimiser.step()
             scheduler.step()
+            loss_value = loss.item()  # one device sync per step
             seen += len(rows)
-            running += loss.item() * len(rows)
-            correct += int((logits.argmax(1) == y).sum())
-            emit({"kind": "step", **tags, "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": loss.item()})
+            running += loss_value * len(rows)
+            correct = correct + (logits.detach().argmax(1) == y).sum()
+            emit({"kind": "step", **tags, "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": loss_value})
         seconds = time.perf_counter() - started
         refresh_batchnorm(model, (torch.as_tensor(train_images[rows], device=device)
                                   for rows in _batches(min(len(train_images), 512), config.batch_size)))
         val_scores = resnet_scores(model, val_images, device)
         val_loss = float(np.mean(-np.log(np.clip(np.where(val_labels == 1, val_scores, 1 - val_scores), 1e-7, None))))
         val_acc = accuracy(val_labels, (val_scores >= 0.5).astype(np.int64))
-        row = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+        row = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "train_accuracy": int(correct) / max(seen, 1),
                "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds, "events_per_s": seen / max(seconds, 1e-9)}
         history.append(row)
         if (val_acc, -val_loss) > (best["accuracy"], -best["loss"]):

@@ -3,15 +3,23 @@
 The Bokeh event loop never blocks: work runs in a thread that touches no param and no Panel
 object; a periodic callback on the session's loop (``panel serve`` or a Jupyter kernel) drains
 the queue and updates params. Where there is no loop (a script, a test) work runs inline.
+
+A worker ``work(token, messages, *args)`` puts tuples ``(kind, token, *payload)`` on
+``messages``; the store applies those of its current job (``token``) and drops the others, so
+the results of a job that was superseded or whose session ended are never shown.
 """
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
+import threading
+from typing import Callable, Iterator
 
 import panel as pn
+import param
 
-__all__ = ["POLL_MS", "served", "in_jupyter_kernel", "QueuePolling"]
+__all__ = ["POLL_MS", "served", "in_jupyter_kernel", "QueuePolling", "WorkStatus"]
 
 POLL_MS = 150  # how often a session drains its store's queue
 
@@ -33,12 +41,65 @@ def in_jupyter_kernel() -> bool:
 
 
 class QueuePolling:
-    """Mixin for stores that drain a work queue with ``self._drain`` on the session's loop.
+    """Mixin for stores that run work in a thread and drain its queue with ``self._drain`` on the session's loop.
 
-    The store sets ``self._callback = None``, ``self._cleanup_registered = False`` and
-    ``self._token = 0`` in its ``__init__`` and defines ``_drain()``. When the browser session
-    ends, :meth:`_on_session_destroyed` runs (default: drop results of running work).
+    The store starts a job with :meth:`_start_work` and defines ``_drain()``, which reads the
+    current job's messages with :meth:`_messages` and calls :meth:`_finish` on the last one.
+    When the browser session ends, :meth:`_on_session_destroyed` runs (default: drop results of
+    running work).
     """
+
+    _token = 0  # the current job; messages of older ones are dropped
+    _queue: queue.SimpleQueue | None = None  # the current job's messages, None when none runs
+    _callback = None  # the periodic callback draining the queue
+    _cleanup_registered = False
+
+    def _start_work(self, work: Callable[..., None], args: tuple, blocking: bool | None, thread_name: str) -> None:
+        """Start a new job ``work(token, messages, *args)``; older jobs' messages are dropped from now on.
+
+        Parameters
+        ----------
+        work : callable
+            The worker: touches no param and no Panel object, only puts messages on the queue.
+        args : tuple
+            Its arguments after ``token`` and ``messages``.
+        blocking : bool or None
+            True: work in this thread, then drain (scripts, tests). False: a background thread,
+            drained by a periodic callback on the session's loop (or a running asyncio loop);
+            with no loop at all this falls back to blocking. None: background when served or in
+            a Jupyter kernel, blocking anywhere else.
+        thread_name : str
+            Name of the background thread.
+        """
+        self._token += 1
+        messages: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue = messages
+        if blocking is None:
+            blocking = not (served() or in_jupyter_kernel())
+        args = (self._token, messages, *args)
+        if not blocking and self._start_polling():
+            threading.Thread(target=work, args=args, daemon=True, name=thread_name).start()
+        else:
+            work(*args)
+            self._drain()
+
+    def _messages(self) -> Iterator[tuple[str, list]]:
+        """``(kind, payload)`` of the current job's queued messages, until the queue is empty."""
+        messages = self._queue
+        if messages is None:
+            return
+        while True:
+            try:
+                kind, token, *payload = messages.get_nowait()
+            except queue.Empty:
+                return
+            if token == self._token:  # else from an older job
+                yield kind, payload
+
+    def _finish(self) -> None:
+        """The current job is over: no more draining."""
+        self._queue = None
+        self._stop_polling()
 
     def _start_polling(self) -> bool:
         """Start draining the queue on the session's event loop; False where there is none."""
@@ -66,3 +127,24 @@ class QueuePolling:
 
     def _on_session_destroyed(self) -> None:
         self._token += 1  # a running job's result is dropped
+
+
+class WorkStatus(param.Parameterized):
+    """Params a store shows about its background work: progress, status, errors, notices, what is loaded."""
+
+    loaded = param.String(default="", precedence=-1, doc="what is shown, one line")
+    progress = param.Integer(default=0, bounds=(0, 100), precedence=-1, doc="progress of the work, percent")
+    status = param.String(default="", precedence=-1, doc="what the worker is doing")
+    error = param.String(default="", precedence=-1, doc="last error, shown in the page; '' for none")
+    notice = param.String(default="", precedence=-1,
+                          doc="a rejected input (URL or widget) or a cancelled run; '' for none")
+
+    def report(self, message: str) -> None:
+        """Show ``message`` as a warning in the page (a rejected URL or input value); '' clears it."""
+        self.notice = message
+
+    def report_url_rejected(self, rejected: list[str]) -> None:
+        """Report the URL query's rejected ``name='value'`` items (nothing when there are none)."""
+        if rejected:
+            self.report(f"Rejected value(s) in the URL: {', '.join(rejected)} (out of range or unknown); "
+                        "kept the defaults.")

@@ -14,6 +14,10 @@ Structured like the events page (:mod:`jetviz.ui.events`), after Panel's "data s
   talk's table next to ours, accuracy and mass resolution, m_W / m_top histograms).
 - :class:`ColorizePage` composes them; it renders in ``panel serve`` and inline in JupyterLab.
 
+What every page that trains runs shares (buttons, run list, status params, the worker thread
+and its queue, env-var and URL-query defaults) is in :mod:`jetviz.ui.runs`; this module holds
+what is the colorize runner's own.
+
 Training never blocks the Bokeh event loop: the thread only puts the runner's progress dicts
 on a queue; a periodic callback on the session's loop drains it into params. Outside an event
 loop (a script, a test) pass ``blocking=True`` to :meth:`ColorizeStore.train` /
@@ -26,19 +30,16 @@ the CRF slider shows what the iterations really change.
 """
 from __future__ import annotations
 
-import json
-import os
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import panel as pn
 import param
-from panel.viewable import Viewer
 
 from jetviz.data.samples import load_sample
 from jetviz.plots.colorize import (
@@ -55,13 +56,14 @@ from jetviz.plots.colorize import (
     run_rows,
     six_jet_masses,
 )
-from jetviz.runners.base import Cancelled, runs_dir
+from jetviz.runners.base import Cancelled
 from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
-from jetviz.ui.background import QueuePolling, in_jupyter_kernel, served
 from jetviz.ui.events import bounded_input
+from jetviz.ui.runs import RunPage, RunStore, RunView
 
 __all__ = [
     "PAGE_DEFAULTS",
+    "URL_PARAMS",
     "default_config",
     "list_runs",
     "ColorizeEvent",
@@ -83,60 +85,6 @@ PAGE_DEFAULTS: dict[str, Any] = {"sample": "ee_6jet", "n_train": 200, "n_test": 
 #: config params that a deep link (``?page=colorize&n_train=500``) may set
 URL_PARAMS = ("sample", "n_train", "n_test", "n_eta", "n_phi", "eta_max", "base_channels", "depth", "circular_phi",
               "matching", "crf", "crf_iterations", "epochs", "batch_size", "learning_rate", "seed", "device")
-
-
-def _parse(config_cls, name: str, text: str) -> Any:
-    """A string (env var, URL query) → a value for ``config_cls.param[name]``."""
-    p = config_cls.param[name]
-    if isinstance(p, param.Boolean):
-        lowered = text.strip().lower()
-        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-            raise ValueError(f"{text!r} is not a boolean")
-        return lowered in ("1", "true", "yes", "on")
-    if isinstance(p, param.Integer):
-        return int(text)
-    if isinstance(p, param.Number):
-        return float(text)
-    if isinstance(p, param.ListSelector):
-        return json.loads(text) if text.strip().startswith("[") else [t.strip() for t in text.split(",") if t.strip()]
-    return text
-
-
-def default_config(environ: Mapping[str, str] | None = None, **overrides):
-    """The page's default :class:`ColorizeConfig`: :data:`PAGE_DEFAULTS`, then env vars, then ``overrides``.
-
-    Any config param ``x`` can be set with ``JETVIZ_COLORIZE_X`` (``JETVIZ_COLORIZE_SAMPLE=toy_ee_6jet``,
-    ``JETVIZ_COLORIZE_N_TRAIN=32``, ``JETVIZ_COLORIZE_CHANNELS=energy,charged``, booleans as
-    ``1/0/true/false``).
-
-    Raises
-    ------
-    jetviz.errors.ConfigError
-        A value that cannot be parsed or is out of bounds (names the variable).
-    """
-    from jetviz.errors import ConfigError
-
-    config_cls = ColorizeConfig
-    environ = os.environ if environ is None else environ
-    values = dict(PAGE_DEFAULTS)
-    for name in config_cls.param:
-        key = f"JETVIZ_COLORIZE_{name.upper()}"
-        if name != "name" and key in environ:
-            try:
-                values[name] = _parse(config_cls, name, environ[key])
-            except ValueError as err:
-                raise ConfigError(f"{key}={environ[key]!r}: {err}") from None
-    values.update(overrides)
-    return config_cls.from_dict(values)
-
-
-def list_runs(root: Path | None = None) -> list[Path]:
-    """Finished colorize run directories (``model.pt`` and ``metrics.json`` present), newest first."""
-    root = runs_dir() if root is None else Path(root)
-    if not root.is_dir():
-        return []
-    runs = [p for p in root.glob("colorize-*") if (p / "model.pt").is_file() and (p / "metrics.json").is_file()]
-    return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 
 @dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise ==
@@ -286,137 +234,56 @@ def predict_test_events(result: ColorizeResult, events, max_events: int = 100) -
     return Display(prediction=prediction, masses=masses, eta_range=(-config.eta_max, config.eta_max))
 
 
-class ColorizeStore(QueuePolling, Viewer):
+class ColorizeStore(RunStore):
     """Settings, training and results of the colorize page (the page's data store).
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
     run after the current step (its checkpoint is kept). *Open run* reopens a finished run from
     :func:`~jetviz.runners.base.runs_dir` without retraining (:meth:`open_run`). Results arrive
     in ``history``/``steps`` (live), ``result``, ``display`` and ``current`` (the test event at
-    ``event_index``); errors in ``error``.
+    ``event_index``); errors in ``error``. Buttons, run list, status params and the worker
+    plumbing come from :class:`~jetviz.ui.runs.RunStore`.
+
+    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_COLORIZE_<PARAM>`` env vars
+    (``JETVIZ_COLORIZE_SAMPLE=toy_ee_6jet``, ``JETVIZ_COLORIZE_N_TRAIN=32``,
+    ``JETVIZ_COLORIZE_CHANNELS=energy,charged``, booleans as ``1/0/true/false``), then the
+    keyword arguments (see :func:`default_config`).
     """
 
+    runner_name = "colorize"
+    page_defaults = PAGE_DEFAULTS
+    url_params = URL_PARAMS
+    run_files = ("model.pt", "metrics.json")
+    stage_progress = {"evaluate": 90, "predict": 95}
+
     config = param.ClassSelector(class_=ColorizeConfig, doc="the run's settings")
-    train_button = param.Event(label="Train", doc="train a new run with these settings")
-    cancel_button = param.Event(label="Cancel", doc="stop the running training (checkpoint kept)")
-    run = param.Selector(default=None, objects=[], allow_None=True, label="Finished runs",
-                         doc="a finished colorize run directory under runs_dir()")
-    open_button = param.Event(label="Open run", doc="reopen the chosen run without retraining")
-    refresh_button = param.Event(label="↻", doc="list the run directories again")
     event_index = param.Integer(default=0, bounds=(0, 1), doc="test event shown by the views")
     crf_iteration = param.Integer(default=0, bounds=(0, 1), label="CRF iteration",
                                   doc="0 = U-Net output, t = after t mean-field CRF iterations")
     max_display = param.Integer(default=100, bounds=(1, 2000), doc="test events predicted for the views")
 
-    history = param.List(default=[], precedence=-1, doc="epoch rows of the run (live while training)")
     steps = param.List(default=[], precedence=-1, doc="(epoch + step/n_steps, loss) of training steps")
-    result = param.Parameter(default=None, precedence=-1, doc="the ColorizeResult shown, or None")
     display = param.ClassSelector(class_=Display, default=None, precedence=-1, doc="test-set predictions")
     current = param.ClassSelector(class_=ColorizeEvent, default=None, precedence=-1, doc="event at event_index")
-    loaded = param.String(default="", precedence=-1, doc="which run is shown, one line")
-    running = param.Boolean(default=False, precedence=-1, doc="training or opening is under way")
-    training = param.Boolean(default=False, precedence=-1, doc="a training (cancellable) is under way")
-    progress = param.Integer(default=0, bounds=(0, 100), precedence=-1, doc="progress, percent")
-    status = param.String(default="", precedence=-1, doc="what the worker is doing")
-    error = param.String(default="", precedence=-1, doc="last error, shown in the page; '' for none")
-    notice = param.String(default="", precedence=-1, doc="rejected input or a cancelled run; '' for none")
 
     def __init__(self, **params):
-        if params.get("config") is None:
-            config_params = {k: params.pop(k) for k in list(params) if k in ColorizeConfig.param and k != "name"}
-            params["config"] = default_config(**config_params)
         super().__init__(**params)
-        self._token = 0
-        self._queue: queue.SimpleQueue | None = None
-        self._callback = None
-        self._cancel = threading.Event()
-        self._cleanup_registered = False
         self._pending_steps: list = []
         self._steps_flushed = 0.0
-        self.refresh_runs()
-
-    # ----------------------------------------------------------------------------- run list
-    @param.depends("refresh_button", watch=True)
-    def refresh_runs(self) -> None:
-        """List the finished run directories again (the selector's options, newest first)."""
-        runs = [str(p) for p in list_runs()]
-        keep = self.run if self.run in runs else (runs[0] if runs else None)
-        self.param.run.objects = {Path(p).name: p for p in runs}
-        self.run = keep
 
     # ----------------------------------------------------------------------------- actions
-    @param.depends("train_button", watch=True)
-    def _on_train(self) -> None:
-        self.train()
-
-    @param.depends("cancel_button", watch=True)
-    def _on_cancel(self) -> None:
-        self.cancel()
-
-    @param.depends("open_button", watch=True)
-    def _on_open(self) -> None:
-        if self.run:
-            self.open_run(self.run)
-        else:
-            self.report("No finished colorize run yet: train one first.")
-
-    def cancel(self) -> None:
-        """Ask the running training to stop after its current step (the checkpoint is kept)."""
-        if self.training:
-            self._cancel.set()
-            self.status = "cancelling after the current step …"
-
-    def train(self, blocking: bool | None = None) -> None:
-        """Train a new run with the current ``config`` (a new directory under ``runs_dir()``).
-
-        Parameters
-        ----------
-        blocking : bool or None
-            As :meth:`jetviz.ui.events.EventsStore.load`: True works in this thread, False in a
-            background thread drained by a periodic callback, None (default) background when
-            served or in a Jupyter kernel.
-        """
-        if self.running:
-            self.report("A run is already under way: wait for it or press Cancel.")
-            return
-        config = type(self.config).from_dict(self.config.to_dict())  # the worker's own copy
-        self._cancel.clear()
+    def _train_updates(self, config: ColorizeConfig) -> dict:
         self._pending_steps = []
-        self.param.update(history=[], steps=[], training=True, notice="")
-        self._start(self._train_work, (config, self._cancel), blocking, f"training on {config.sample} …")
+        return {"steps": []}
 
-    def open_run(self, run_dir: str | Path, blocking: bool | None = None) -> None:
-        """Reopen a finished run (config, history, metrics, model) and predict its test events."""
-        if self.running:
-            self.report("A run is under way: wait for it or press Cancel.")
-            return
+    def _open_updates(self) -> dict:
         self._pending_steps = []
-        self.steps = []  # a reopened run has epochs only (no per-step losses)
-        self._start(self._open_work, (Path(run_dir),), blocking, f"opening {Path(run_dir).name} …")
+        return {"steps": []}  # a reopened run has epochs only (no per-step losses)
 
-    def report(self, message: str) -> None:
-        """Show ``message`` as a warning in the page (a rejected input); '' clears it."""
-        self.notice = message
+    def _work_args(self) -> tuple:
+        return (int(self.max_display),)
 
-    # ----------------------------------------------------------------------------- worker plumbing
-    def _start(self, work, args: tuple, blocking: bool | None, status: str) -> None:
-        self._token += 1
-        self.param.update(running=True, progress=0, error="", status=status)
-        messages: queue.SimpleQueue = queue.SimpleQueue()
-        self._queue = messages
-        if blocking is None:
-            blocking = not (served() or in_jupyter_kernel())
-        args = (self._token, messages, int(self.max_display), *args)
-        if not blocking and self._start_polling():
-            threading.Thread(target=work, args=args, daemon=True, name="jetviz-colorize").start()
-        else:
-            work(*args)
-            self._drain()
-
-    def _on_session_destroyed(self) -> None:
-        self._token += 1  # a running job's result is dropped
-        self._cancel.set()  # and a training stops (checkpoint kept): nobody is watching
-
+    # ----------------------------------------------------------------------------- workers
     @staticmethod
     def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
@@ -455,46 +322,13 @@ class ColorizeStore(QueuePolling, Viewer):
         except Exception as err:
             messages.put(("error", token, f"{type(err).__name__}: {err}"))
 
-    def _drain(self) -> None:
-        """Apply the worker's messages (runs on the session's event loop)."""
-        messages = self._queue
-        if messages is None:
-            return
-        try:
-            while True:
-                try:
-                    kind, token, *payload = messages.get_nowait()
-                except queue.Empty:
-                    return
-                if token != self._token:
-                    continue  # from an older job
-                if kind == "event":
-                    self._on_event(payload[0])
-                elif kind == "done":
-                    self._finish()
-                    self._apply(*payload)
-                elif kind == "cancelled":
-                    self._finish()
-                    self.param.update(running=False, training=False, status="", notice=f"Cancelled: {payload[0]}")
-                    self.refresh_runs()
-                elif kind == "error":
-                    self._finish()
-                    self.param.update(running=False, training=False, status="", error=payload[0])
-        finally:
-            self._flush_steps(force=self._queue is None)
+    # ----------------------------------------------------------------------------- messages
+    def _drained(self) -> None:
+        self._flush_steps(force=self._queue is None)
 
-    def _on_event(self, event: dict) -> None:
+    def _on_progress(self, event: dict) -> None:
         kind = event.get("kind")
-        if kind == "stage":
-            update = {"status": event.get("message", event.get("stage", ""))}
-            if event.get("stage") == "sample" and event.get("total"):
-                update["progress"] = int(10 * event["done"] / event["total"])
-            elif event.get("stage") == "evaluate":
-                update["progress"] = 90
-            elif event.get("stage") == "predict":
-                update["progress"] = 95
-            self.param.update(**update)
-        elif kind == "step":
+        if kind == "step":
             epochs = int(self.config.epochs)
             n_steps = max(int(event["n_steps"]), 1)
             done = (event["epoch"] - 1) * n_steps + event["step"]
@@ -503,9 +337,8 @@ class ColorizeStore(QueuePolling, Viewer):
                               status=f"epoch {event['epoch']}/{epochs}, step {event['step']}/{n_steps}: "
                                      f"loss {event['loss']:.3f}")
         elif kind == "epoch":
-            row = {k: v for k, v in event.items() if k not in ("kind", "epochs")}
             self._flush_steps(force=True)
-            self.history = [*self.history, row]
+            self.history = [*self.history, self._history_row(event)]
         elif kind == "done":
             self.status = "evaluated; predicting the test events …"
 
@@ -515,10 +348,6 @@ class ColorizeStore(QueuePolling, Viewer):
             self.steps = [*self.steps, *self._pending_steps]
             self._pending_steps = []
             self._steps_flushed = now
-
-    def _finish(self) -> None:
-        self._queue = None
-        self._stop_polling()
 
     def _apply(self, result, display: Display) -> None:
         n = len(display)
@@ -537,8 +366,7 @@ class ColorizeStore(QueuePolling, Viewer):
                     f"{config.epochs} epochs · {crf} · test events shown: {n}"),
         )
         self._update_current()
-        self.refresh_runs()
-        self.run = str(result.run_dir) if str(result.run_dir) in self.param.run.objects else self.run
+        self._show_run(result.run_dir)
 
     # ----------------------------------------------------------------------------- derived data
     @param.depends("event_index", watch=True)
@@ -547,12 +375,8 @@ class ColorizeStore(QueuePolling, Viewer):
         self.current = None if display is None else display.event(min(self.event_index, len(display) - 1))
 
     # ----------------------------------------------------------------------------- view
-    def __panel__(self) -> pn.viewable.Viewable:
-        c, wide = self.config, {"sizing_mode": "stretch_width"}
-
-        def number(name: str, label: str, widget=pn.widgets.IntInput, **kw) -> pn.widgets.Widget:
-            return bounded_input(c, name, self.report, widget=widget, label=label, **wide, **kw)
-
+    def _settings(self) -> list:
+        c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self._number
         sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
         sizes = pn.Row(number("n_train", "Training events", step=100), number("n_test", "Test events", step=50), **wide)
         training = pn.Row(number("epochs", "Epochs"), number("batch_size", "Batch size"), **wide)
@@ -573,38 +397,18 @@ class ColorizeStore(QueuePolling, Viewer):
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device"), **wide),
             title="More settings", collapsed=True, **wide,
         )
-        train = pn.widgets.Button.from_param(self.param.train_button, color="primary", disabled=self.param.running,
-                                             css_classes=["jetviz-train"])
-        cancel = pn.widgets.Button.from_param(self.param.cancel_button, color="danger", variant="outline",
-                                              disabled=self.param.training.rx.not_(), css_classes=["jetviz-cancel"])
-        progress = pn.indicators.Progress(value=self.param.progress, max=100, visible=self.param.running,
-                                          bar_color="info", sizing_mode="stretch_width",
-                                          css_classes=["jetviz-progress"])
-        status = pn.pane.Markdown(self.param.status, visible=self.param.running, margin=(0, 10),
-                                  css_classes=["jetviz-status"])
-        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
-                              sizing_mode="stretch_width", css_classes=["jetviz-error"])
-        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
-                               sizing_mode="stretch_width", css_classes=["jetviz-notice"])
-        runs = pn.widgets.Select.from_param(self.param.run, label="Finished runs", sizing_mode="stretch_width",
-                                            css_classes=["jetviz-runs"])
-        refresh = pn.widgets.Button.from_param(self.param.refresh_button, width=40, margin=(24, 5, 5, 0))
-        open_button = pn.widgets.Button.from_param(self.param.open_button, color="primary", variant="outline",
-                                                   disabled=self.param.running, css_classes=["jetviz-open"], **wide)
-        return pn.Column(
-            sample, sizes, training, network, crf, advanced, notice, pn.Row(train, cancel, **wide),
-            progress, status, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
-            width=290,
-        )
+        return [sample, sizes, training, network, crf, advanced]
 
 
-class _StoreView(Viewer):
+#: ``default_config(environ=None, **overrides)``: the page's default :class:`ColorizeConfig`
+#: (:data:`PAGE_DEFAULTS`, then ``JETVIZ_COLORIZE_<PARAM>`` env vars, then ``overrides``)
+default_config = ColorizeStore.default_config
+#: ``list_runs(root=None)``: finished colorize run directories (``model.pt`` and ``metrics.json``), newest first
+list_runs = ColorizeStore.list_runs
+
+
+class _StoreView(RunView):
     store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
-
-    @staticmethod
-    def _empty(what: str = "") -> pn.pane.Markdown:
-        return pn.pane.Markdown(f"*Nothing to show yet{what}: press* Train *or open a finished run.*",
-                                css_classes=["jetviz-empty"])
 
 
 class EventView(_StoreView):
@@ -776,58 +580,22 @@ class ResultsView(_StoreView):
         return pn.Column(self.tables(), self.masses(), sizing_mode="stretch_width")
 
 
-class ColorizePage(Viewer):
+class ColorizePage(RunPage):
     """The colorize page: run settings, training and runs on the left; training curves, event
     display with CRF slider, per-jet heat maps and the reproduction table on the right.
 
     Parameters
     ----------
-    store : ColorizeStore, optional
-        The data store (default: a new one built from the remaining keyword arguments, which
-        may be :class:`ColorizeConfig` params, e.g. ``ColorizePage(sample="toy_ee_6jet", n_train=32)``).
-    url_query : bool
-        When served, read config values from the URL query once (deep links such as
-        ``?page=colorize&n_train=500&crf=true``); a bad value is reported in the page.
+    **params
+        ``store`` (a :class:`ColorizeStore`) and ``url_query`` (deep links such as
+        ``?page=colorize&n_train=500&crf=true``) as in :class:`~jetviz.ui.runs.RunPage`; any
+        other keyword arguments are :class:`ColorizeConfig` params for a new store, e.g.
+        ``ColorizePage(sample="toy_ee_6jet", n_train=32)``.
     """
 
+    views = {"events": EventView, "probabilities": ProbabilityView, "training": TrainingView, "results": ResultsView}
+
     store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
-    url_query = param.Boolean(default=False, doc="read config values from the URL query (served)")
-
-    def __init__(self, **params):
-        store_params = {k: params.pop(k) for k in list(params)
-                        if k not in type(self).param and k != "name"}
-        if params.get("store") is None:
-            params["store"] = ColorizeStore(**store_params)
-        elif store_params:
-            params["store"].config.param.update(**store_params)
-        super().__init__(**params)
-        store = self.store
-        self.events = EventView(store=store)
-        self.probabilities = ProbabilityView(store=store)
-        self.training = TrainingView(store=store)
-        self.results = ResultsView(store=store)
-        if self.url_query and served():
-            self._read_query(pn.state.session_args)
-
-    def _read_query(self, args: Mapping[str, list]) -> None:
-        config = self.store.config
-        rejected = []
-        for name in URL_PARAMS:
-            if name not in args:
-                continue
-            raw = args[name][-1]  # the last one wins
-            text = raw.decode() if isinstance(raw, bytes) else str(raw)
-            try:
-                setattr(config, name, _parse(type(config), name, text))
-            except (ValueError, TypeError):
-                rejected.append(f"{name}={text!r}")
-        if rejected:
-            self.store.report(f"Rejected value(s) in the URL: {', '.join(rejected)} (out of range or unknown); "
-                              "kept the defaults.")
-
-    def controls(self) -> pn.viewable.Viewable:
-        """Run settings, Train / Cancel, progress and errors, finished runs (the store's view)."""
-        return self.store
 
     def body(self) -> pn.viewable.Viewable:
         """Loss curves and tables, event display with the CRF slider, per-jet heat maps."""
@@ -840,6 +608,3 @@ class ColorizePage(Viewer):
             self.results.reproduction(),
             sizing_mode="stretch_width",
         )
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(self.controls(), self.body(), sizing_mode="stretch_width")

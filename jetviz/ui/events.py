@@ -20,7 +20,6 @@ params (progress, results, errors). Outside an event loop (a script, a test) pas
 from __future__ import annotations
 
 import queue
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,7 +33,7 @@ from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
-from jetviz.ui.background import QueuePolling, in_jupyter_kernel, served
+from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -116,12 +115,13 @@ class _Request:
     events: ak.Array | None = None  # already loaded events (re-simulate only)
 
 
-class EventsStore(QueuePolling, Viewer):
+class EventsStore(WorkStatus, QueuePolling, Viewer):
     """Settings and loaded data of the events page (the page's data store).
 
     Set ``sample``, ``n_events``, ``seed`` and press *Load* (or call :meth:`load`); changing a
     detector setting re-simulates the loaded events. Results arrive in ``events``, ``hits``
-    and ``current`` (the event at ``event_index``); errors in ``error``.
+    and ``current`` (the event at ``event_index``); errors in ``error``, rejected inputs in
+    ``notice`` (the status params come from :class:`~jetviz.ui.background.WorkStatus`).
     """
 
     sample = param.Selector(default="ee_6jet", objects=SAMPLES, doc="sample recipe (see jetviz.data.recipes)")
@@ -135,23 +135,14 @@ class EventsStore(QueuePolling, Viewer):
     hits = param.Parameter(default=None, precedence=-1, doc="detector.simulate output for events, or None")
     grid = param.Dict(default={}, precedence=-1, doc="n_eta, n_phi, eta_max of the hits' calorimeter grid")
     current = param.ClassSelector(class_=EventData, default=None, precedence=-1, doc="the event at event_index")
-    loaded = param.String(default="", precedence=-1, doc="what is loaded, one line")
     loading = param.Boolean(default=False, precedence=-1, doc="a load is running")
-    progress = param.Integer(default=0, bounds=(0, 100), precedence=-1, doc="load progress, percent")
-    status = param.String(default="", precedence=-1, doc="what the loader is doing")
-    error = param.String(default="", precedence=-1, doc="last load error, shown in the page; '' for none")
-    notice = param.String(default="", precedence=-1, doc="last rejected input (URL or widget); '' for none")
 
     def __init__(self, **params):
         if params.get("detector") is None:
             params["detector"] = Detector()
         super().__init__(**params)
-        self._token = 0
-        self._queue: queue.SimpleQueue | None = None
-        self._callback = None
         self._pending = False
         self._loaded_key: tuple | None = None
-        self._cleanup_registered = False
         self.detector.param.watch(self._on_detector, [p for p in self.detector.param if p != "name"])
 
     # ----------------------------------------------------------------------------- loading
@@ -187,24 +178,13 @@ class EventsStore(QueuePolling, Viewer):
             *key, detector={k: v for k, v in self.detector.param.values().items() if k != "name"},
             events=self.events if key == self._loaded_key else None,
         )
-        self._token += 1
         self._pending = False
         verb = "simulating the detector" if request.events is not None else f"loading {self.sample}"
         self.param.update(loading=True, progress=0, error="", status=f"{verb} …")
-        messages: queue.SimpleQueue = queue.SimpleQueue()
-        self._queue = messages
-        if blocking is None:
-            blocking = not (served() or in_jupyter_kernel())
-        if not blocking and self._start_polling():
-            threading.Thread(
-                target=self._work, args=(self._token, request, messages), daemon=True, name="jetviz-events-load"
-            ).start()
-        else:
-            self._work(self._token, request, messages)
-            self._drain()
+        self._start_work(self._work, (request,), blocking, "jetviz-events-load")
 
     @staticmethod
-    def _work(token: int, request: _Request, messages: queue.SimpleQueue) -> None:
+    def _work(token: int, messages: queue.SimpleQueue, request: _Request) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         try:
             events = request.events
@@ -225,16 +205,7 @@ class EventsStore(QueuePolling, Viewer):
 
     def _drain(self) -> None:
         """Apply the loader's messages (runs on the session's event loop)."""
-        messages = self._queue
-        if messages is None:
-            return
-        while True:
-            try:
-                kind, token, *payload = messages.get_nowait()
-            except queue.Empty:
-                return
-            if token != self._token:
-                continue  # from an older load
+        for kind, payload in self._messages():
             if kind == "progress":
                 self.param.update(progress=payload[0], status=payload[1])
             elif kind == "error":
@@ -243,10 +214,6 @@ class EventsStore(QueuePolling, Viewer):
             elif kind == "done":
                 self._finish()
                 self._apply(*payload)
-
-    def _finish(self) -> None:
-        self._queue = None
-        self._stop_polling()
 
     def _apply(self, request: _Request, events: ak.Array, hits: ak.Array, grid: dict) -> None:
         n = len(events)
@@ -260,10 +227,6 @@ class EventsStore(QueuePolling, Viewer):
         )
         if self._pending:
             self.load()
-
-    def report(self, message: str) -> None:
-        """Show ``message`` as a warning in the page (a rejected URL or input value); '' clears it."""
-        self.notice = message
 
     # ----------------------------------------------------------------------------- derived data
     @param.depends("events", "hits", "event_index", watch=True)
@@ -589,8 +552,7 @@ class EventsPage(Viewer):
                 store.load(blocking=True)
 
     def _url_error(self, values: dict[str, Any]) -> None:
-        names = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        self.store.report(f"Rejected value(s) in the URL: {names} (out of range or unknown); kept the defaults.")
+        self.store.report_url_rejected([f"{k}={v!r}" for k, v in values.items()])
 
     def controls(self) -> pn.viewable.Viewable:
         """Sample and detector settings, progress and errors (the store's view)."""

@@ -22,6 +22,9 @@ ARTIFACTS = ROOT / "test-artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 #: toy sample and size the served page loads by default during tests
 TEST_SAMPLE, TEST_N_EVENTS = "toy_ee_6jet", 60
+#: the classify page's defaults during tests: a toy run that trains in seconds on one thread
+CLASSIFY_ENV = {"SAMPLE": "toy_bh_sph", "N_EVENTS": "120", "N_FOLDS": "2", "WIDTH": "2", "EPOCHS": "1",
+                "XGB_N_ESTIMATORS": "20", "THREADS": "1"}
 
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -89,6 +92,7 @@ def app_url(tmp_path_factory) -> str:
         "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
         "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
         "BOKEH_LOG_LEVEL": "info",
+        **{f"JETVIZ_CLASSIFY_{k}": v for k, v in CLASSIFY_ENV.items()},
     }
     cmd = [
         sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
