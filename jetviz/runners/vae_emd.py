@@ -1,0 +1,535 @@
+"""The ``vae_emd`` runner (seed 002): a β-VAE on QCD jet images vs the Energy Mover's Distance.
+
+config (:class:`VaeEmdConfig`) → :meth:`VaeEmdRunner.fit` (progress, cancel) →
+:class:`VaeEmdResult` (saved in a run directory, reopened with :meth:`VaeEmdResult.load`).
+:func:`beta_scan` runs one VAE per β as parallel jobs (processes, or a dask client) on one
+shared set of jets and EMD matrices.
+
+Data: ``n_jets`` jets of ``top_qcd`` with anti-kt R = ``jet_R`` (1.0) and
+``pt_min`` < pT < ``pt_max`` GeV (450–1000: the talk's "pT > 450 GeV"), half top. Jet images:
+``n_pix`` × ``n_pix`` pT images of ``image_width`` × ``image_width`` in (Δη, Δφ) around the
+jet axis, rotated and flipped (:func:`jetviz.data.pixelate.jet_images`), unit sum. QCD jets
+are split into training (``train_fraction``) and test; every top jet is a test jet (the
+anomaly).
+
+What is measured:
+
+1. **Correlations** — over all pairs of ``n_corr`` QCD test jets: Pearson r between W_p
+   (p = 0.5 and 1; normalised, ground distance θ/R between pixel centres, no 1/p root) and
+   (a) the input-space distance Σ_pixels (x − x′)² (the MSE baseline), (b) the Euclidean
+   distance of the flattened output of each downsampling block, (c) the Euclidean distance of
+   the latent means μ.
+2. **Anomaly scores** on the test jets (QCD test vs top): the VAE loss; W_1 to the average
+   QCD training image; the minimum W_1 to ``n_medoids`` k-medoids of ``n_pool`` QCD training
+   jets (k-medoids on their W_1 matrix). ROC AUC of each.
+
+The EMD here is between jet *images* (pixel centres weighted by pixel pT fraction), so the
+VAE, the MSE and the EMD all see the same input.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import awkward as ak
+import numpy as np
+import param
+import torch
+
+from jetviz.data.io import atomic_write
+from jetviz.data.pixelate import jet_images
+from jetviz.data.samples import load_sample
+from jetviz.errors import ConfigError, DataFileError, SchemaError
+from jetviz.models.emd import emd_matrix, from_images, pixel_centres
+from jetviz.models.metrics import roc_auc, roc_curve
+from jetviz.models.vae import ConvVAE, k_medoids, vae_loss
+from jetviz.runners.base import (
+    Cancelled,
+    Progress,
+    RunConfig,
+    load_torch,
+    new_run_dir,
+    pick_device,
+    read_history,
+    read_json,
+    save_torch,
+    write_history,
+    write_json,
+)
+
+__all__ = [
+    "BETAS",
+    "P_VALUES",
+    "VaeEmdConfig",
+    "VaeEmdData",
+    "VaeEmdResult",
+    "VaeEmdRunner",
+    "prepare",
+    "pair_distances",
+    "pearson",
+    "beta_scan",
+]
+
+#: the talk's β scan
+BETAS = (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4)
+#: the W_p powers of the correlation study
+P_VALUES = (0.5, 1.0)
+SAMPLES = ("top_qcd", "toy_top_qcd")
+
+
+class VaeEmdConfig(RunConfig):
+    """Settings of a vae_emd run (all bounded, so the UI gets validated widgets)."""
+
+    sample = param.Selector(default="top_qcd", objects=list(SAMPLES), doc="top (label 1) vs QCD (label 0) jets")
+    n_jets = param.Integer(default=3000, bounds=(40, 2_000_000), doc="jets in all, half top")
+    jet_R = param.Number(default=1.0, bounds=(0.2, 2.0), doc="anti-kt radius R (also the EMD's R)")
+    pt_min = param.Number(default=450.0, bounds=(10.0, 5000.0), doc="jet pT above (GeV)")
+    pt_max = param.Number(default=1000.0, bounds=(20.0, 10000.0), doc="jet pT below (GeV)")
+    n_pix = param.Integer(default=40, bounds=(8, 128), doc="image side in pixels (divisible by 2**n_down)")
+    image_width = param.Number(default=2.0, bounds=(0.2, 6.0), doc="image side in Δη and Δφ (radians)")
+    train_fraction = param.Number(default=0.6, bounds=(0.1, 0.95), doc="share of the QCD jets for training")
+    n_down = param.Integer(default=3, bounds=(1, 4), doc="downsampling blocks of the VAE")
+    latent = param.Integer(default=64, bounds=(1, 1024), doc="latent dimensions")
+    channels = param.Integer(default=16, bounds=(1, 256), doc="channels of the first block")
+    beta = param.Number(default=1e-7, bounds=(0.0, 1.0), doc="β of (1 − β)·MSE + β·KLD")
+    epochs = param.Integer(default=20, bounds=(1, 10_000))
+    batch_size = param.Integer(default=64, bounds=(2, 4096))
+    learning_rate = param.Number(default=3e-3, bounds=(1e-6, 1.0))
+    n_corr = param.Integer(default=120, bounds=(4, 5000), doc="QCD test jets whose pairs enter the correlations")
+    n_pool = param.Integer(default=150, bounds=(4, 5000), doc="QCD training jets for the k-medoids")
+    n_medoids = param.Integer(default=10, bounds=(1, 500), doc="k of the k-medoids")
+    n_anomaly = param.Integer(default=600, bounds=(4, 1_000_000), doc="test jets scored by EMD (half top)")
+    emd_jobs = param.Integer(default=2, bounds=(1, 256), doc="processes for the EMD matrices")
+    threads = param.Integer(default=0, bounds=(0, 1024), doc="torch CPU threads (0 = library default)")
+
+
+@dataclass
+class VaeEmdData:
+    """Jet images and labels.
+
+    Attributes:
+        images: ``(N, 1, n_pix, n_pix)`` float32 unit-sum pT images (Δη rows, Δφ columns).
+        labels: ``(N,)`` int64 (1 top, 0 QCD). pt: ``(N,)`` jet pT (GeV). mass: ``(N,)`` GeV.
+        split: ``(N,)`` int8: 0 QCD training, 1 test (QCD or top).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    pt: np.ndarray
+    mass: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
+    """Jet images (rotated, flipped, unit sum), labels, pT, mass and the QCD train/test split."""
+    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
+        raise SchemaError(f"vae_emd needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
+    particles = events.particles
+    counts = ak.to_numpy(ak.num(particles, axis=1))
+    if (counts == 0).any():
+        raise SchemaError(f"{int((counts == 0).sum())} jet(s) have no constituents, e.g. jet {int(np.flatnonzero(counts == 0)[0])}")
+    images = jet_images(particles.pt, particles.eta, particles.phi, n_pix=config.n_pix, width=config.image_width,
+                        rotate=True, flip=True, normalize=True)
+    if not np.isfinite(images).all():
+        raise SchemaError("jet images hold NaN/inf: check the constituents' pT, η, φ")
+    empty = images.reshape(len(images), -1).sum(1) <= 0
+    if empty.any():
+        raise SchemaError(f"{int(empty.sum())} jet image(s) are empty (no constituent inside {config.image_width} rad), "
+                          f"e.g. jet {int(np.flatnonzero(empty)[0])}; widen image_width")
+    labels = ak.to_numpy(events.label).astype(np.int64)
+    px, py = ak.sum(particles.px, axis=1), ak.sum(particles.py, axis=1)
+    pz, energy = ak.sum(particles.pz, axis=1), ak.sum(particles.E, axis=1)
+    pt = np.hypot(ak.to_numpy(px), ak.to_numpy(py))
+    mass = np.sqrt(np.clip(ak.to_numpy(energy) ** 2 - pt**2 - ak.to_numpy(pz) ** 2, 0, None))
+    split = np.ones(len(labels), dtype=np.int8)
+    qcd = np.flatnonzero(labels == 0)
+    rng = np.random.default_rng(config.seed)
+    n_train = int(round(config.train_fraction * len(qcd)))
+    split[rng.permutation(qcd)[:n_train]] = 0
+    if n_train < 2 or (labels == 1).sum() == 0 or len(qcd) - n_train < 2:
+        raise ConfigError(f"vae_emd needs ≥ 2 QCD training, ≥ 2 QCD test and ≥ 1 top jets; have {n_train}, "
+                          f"{len(qcd) - n_train}, {int((labels == 1).sum())}")
+    return VaeEmdData(images.astype(np.float32), labels, pt, mass, split)
+
+
+def pair_distances(features: np.ndarray) -> np.ndarray:
+    """Euclidean distances of all pairs i < j of ``(N, D)`` rows, as a flat ``(N(N−1)/2,)`` array
+    in the order of ``np.triu_indices(N, 1)``."""
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    sq = (x**2).sum(1)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0, None)
+    return np.sqrt(d2[np.triu_indices(len(x), 1)])
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation coefficient of two equal-length 1-d arrays (NaN if either is constant)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise SchemaError(f"pearson needs two equal 1-d arrays of ≥ 2 values, got {a.shape} and {b.shape}")
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+# ----------------------------------------------------------------------------- EMD part
+def _point_sets(images: np.ndarray, config: VaeEmdConfig):
+    half = config.image_width / 2
+    centres = pixel_centres(config.n_pix, -half, half)
+    return from_images(images, centres, centres)
+
+
+def emd_study(data: VaeEmdData, config: VaeEmdConfig, progress: Progress | None = None,
+              client=None) -> dict[str, np.ndarray]:
+    """The β-independent EMD part: pair W_p matrices, k-medoids and the EMD anomaly scores.
+
+    Returns a dict of arrays: ``corr_index`` (n_corr,) jets of the correlation set,
+    ``w_p0.5``/``w_p1`` (n_corr(n_corr−1)/2,) pair distances, ``pool_index``, ``medoids``
+    (indices into the sample), ``anomaly_index`` (test jets scored), ``score_emd_mean``,
+    ``score_emd_medoids`` (W_1 to the mean QCD training image / to the nearest medoid).
+    """
+    emit = progress or (lambda event: None)
+    rng = np.random.default_rng(config.seed + 1)
+    qcd_test = np.flatnonzero((data.split == 1) & (data.labels == 0))
+    qcd_train = np.flatnonzero(data.split == 0)
+    top = np.flatnonzero(data.labels == 1)
+    corr_index = np.sort(rng.choice(qcd_test, min(config.n_corr, len(qcd_test)), replace=False))
+    pool_index = np.sort(rng.choice(qcd_train, min(config.n_pool, len(qcd_train)), replace=False))
+    half = config.n_anomaly // 2
+    anomaly_index = np.sort(np.r_[rng.choice(qcd_test, min(half, len(qcd_test)), replace=False),
+                                  rng.choice(top, min(config.n_anomaly - half, len(top)), replace=False)])
+    options = dict(R=config.jet_R, norm=True, periodic_phi=False, n_jobs=config.emd_jobs, client=client)
+    out: dict[str, np.ndarray] = {"corr_index": corr_index, "pool_index": pool_index, "anomaly_index": anomaly_index}
+
+    def stage(name: str):
+        def report(done: int, total: int) -> None:
+            emit({"kind": "stage", "stage": "emd", "done": done, "total": total, "message": f"EMD {name}: {done}/{total} pairs"})
+        return report
+
+    corr_sets = _point_sets(data.images[corr_index], config)
+    iu = np.triu_indices(len(corr_index), 1)
+    for p in P_VALUES:
+        out[f"w_p{p:g}"] = emd_matrix(corr_sets, p=p, progress=stage(f"W_{p:g} of QCD pairs"), **options)[iu]
+    pool = emd_matrix(_point_sets(data.images[pool_index], config), p=1.0, progress=stage("W_1 of the k-medoid pool"), **options)
+    medoid_rows, _ = k_medoids(pool, min(config.n_medoids, len(pool_index)), seed=config.seed)
+    out["medoids"] = pool_index[medoid_rows]
+    anomaly_sets = _point_sets(data.images[anomaly_index], config)
+    mean_image = data.images[qcd_train].mean(axis=0)
+    mean_image = np.where(mean_image > 1e-4 * mean_image.max(), mean_image, 0.0)  # drop the far tails
+    out["mean_image"] = (mean_image / mean_image.sum()).astype(np.float32)
+    out["score_emd_mean"] = emd_matrix(anomaly_sets, _point_sets(out["mean_image"][None], config), p=1.0,
+                                       progress=stage("W_1 to the mean QCD image"), **options)[:, 0]
+    out["score_emd_medoids"] = emd_matrix(anomaly_sets, _point_sets(data.images[out["medoids"]], config), p=1.0,
+                                          progress=stage("W_1 to the k-medoids"), **options).min(axis=1)
+    return out
+
+
+# ----------------------------------------------------------------------------- VAE part
+def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", beta: float | None = None,
+              progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+              checkpoint: Path | None = None, validation: np.ndarray | None = None) -> tuple[ConvVAE, list[dict]]:
+    """Train a :class:`ConvVAE` on ``(N, 1, n_pix, n_pix)`` images; per-epoch checkpoint and resume.
+
+    Returns the model (eval mode) and history rows (epoch, train_loss, train_mse, train_kld,
+    val_loss, seconds, jets_per_s).
+    """
+    emit = progress or (lambda event: None)
+    beta = config.beta if beta is None else float(beta)
+    torch.manual_seed(config.seed)
+    model = ConvVAE(config.n_pix, config.n_down, config.latent, config.channels).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+    start = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_torch(checkpoint)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
+        start = int(state["epoch"])
+        emit({"kind": "stage", "stage": "resume", "epoch": start, "message": f"resumed after epoch {start}"})
+    x_all = torch.as_tensor(images)
+    n_steps = math.ceil(len(images) / config.batch_size)
+    for epoch in range(start, config.epochs):
+        model.train()
+        order = torch.randperm(len(images), generator=generator)
+        started, totals = time.perf_counter(), np.zeros(3)
+        for step in range(n_steps):
+            if cancel is not None and cancel():
+                raise Cancelled(f"vae_emd training cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept")
+            rows = order[step * config.batch_size:(step + 1) * config.batch_size]
+            x = x_all[rows].to(device)
+            reconstruction, mu, logvar = model(x)
+            loss, mse, kld = vae_loss(reconstruction, x, mu, logvar, beta)
+            optimiser.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            optimiser.step()
+            batch = torch.stack([loss.detach().sum(), mse.detach().sum(), kld.detach().sum()]).cpu().numpy()
+            totals += batch
+            emit({"kind": "step", "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": float(batch[0] / len(rows))})
+        seconds = time.perf_counter() - started
+        row = {"epoch": epoch + 1, "train_loss": totals[0] / len(images), "train_mse": totals[1] / len(images),
+               "train_kld": totals[2] / len(images), "seconds": seconds, "jets_per_s": len(images) / seconds}
+        if validation is not None:
+            row["val_loss"] = float(vae_scores(model, validation, beta, device).mean())
+        history.append(row)
+        if checkpoint is not None:
+            keys = list(history[0])
+            save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch + 1,
+                        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "history_keys": keys,
+                        "history": torch.tensor([[float(h.get(k, np.nan)) for k in keys] for h in history],
+                                                dtype=torch.float64)}, Path(checkpoint))
+        emit({"kind": "epoch", **row, "epochs": config.epochs})
+    return model.eval(), history
+
+
+@torch.no_grad()
+def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "cpu", batch_size: int = 512) -> np.ndarray:
+    """Per-jet VAE loss ``(N,)`` with z = μ (the anomaly score)."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = torch.as_tensor(images[start:start + batch_size], device=device)
+        reconstruction, mu, logvar = model(x, sample=False)
+        out.append(vae_loss(reconstruction, x, mu, logvar, beta)[0].cpu().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+@torch.no_grad()
+def representations(model: ConvVAE, images: np.ndarray, device: str = "cpu") -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(per-block flattened activations, latent μ ``(N, latent)``, reconstructions) of ``images``."""
+    model.eval()
+    x = torch.as_tensor(images, device=device)
+    mu, logvar, layers = model.encode(x, layers=True)
+    return [layer.cpu().numpy() for layer in layers], mu.cpu().numpy(), model.decode(mu).cpu().numpy()
+
+
+def correlations(model: ConvVAE, data: VaeEmdData, emd: dict, device: str = "cpu") -> dict:
+    """Pearson r of every distance (input MSE, each block, latent) with W_p for each p."""
+    images = data.images[emd["corr_index"]]
+    layers, mu, _ = representations(model, images, device)
+    distances = {"input": pair_distances(images) ** 2}
+    for k, layer in enumerate(layers):
+        distances[f"block{k + 1}"] = pair_distances(layer)
+    distances["latent"] = pair_distances(mu)
+    return {name: {f"p{p:g}": pearson(d, emd[f"w_p{p:g}"]) for p in P_VALUES} for name, d in distances.items()}
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class VaeEmdResult:
+    """A finished (or reopened) vae_emd run.
+
+    Attributes:
+        config, run_dir, history (epoch rows), model (the trained VAE, CPU, eval).
+        metrics: ``correlations`` {distance: {"p0.5": r, "p1": r}}, ``auc`` {score: AUC},
+            ``n_train``, ``n_test``, ``n_pairs``.
+        arrays: ``labels``, ``split``, ``pt``, ``mass``, ``score_vae`` (every jet), the EMD
+            arrays of :func:`emd_study`, ``latent`` (μ of the test jets, ``test_index``).
+    """
+
+    config: VaeEmdConfig
+    run_dir: Path
+    history: list[dict]
+    metrics: dict
+    arrays: dict[str, np.ndarray]
+    model: ConvVAE
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "VaeEmdResult":
+        """Reopen a finished run without retraining."""
+        run_dir = Path(run_dir)
+        config = VaeEmdConfig.from_dict(read_json(run_dir / "config.json"))
+        metrics = read_json(run_dir / "metrics.json")
+        try:
+            with np.load(run_dir / "arrays.npz") as stored:
+                arrays = {k: stored[k] for k in stored.files}
+        except FileNotFoundError:
+            raise DataFileError(run_dir / "arrays.npz", "missing from the run directory") from None
+        model = ConvVAE(config.n_pix, config.n_down, config.latent, config.channels)
+        model.load_state_dict(load_torch(run_dir / "model.pt"))
+        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
+        return cls(config, run_dir, history, metrics, arrays, model.eval())
+
+    def anomaly_scores(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{score name: (labels, scores)} of the three anomaly scores on their test jets."""
+        a = self.arrays
+        test = a["split"] == 1
+        return {
+            "vae_loss": (a["labels"][test], a["score_vae"][test]),
+            "emd_mean_qcd": (a["labels"][a["anomaly_index"]], a["score_emd_mean"]),
+            "emd_medoids": (a["labels"][a["anomaly_index"]], a["score_emd_medoids"]),
+        }
+
+    def roc(self, score: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """(false-positive rate (QCD), true-positive rate (top), AUC) of one anomaly score."""
+        labels, scores = self.anomaly_scores()[score]
+        fpr, tpr, _ = roc_curve(labels, scores)
+        return fpr, tpr, roc_auc(labels, scores)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(i, j) sample indices of the correlation pairs, aligned with ``arrays['w_p1']``."""
+        index = self.arrays["corr_index"]
+        iu = np.triu_indices(len(index), 1)
+        return index[iu[0]], index[iu[1]]
+
+
+# ----------------------------------------------------------------------------- runner
+class VaeEmdRunner:
+    """Trains and evaluates one vae_emd run.
+
+    Arguments:
+        config: the run's settings.
+        run_dir: where to write (default: a new unique directory); an unfinished run with the
+            same settings resumes (the EMD part is kept in ``emd.npz``, the VAE checkpoints
+            per epoch).
+        events: optional jets (with ``label``) instead of loading ``config.sample``.
+        client: optional ``dask.distributed.Client`` for the EMD matrices.
+    """
+
+    name = "vae_emd"
+
+    def __init__(self, config: VaeEmdConfig, run_dir: str | Path | None = None, events: ak.Array | None = None,
+                 client=None, emd: dict | None = None, data: VaeEmdData | None = None):
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._events, self._client, self._emd, self._data = events, client, emd, data
+
+    def load_data(self, progress: Progress | None = None) -> VaeEmdData:
+        """The run's jet images (generated on first use, then from the sample cache)."""
+        if self._data is not None:
+            return self._data
+        emit = progress or (lambda event: None)
+        config = self.config
+        if self._events is None:
+            def sample_progress(done: int, total: int) -> None:
+                emit({"kind": "stage", "stage": "sample", "done": done, "total": total,
+                      "message": f"generating {config.sample}: {done}/{total} jets"})
+
+            events = load_sample(config.sample, config.n_jets, config.seed, progress=sample_progress, show_progress=False,
+                                 R=config.jet_R, pt_min=config.pt_min, pt_max=config.pt_max)
+        else:
+            events = self._events
+            if len(events) < config.n_jets:
+                raise ConfigError(f"{len(events)} jets given, n_jets = {config.n_jets} needed")
+            events = events[: config.n_jets]
+        self._data = prepare(events, config)
+        return self._data
+
+    def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:
+        """EMD study (cached in the run directory), VAE training, correlations and anomaly AUCs."""
+        emit = progress or (lambda event: None)
+        config = self.config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        config_path = self.run_dir / "config.json"
+        if config_path.exists() and read_json(config_path) != config.to_dict():
+            raise ConfigError(f"{self.run_dir} holds a run with other settings; start a new run directory")
+        write_json(config_path, config.to_dict())
+        device = pick_device(config.device)
+        data = self.load_data(emit)
+        emd = self._emd if self._emd is not None else self._emd_part(data, emit)
+        emit({"kind": "stage", "stage": "train", "message": f"training the VAE (β = {config.beta:g})"})
+        train = data.images[data.split == 0]
+        rng = np.random.default_rng(config.seed + 2)
+        validation = data.images[rng.choice(np.flatnonzero((data.split == 1) & (data.labels == 0)),
+                                            min(256, int(((data.split == 1) & (data.labels == 0)).sum())), replace=False)]
+        model, history = train_vae(train, config, device, progress=emit, cancel=cancel,
+                                   checkpoint=self.run_dir / "checkpoint.pt", validation=validation)
+        write_history(self.run_dir / "history.csv", history)
+        emit({"kind": "stage", "stage": "evaluate", "message": "correlations and anomaly scores"})
+        score_vae = vae_scores(model, data.images, config.beta, device)
+        test = data.split == 1
+        _, latent, _ = representations(model, data.images[test], device)
+        arrays = {"labels": data.labels, "split": data.split, "pt": data.pt, "mass": data.mass, "score_vae": score_vae,
+                  "latent": latent, "test_index": np.flatnonzero(test), **emd}
+        metrics = {
+            "beta": config.beta, "n_train": int((~test).sum()), "n_test": int(test.sum()),
+            "n_pairs": int(len(emd["w_p1"])), "device": device,
+            "correlations": correlations(model, data, emd, device),
+            "auc": {
+                "vae_loss": roc_auc(data.labels[test], score_vae[test]),
+                "emd_mean_qcd": roc_auc(data.labels[emd["anomaly_index"]], emd["score_emd_mean"]),
+                "emd_medoids": roc_auc(data.labels[emd["anomaly_index"]], emd["score_emd_medoids"]),
+            },
+            "final_train_loss": history[-1]["train_loss"] if history else float("nan"),
+        }
+        model = model.cpu()
+        save_torch(model.state_dict(), self.run_dir / "model.pt")
+        with atomic_write(self.run_dir / "arrays.npz", "wb") as handle:
+            np.savez(handle, **arrays)
+        write_json(self.run_dir / "metrics.json", metrics)
+        (self.run_dir / "checkpoint.pt").unlink(missing_ok=True)
+        emit({"kind": "done", "metrics": metrics})
+        return VaeEmdResult(config, self.run_dir, history, metrics, arrays, model.eval())
+
+    def _emd_part(self, data: VaeEmdData, emit: Progress) -> dict:
+        path = self.run_dir / "emd.npz"
+        if path.exists():
+            with np.load(path) as stored:
+                return {k: stored[k] for k in stored.files}
+        emd = emd_study(data, self.config, emit, self._client)
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, **emd)
+        return emd
+
+
+def _scan_job(config_values: dict, run_dir: str, data: VaeEmdData, emd: dict) -> dict:
+    config = VaeEmdConfig.from_dict(config_values)
+    result = VaeEmdRunner(config, run_dir, data=data, emd=emd).fit()
+    return {"beta": config.beta, "run_dir": run_dir, **{f"auc_{k}": v for k, v in result.metrics["auc"].items()},
+            **{f"r_{name}_{p}": r for name, rs in result.metrics["correlations"].items() for p, r in rs.items()},
+            "final_train_loss": result.metrics["final_train_loss"]}
+
+
+def beta_scan(config: VaeEmdConfig, betas: Sequence[float] = BETAS, workers: int = 2, client=None,
+              root: str | Path | None = None, progress: Progress | None = None) -> list[dict]:
+    """One VAE per β, trained as parallel jobs on the same jets and the same EMD study.
+
+    Arguments:
+        config: base settings (its ``beta`` is replaced by each value of ``betas``).
+        workers: local processes ("spawn"); ignored when ``client`` (dask) is given.
+        root: directory for the scan (default: a new run directory); one sub-directory per β.
+    Returns:
+        one summary row per β (AUCs, correlations, final loss, run directory), in β order.
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    emit = progress or (lambda event: None)
+    root = Path(root) if root is not None else new_run_dir("vae_emd-scan")
+    root.mkdir(parents=True, exist_ok=True)
+    base = VaeEmdRunner(config, root / "shared", client=client)
+    data = base.load_data(emit)
+    emd = base._emd_part(data, emit)
+    import os
+
+    threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, workers))  # no oversubscription
+    jobs = [(dict(config.to_dict(), beta=float(b), threads=threads), str(root / f"beta-{b:g}"), data, emd) for b in betas]
+    rows: list[dict] = []
+    if client is not None:
+        futures = client.map(_scan_job, *zip(*jobs), pure=False)
+        for future in futures:
+            rows.append(future.result())
+            emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
+    elif workers <= 1:
+        for job in jobs:
+            rows.append(_scan_job(*job))
+            emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
+    else:
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_scan_job, *job) for job in jobs]
+            for future in cf.as_completed(futures):
+                rows.append(future.result())
+                emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
+    rows.sort(key=lambda row: row["beta"])
+    write_json(root / "scan.json", rows)
+    return rows

@@ -1,0 +1,210 @@
+"""β-VAE, k-medoids and the vae_emd runner: shapes, learning, correlations, anomaly scores, resume, errors."""
+import numpy as np
+import pytest
+import torch
+
+from jetviz.data.samples import load_sample
+from jetviz.errors import ConfigError, SchemaError
+from jetviz.models.vae import ConvVAE, k_medoids, vae_loss
+from jetviz.runners.vae_emd import (
+    VaeEmdConfig,
+    VaeEmdResult,
+    VaeEmdRunner,
+    beta_scan,
+    pair_distances,
+    pearson,
+    prepare,
+    train_vae,
+)
+
+
+@pytest.fixture(autouse=True)
+def few_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("n_down", [1, 2, 3])
+@pytest.mark.parametrize("n_pix", [16, 40])
+def test_vae_shapes_and_layers(n_down, n_pix):
+    model = ConvVAE(n_pix=n_pix, n_down=n_down, latent=8, channels=2)
+    x = torch.rand(5, 1, n_pix, n_pix)
+    reconstruction, mu, logvar = model(x)
+    assert reconstruction.shape == x.shape and (reconstruction >= 0).all()
+    torch.testing.assert_close(reconstruction.sum((1, 2, 3)), torch.ones(5))  # unit sum, like the inputs
+    assert mu.shape == logvar.shape == (5, 8)
+    _, _, layers = model.encode(x, layers=True)
+    assert [tuple(layer.shape) for layer in layers] == [
+        (5, 2 * 2**k * (n_pix // 2 ** (k + 1)) ** 2) for k in range(n_down)]
+    with pytest.raises(SchemaError, match=rf"\(B, 1, {n_pix}, {n_pix}\)"):
+        model(torch.rand(5, 2, n_pix, n_pix))
+
+
+def test_vae_rejects_bad_settings():
+    with pytest.raises(ConfigError, match="divisible"):
+        ConvVAE(n_pix=30, n_down=3)
+    with pytest.raises(ConfigError, match="n_down"):
+        ConvVAE(n_down=0)
+    with pytest.raises(ConfigError, match="beta"):
+        vae_loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4), torch.zeros(1, 2), torch.zeros(1, 2), 2.0)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1e-7, 0.5, 1.0])
+def test_vae_loss_is_the_weighted_sum_and_kld_vanishes_at_the_prior(beta):
+    x = torch.rand(3, 1, 8, 8)
+    reconstruction = torch.rand(3, 1, 8, 8)
+    mu, logvar = torch.randn(3, 4), torch.randn(3, 4)
+    total, mse, kld = vae_loss(reconstruction, x, mu, logvar, beta)
+    torch.testing.assert_close(mse, ((reconstruction - x) ** 2).sum((1, 2, 3)))
+    torch.testing.assert_close(total, (1 - beta) * mse + beta * kld)
+    assert (kld >= 0).all()
+    _, _, kld0 = vae_loss(reconstruction, x, torch.zeros(3, 4), torch.zeros(3, 4), beta)
+    torch.testing.assert_close(kld0, torch.zeros(3))
+
+
+def test_short_training_lowers_the_loss():
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, 1, 16, 16), np.float32)
+    for i in range(64):  # unit-sum images: one of four two-prong patterns
+        k = rng.integers(4)
+        images[i, 0, 4 + 2 * k, 5] = images[i, 0, 6, 4 + 2 * k] = 0.5
+    config = VaeEmdConfig(n_pix=16, n_down=2, latent=4, channels=4, epochs=20, batch_size=8, learning_rate=1e-2, beta=1e-4)
+    _, history = train_vae(images, config)
+    assert history[-1]["train_loss"] < 0.9 * history[0]["train_loss"]  # no learning: ratio ≈ 1
+
+
+def test_k_medoids_finds_well_separated_clusters():
+    rng = np.random.default_rng(1)
+    centres = np.array([[0, 0], [10, 0], [0, 10]])
+    points = np.concatenate([c + rng.normal(0, 0.5, (20, 2)) for c in centres])
+    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    medoids, labels = k_medoids(d, 3, seed=0)
+    assert len(medoids) == 3 and sorted(medoids // 20) == [0, 1, 2]  # one medoid per cluster
+    for cluster in range(3):
+        assert len(set(labels[cluster * 20:(cluster + 1) * 20])) == 1
+    with pytest.raises(ConfigError, match="k must lie"):
+        k_medoids(d, 0)
+    with pytest.raises(SchemaError, match="square"):
+        k_medoids(d[:5], 2)
+
+
+def test_pair_distances_and_pearson():
+    x = np.random.default_rng(2).normal(size=(7, 3))
+    iu = np.triu_indices(7, 1)
+    np.testing.assert_allclose(pair_distances(x), np.linalg.norm(x[iu[0]] - x[iu[1]], axis=1), atol=1e-12)
+    a = np.arange(10.0)
+    assert pearson(a, 3 * a + 1) == pytest.approx(1.0) and pearson(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(pearson(a, np.ones(10)))
+
+
+def small_config(**overrides):
+    values = dict(sample="toy_top_qcd", n_jets=160, n_pix=16, image_width=2.0, n_down=2, latent=8, channels=4,
+                  epochs=4, batch_size=16, learning_rate=3e-3, n_corr=12, n_pool=12, n_medoids=3, n_anomaly=30,
+                  emd_jobs=1, threads=1)
+    values.update(overrides)
+    return VaeEmdConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def toy_jets():
+    return load_sample("toy_top_qcd", 160, seed=0, show_progress=False, R=1.0, pt_min=450.0, pt_max=1000.0)
+
+
+@pytest.fixture(scope="module")
+def finished(toy_jets, tmp_path_factory):
+    torch.set_num_threads(1)
+    events = []
+    result = VaeEmdRunner(small_config(), tmp_path_factory.mktemp("vae"), events=toy_jets).fit(progress=events.append)
+    return result, events
+
+
+def test_runner_end_to_end(finished):
+    result, events = finished
+    a = result.arrays
+    assert set(result.metrics["correlations"]) == {"input", "block1", "block2", "latent"}
+    assert len(a["w_p0.5"]) == len(a["w_p1"]) == 12 * 11 // 2 == result.metrics["n_pairs"]
+    assert (a["w_p1"] > 0).all() and len(a["medoids"]) == 3
+    assert np.isin(a["medoids"], np.flatnonzero(a["split"] == 0)).all()  # medoids are QCD training jets
+    assert (a["labels"][a["split"] == 0] == 0).all()  # no top jet in training
+    for score in ("vae_loss", "emd_mean_qcd", "emd_medoids"):
+        fpr, tpr, auc_value = result.roc(score)
+        assert auc_value == pytest.approx(result.metrics["auc"][score])
+    # the toy top jets have three prongs, QCD one: the EMD to QCD-like references separates them
+    assert result.metrics["auc"]["emd_medoids"] > 0.8 and result.metrics["auc"]["emd_mean_qcd"] > 0.8
+    # the input-space MSE between unit-sum images correlates with W_p
+    assert result.metrics["correlations"]["input"]["p0.5"] > 0.3
+    assert events[-1]["kind"] == "done" and any(e["kind"] == "epoch" for e in events)
+
+
+def test_reopened_run_equals_the_finished_one(finished):
+    result, _ = finished
+    again = VaeEmdResult.load(result.run_dir)
+    assert again.metrics == result.metrics
+    np.testing.assert_array_equal(again.arrays["score_vae"], result.arrays["score_vae"])
+    i, j = again.pairs()
+    assert len(i) == len(again.arrays["w_p1"]) and (i < j).all() or (i != j).all()
+
+
+def test_emd_part_is_reused_and_vae_resumes(finished, toy_jets, tmp_path):
+    result, _ = finished
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "emd.npz").write_bytes((result.run_dir / "emd.npz").read_bytes())
+    events = []
+    again = VaeEmdRunner(result.config, run_dir, events=toy_jets).fit(progress=events.append)
+    assert not [e for e in events if e.get("stage") == "emd"]  # the stored EMD study was used
+    np.testing.assert_allclose(again.arrays["score_vae"], result.arrays["score_vae"], rtol=1e-5)
+
+
+def test_bad_inputs_are_refused(toy_jets, tmp_path):
+    with pytest.raises(SchemaError, match="per-jet 'label'"):
+        prepare(toy_jets[["particles"]], small_config())
+    with pytest.raises(ConfigError, match="20 jets given, n_jets = 160"):
+        VaeEmdRunner(small_config(), tmp_path / "a", events=toy_jets[:20]).fit()
+    with pytest.raises(ConfigError, match="top jets"):
+        prepare(toy_jets[toy_jets.label == 0], small_config())
+    with pytest.raises(ConfigError, match="other settings"):
+        run_dir = tmp_path / "b"
+        run_dir.mkdir()
+        (run_dir / "config.json").write_text('{"epochs": 99}')
+        VaeEmdRunner(small_config(), run_dir, events=toy_jets).fit()
+
+
+def test_beta_scan_runs_each_beta_on_shared_jets(toy_jets, tmp_path, monkeypatch):
+    import jetviz.runners.vae_emd as module
+
+    monkeypatch.setattr(module, "load_sample", lambda *args, **kwargs: toy_jets)
+    rows = beta_scan(small_config(epochs=2), betas=[1e-4, 0.0], workers=1, root=tmp_path)
+    assert [row["beta"] for row in rows] == [0.0, 1e-4]
+    assert all(0.0 <= row["auc_vae_loss"] <= 1.0 for row in rows)
+    # the EMD part is shared, so its AUCs are identical across β
+    assert rows[0]["auc_emd_medoids"] == rows[1]["auc_emd_medoids"]
+    assert (tmp_path / "scan.json").exists() and (tmp_path / "beta-0" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_beta_scan_on_a_real_dask_cluster(toy_jets, tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+
+    import jetviz.runners.vae_emd as module
+
+    monkeypatch.setattr(module, "load_sample", lambda *args, **kwargs: toy_jets)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        rows = beta_scan(small_config(epochs=1), betas=[1e-7, 1e-5], client=client, root=tmp_path)
+    assert [row["beta"] for row in rows] == [1e-7, 1e-5]
+    local = beta_scan(small_config(epochs=1), betas=[1e-7], workers=1, root=tmp_path / "local")
+    assert rows[0]["auc_emd_mean_qcd"] == local[0]["auc_emd_mean_qcd"]
+
+
+@pytest.mark.slow
+def test_real_top_jets_are_anomalous_to_qcd_by_emd(tmp_path):
+    """Pythia top_qcd, R = 1.0, pT > 450 GeV: W_1 to QCD references scores top jets higher."""
+    config = VaeEmdConfig(n_jets=240, n_pix=40, n_down=3, channels=4, epochs=2, n_corr=20, n_pool=30,
+                          n_medoids=4, n_anomaly=80, emd_jobs=1, threads=1)
+    result = VaeEmdRunner(config, tmp_path).fit()
+    assert result.metrics["auc"]["emd_mean_qcd"] > 0.6 and result.metrics["auc"]["emd_medoids"] > 0.6
+    top = result.arrays["labels"] == 1
+    assert np.median(result.arrays["mass"][top]) > 1.5 * np.median(result.arrays["mass"][~top])  # top mass peak vs QCD
