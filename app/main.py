@@ -9,6 +9,7 @@ PAGES = {
     "events": "events",
     "colorize": "colorize",
     "classify": "classify",
+    "vae_emd": "vae_emd",
 }
 
 Dashboard(pages=PAGES, app_dir=Path(__file__).parent).servable()

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from jetviz.models.augment import augment
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
@@ -57,7 +58,6 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the talk's table (seed 003, Grefsrud): model → (accuracy mean, ± std)
 PUBLISHED = {row["model"]: (row["accuracy"], row["std"]) for row in PUBLISHED_ACCURACY}
 LABELS = MODEL_NAMES
-CHROMIUM = "/usr/bin/chromium"
 
 
 # ----------------------------------------------------------------------------- throughput
@@ -141,48 +141,10 @@ def _figures(result: ClassifyResult):
         title=f"Confusion matrices, pooled out of fold ({n} {result.config.sample} events; rows: true class)", toolbar=None)
 
 
-def _screenshot(html: Path, png: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900}, device_scale_factor=2)
-            page.goto(html.resolve().as_uri())
-            page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length > 0", timeout=30_000)
-            page.wait_for_timeout(800)
-            boxes = [b for b in (loc.bounding_box() for loc in page.locator("canvas, .bk-Div").all()) if b and b["width"] > 0]
-            left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
-            right = max(b["x"] + b["width"] for b in boxes)
-            bottom = max(b["y"] + b["height"] for b in boxes)
-            page.screenshot(path=str(png), clip={"x": max(left - 8, 0), "y": max(top - 8, 0),
-                                                 "width": right - left + 16, "height": bottom - top + 16})
-        finally:
-            browser.close()
-
-
 def save_figures(result: ClassifyResult, folder: Path) -> list[str]:
     """Write ``classify_roc`` and ``classify_confusion`` as PNG (HTML when Chromium is missing)."""
-    import holoviews as hv
-    from bokeh.resources import CDN, INLINE
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    can_png = Path(CHROMIUM).exists()
-    for name, figure in zip(("classify_roc", "classify_confusion"), _figures(result)):
-        if can_png:
-            try:
-                with tempfile.TemporaryDirectory() as scratch:
-                    html = Path(scratch) / f"{name}.html"
-                    hv.save(figure, html, backend="bokeh", resources=INLINE)
-                    _screenshot(html, folder / f"{name}.png")
-                written.append(str(folder / f"{name}.png"))
-                continue
-            except Exception as err:  # no playwright / browser failure: keep the HTML instead
-                print(f"  PNG export of {name} failed ({type(err).__name__}: {err}); writing HTML")
-        hv.save(figure, folder / f"{name}.html", backend="bokeh", resources=CDN)
-        written.append(str(folder / f"{name}.html"))
-    return written
+    return [save_figure(figure, folder, name)
+            for name, figure in zip(("classify_roc", "classify_confusion"), _figures(result))]
 
 
 # ----------------------------------------------------------------------------- tables

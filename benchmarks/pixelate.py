@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -47,12 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _refenv import REFENV, refenv_python  # noqa: E402  (benchmarks/_refenv.py)
 from jetviz.data.pixelate import jet_images  # noqa: E402
-
-REFENV = Path(__file__).resolve().parent / ".refenv"
-EF_VERSION = "1.4.0"
-# energyflow imports h5py and wasserstein at package import; wasserstein has no NumPy 2 build
-REF_DEPS = ["numpy<2", "h5py", "wasserstein"]
 
 REF_SCRIPT = r'''
 # energyflow's side, driven line by line from stdin so that its timings interleave with jetviz's:
@@ -89,24 +84,6 @@ for line in sys.stdin:
         np.save(command[1], images)
         print("{}", flush=True)
 '''
-
-
-# ----------------------------------------------------------------------------- reference env
-def refenv_python() -> Path:
-    """Python of the energyflow environment, built on first use."""
-    python = REFENV / "bin" / "python"
-    marker = REFENV / ".ready"
-    if marker.exists() and python.exists():
-        return python
-    base = shutil.which("python3") or sys.executable
-    print(f"building the energyflow reference environment in {REFENV} (once) ...", flush=True)
-    subprocess.run([base, "-m", "venv", "--clear", str(REFENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(pip + ["--no-deps", f"energyflow=={EF_VERSION}"], check=True)
-    subprocess.run(pip + ["--only-binary=:all:"] + REF_DEPS, check=True)
-    subprocess.run([str(python), "-c", "from energyflow.utils import pixelate"], check=True)
-    marker.write_text(f"energyflow=={EF_VERSION} {' '.join(REF_DEPS)}\n")
-    return python
 
 
 # ----------------------------------------------------------------------------- jets

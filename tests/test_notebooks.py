@@ -21,6 +21,8 @@ PARAMETERS: dict[str, dict] = {
                           "depth": 2, "n_show": 4},
     "03_classify.ipynb": {"sample": "toy_bh_sph", "n_events": 60, "n_folds": 2, "width": 2, "epochs": 1,
                           "batch_size": 16, "threads": 1},
+    "04_vae_emd.ipynb": {"sample": "toy_top_qcd", "n_jets": 80, "epochs": 1, "channels": 2, "latent": 8, "n_corr": 8,
+                         "n_pool": 8, "n_medoids": 2, "n_anomaly": 16, "emd_jobs": 1, "threads": 1},
 }
 CELL_TIMEOUT_S = 120
 

@@ -25,6 +25,9 @@ TEST_SAMPLE, TEST_N_EVENTS = "toy_ee_6jet", 60
 #: the classify page's defaults during tests: a toy run that trains in seconds on one thread
 CLASSIFY_ENV = {"SAMPLE": "toy_bh_sph", "N_EVENTS": "120", "N_FOLDS": "2", "WIDTH": "2", "EPOCHS": "1",
                 "XGB_N_ESTIMATORS": "20", "THREADS": "1"}
+#: the vae_emd page's defaults during tests: a toy run (EMDs and VAE) that finishes in seconds on one thread
+VAE_EMD_ENV = {"SAMPLE": "toy_top_qcd", "N_JETS": "200", "N_PIX": "16", "LATENT": "8", "CHANNELS": "4", "EPOCHS": "2",
+               "N_CORR": "12", "N_POOL": "12", "N_MEDOIDS": "3", "N_ANOMALY": "30", "EMD_JOBS": "1", "THREADS": "1"}
 
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -93,6 +96,7 @@ def app_url(tmp_path_factory) -> str:
         "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
         "BOKEH_LOG_LEVEL": "info",
         **{f"JETVIZ_CLASSIFY_{k}": v for k, v in CLASSIFY_ENV.items()},
+        **{f"JETVIZ_VAE_EMD_{k}": v for k, v in VAE_EMD_ENV.items()},
     }
     cmd = [
         sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
