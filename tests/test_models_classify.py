@@ -19,13 +19,7 @@ from jetviz.models.features import (
 from jetviz.models.resnet import ResNet18, refresh_batchnorm
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small convolutions are fastest on one thread; several threads on shared cores spin and crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- ResNet18

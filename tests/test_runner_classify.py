@@ -23,12 +23,7 @@ from jetviz.runners.classify import (
 )
 
 
-@pytest.fixture(autouse=True)
-def few_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 N = 160  # toy events: 2 folds × ~68 training events

@@ -18,12 +18,7 @@ from jetviz.runners.vae_emd import (
 )
 
 
-@pytest.fixture(autouse=True)
-def few_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("n_down", [1, 2, 3])
@@ -175,7 +170,7 @@ def test_bad_inputs_are_refused(toy_jets, tmp_path):
 def test_beta_scan_runs_each_beta_on_shared_jets(toy_jets, tmp_path, monkeypatch):
     import jetviz.runners.vae_emd as module
 
-    monkeypatch.setattr(module, "load_sample", lambda *args, **kwargs: toy_jets)
+    monkeypatch.setattr(module, "load_run_sample", lambda *args, **kwargs: toy_jets)
     rows = beta_scan(small_config(epochs=2), betas=[1e-4, 0.0], workers=1, root=tmp_path)
     assert [row["beta"] for row in rows] == [0.0, 1e-4]
     assert all(0.0 <= row["auc_vae_loss"] <= 1.0 for row in rows)
@@ -190,7 +185,7 @@ def test_beta_scan_on_a_real_dask_cluster(toy_jets, tmp_path, monkeypatch):
 
     import jetviz.runners.vae_emd as module
 
-    monkeypatch.setattr(module, "load_sample", lambda *args, **kwargs: toy_jets)
+    monkeypatch.setattr(module, "load_run_sample", lambda *args, **kwargs: toy_jets)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         rows = beta_scan(small_config(epochs=1), betas=[1e-7, 1e-5], client=client, root=tmp_path)

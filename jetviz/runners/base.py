@@ -35,6 +35,8 @@ __all__ = [
     "save_torch",
     "load_torch",
     "pick_device",
+    "claim_run_dir",
+    "load_run_sample",
 ]
 
 #: ``progress(event)``: event is a dict with at least ``kind`` ("step", "epoch", "stage" or
@@ -172,3 +174,31 @@ def pick_device(name: str = "auto") -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
+    """Write ``config.json`` into ``run_dir``, or check that the run already there has these settings.
+
+    A run directory is never reused for other settings (its results would be mixed up):
+    a different stored config raises :class:`ConfigError` naming the changed parameters.
+    """
+    path = Path(run_dir) / "config.json"
+    values = config.to_dict()
+    if path.exists():
+        stored = read_json(path)
+        if stored != values:
+            changed = sorted(k for k in set(stored) | set(values) if stored.get(k) != values.get(k))
+            raise ConfigError(f"{run_dir} holds a run with other settings ({changed}); start a new run directory")
+    write_json(path, values)
+
+
+def load_run_sample(sample: str, n: int, seed: int, progress: Progress | None = None, unit: str = "events", **params):
+    """:func:`jetviz.data.samples.load_sample` reporting generation as "stage" progress events."""
+    from jetviz.data.samples import load_sample
+
+    def sample_progress(done: int, total: int) -> None:
+        if progress:
+            progress({"kind": "stage", "stage": "sample", "done": done, "total": total,
+                      "message": f"generating {sample}: {done}/{total} {unit}"})
+
+    return load_sample(sample, n, seed, progress=sample_progress, show_progress=False, **params)

@@ -52,7 +52,6 @@ from jetviz.data.detector import Detector, simulate
 from jetviz.data.io import atomic_write
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import get_recipe
-from jetviz.data.samples import load_sample
 from jetviz.errors import ConfigError, DataFileError, SchemaError
 from jetviz.models.augment import augment
 from jetviz.models.features import (
@@ -68,6 +67,8 @@ from jetviz.runners.base import (
     Cancelled,
     Progress,
     RunConfig,
+    claim_run_dir,
+    load_run_sample,
     load_torch,
     new_run_dir,
     pick_device,
@@ -547,11 +548,7 @@ class ClassifyRunner:
         emit = progress or (lambda event: None)
         config = self.config
         if self._events is None:
-            def sample_progress(done: int, total: int) -> None:
-                emit({"kind": "stage", "stage": "sample", "done": done, "total": total,
-                      "message": f"generating {config.sample}: {done}/{total} events"})
-
-            events = load_sample(config.sample, config.n_events, config.seed, progress=sample_progress, show_progress=False)
+            events = load_run_sample(config.sample, config.n_events, config.seed, emit)
         else:
             events = self._events
             if len(events) < config.n_events:
@@ -574,13 +571,7 @@ class ClassifyRunner:
             raise ConfigError("choose at least one model to train")
         if config.threads:
             torch.set_num_threads(config.threads)
-        config_path = self.run_dir / "config.json"
-        if config_path.exists():
-            stored = read_json(config_path)
-            if stored != config.to_dict():
-                changed = sorted(k for k in set(stored) | set(config.to_dict()) if stored.get(k) != config.to_dict().get(k))
-                raise ConfigError(f"{self.run_dir} holds a run with other settings ({changed}); start a new run directory")
-        write_json(config_path, config.to_dict())
+        claim_run_dir(self.run_dir, config)
         device = pick_device(config.device)
         data = self.load_data(emit)
         n = len(data)

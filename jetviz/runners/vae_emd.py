@@ -41,7 +41,6 @@ import torch
 
 from jetviz.data.io import atomic_write
 from jetviz.data.pixelate import jet_images
-from jetviz.data.samples import load_sample
 from jetviz.errors import ConfigError, DataFileError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import roc_auc, roc_curve
@@ -50,6 +49,8 @@ from jetviz.runners.base import (
     Cancelled,
     Progress,
     RunConfig,
+    claim_run_dir,
+    load_run_sample,
     load_torch,
     new_run_dir,
     pick_device,
@@ -410,12 +411,8 @@ class VaeEmdRunner:
         emit = progress or (lambda event: None)
         config = self.config
         if self._events is None:
-            def sample_progress(done: int, total: int) -> None:
-                emit({"kind": "stage", "stage": "sample", "done": done, "total": total,
-                      "message": f"generating {config.sample}: {done}/{total} jets"})
-
-            events = load_sample(config.sample, config.n_jets, config.seed, progress=sample_progress, show_progress=False,
-                                 R=config.jet_R, pt_min=config.pt_min, pt_max=config.pt_max)
+            events = load_run_sample(config.sample, config.n_jets, config.seed, emit, "jets",
+                                     R=config.jet_R, pt_min=config.pt_min, pt_max=config.pt_max)
         else:
             events = self._events
             if len(events) < config.n_jets:
@@ -430,10 +427,7 @@ class VaeEmdRunner:
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
-        config_path = self.run_dir / "config.json"
-        if config_path.exists() and read_json(config_path) != config.to_dict():
-            raise ConfigError(f"{self.run_dir} holds a run with other settings; start a new run directory")
-        write_json(config_path, config.to_dict())
+        claim_run_dir(self.run_dir, config)
         device = pick_device(config.device)
         data = self.load_data(emit)
         emd = self._emd if self._emd is not None else self._emd_part(data, emit)
