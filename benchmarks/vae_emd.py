@@ -305,7 +305,7 @@ def _figures(config, out: dict, best_beta: float):
     roc = anomaly_rocs({key: result.roc(key) for key in SCORES}, width=620, height=520,
                        title=f"Top (anomaly) vs QCD, β = {best_beta:g}, n_down = {config.n_down} "
                              f"({config.n_jets} {config.sample} jets)")
-    scan = beta_scan_plot(out["scan"], width=560, height=400)
+    scan = beta_scan_plot(out["scan"], width=500, height=400)
     return roc.opts(toolbar=None), scan.opts(title=f"β scan, n_down = {config.n_down} ({config.n_jets} {config.sample} jets)",
                                               toolbar=None)
 
