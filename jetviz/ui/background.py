@@ -6,7 +6,10 @@ the queue and updates params. Where there is no loop (a script, a test) work run
 
 A worker ``work(token, messages, *args)`` puts tuples ``(kind, token, *payload)`` on
 ``messages``; the store applies those of its current job (``token``) and drops the others, so
-the results of a job that was superseded or whose session ended are never shown.
+the results of a job that was superseded or whose session ended are never shown. A worker
+does not catch its own errors: :meth:`QueuePolling._start_work` runs it so that a raised
+:class:`jetviz.runners.base.Cancelled` becomes a ``("cancelled", token, message)`` message and
+any other exception an ``("error", token, "Type: message")`` one, shown in the page.
 """
 from __future__ import annotations
 
@@ -40,6 +43,18 @@ def in_jupyter_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _run_work(work: Callable[..., None], token: int, messages: queue.SimpleQueue, *args) -> None:
+    """Run ``work(token, messages, *args)``; its exceptions become "cancelled" / "error" messages."""
+    from jetviz.runners.base import Cancelled
+
+    try:
+        work(token, messages, *args)
+    except Cancelled as err:
+        messages.put(("cancelled", token, str(err)))
+    except Exception as err:  # shown in the page
+        messages.put(("error", token, f"{type(err).__name__}: {err}"))
+
+
 class QueuePolling:
     """Mixin for stores that run work in a thread and drain its queue with ``self._drain`` on the session's loop.
 
@@ -60,7 +75,8 @@ class QueuePolling:
         Parameters
         ----------
         work : callable
-            The worker: touches no param and no Panel object, only puts messages on the queue.
+            The worker: touches no param and no Panel object, only puts messages on the queue;
+            what it raises is reported as a "cancelled" or "error" message.
         args : tuple
             Its arguments after ``token`` and ``messages``.
         blocking : bool or None
@@ -76,11 +92,11 @@ class QueuePolling:
         self._queue = messages
         if blocking is None:
             blocking = not (served() or in_jupyter_kernel())
-        args = (self._token, messages, *args)
+        args = (work, self._token, messages, *args)
         if not blocking and self._start_polling():
-            threading.Thread(target=work, args=args, daemon=True, name=thread_name).start()
+            threading.Thread(target=_run_work, args=args, daemon=True, name=thread_name).start()
         else:
-            work(*args)
+            _run_work(*args)
             self._drain()
 
     def _messages(self) -> Iterator[tuple[str, list]]:

@@ -55,7 +55,7 @@ from jetviz.plots.classify import (
     roc_curves,
     training_curves,
 )
-from jetviz.runners.base import Cancelled, read_history, read_json
+from jetviz.runners.base import read_history, read_json
 from jetviz.runners.classify import MODEL_INPUTS, ClassifyConfig, ClassifyData, ClassifyResult, ClassifyRunner
 from jetviz.ui.events import bounded_input
 from jetviz.ui.runs import RunPage, RunStore, RunView
@@ -211,36 +211,28 @@ class ClassifyStore(RunStore):
     def _train_work(token: int, messages: queue.SimpleQueue, config: ClassifyConfig, cancel: threading.Event) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        try:
-            runner = ClassifyRunner(config)
-            put({"kind": "stage", "stage": "run", "message": f"run directory {runner.run_dir.name}"})
-            data = runner.load_data(put)
-            messages.put(("data", token, data))
-            history_path = runner.run_dir / "history.csv"
+        runner = ClassifyRunner(config)
+        put({"kind": "stage", "stage": "run", "message": f"run directory {runner.run_dir.name}"})
+        data = runner.load_data(put)
+        messages.put(("data", token, data))
+        history_path = runner.run_dir / "history.csv"
 
-            def progress(event: dict) -> None:
-                put(event)
-                if event.get("kind") == "unit" and history_path.exists():  # every round of the finished units
-                    messages.put(("history", token, read_history(history_path)))
+        def progress(event: dict) -> None:
+            put(event)
+            if event.get("kind") == "unit" and history_path.exists():  # every round of the finished units
+                messages.put(("history", token, read_history(history_path)))
 
-            result = ClassifyRunner(config, runner.run_dir, data=data).fit(progress=progress, cancel=cancel.is_set)
-            messages.put(("done", token, result, data))
-        except Cancelled as err:
-            messages.put(("cancelled", token, str(err)))
-        except Exception as err:  # shown in the page
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        result = ClassifyRunner(config, runner.run_dir, data=data).fit(progress=progress, cancel=cancel.is_set)
+        messages.put(("done", token, result, data))
 
     @staticmethod
     def _open_work(token: int, messages: queue.SimpleQueue, run_dir: Path) -> None:
-        try:
-            result = ClassifyResult.load(run_dir)
-            config = result.config
-            message = f"simulating the {config.n_events} {config.sample} events again …"
-            messages.put(("event", token, {"kind": "stage", "stage": "open", "message": message}))
-            data = result.load_data(lambda event: messages.put(("event", token, event)))
-            messages.put(("done", token, result, data))
-        except Exception as err:
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        result = ClassifyResult.load(run_dir)
+        config = result.config
+        message = f"simulating the {config.n_events} {config.sample} events again …"
+        messages.put(("event", token, {"kind": "stage", "stage": "open", "message": message}))
+        data = result.load_data(lambda event: messages.put(("event", token, event)))
+        messages.put(("done", token, result, data))
 
     # ----------------------------------------------------------------------------- messages
     def _on_message(self, kind: str, payload: list) -> None:

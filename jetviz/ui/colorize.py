@@ -56,7 +56,6 @@ from jetviz.plots.colorize import (
     run_rows,
     six_jet_masses,
 )
-from jetviz.runners.base import Cancelled
 from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
 from jetviz.ui.events import bounded_input
 from jetviz.ui.runs import RunPage, RunStore, RunView
@@ -288,39 +287,31 @@ class ColorizeStore(RunStore):
     def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        try:
-            n_total = config.n_train + config.n_test
-            put({"kind": "stage", "stage": "sample", "done": 0, "total": n_total,
-                 "message": f"loading {config.sample} ({n_total} events) …"})
-            events = load_sample(config.sample, n_total, config.seed, show_progress=False, progress=lambda d, t: put(
-                {"kind": "stage", "stage": "sample", "done": d, "total": t,
-                 "message": f"generating {config.sample}: {d}/{t} events"}))
-            runner = ColorizeRunner(config, events=events)
-            put({"kind": "stage", "stage": "run", "message": f"training in {runner.run_dir.name} …",
-                 "run_dir": str(runner.run_dir)})
-            result = runner.fit(progress=put, cancel=cancel.is_set)
-            put({"kind": "stage", "stage": "predict", "message": "predicting the test events …"})
-            messages.put(("done", token, result, predict_test_events(result, events, max_display)))
-        except Cancelled as err:
-            messages.put(("cancelled", token, str(err)))
-        except Exception as err:  # shown in the page
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        n_total = config.n_train + config.n_test
+        put({"kind": "stage", "stage": "sample", "done": 0, "total": n_total,
+             "message": f"loading {config.sample} ({n_total} events) …"})
+        events = load_sample(config.sample, n_total, config.seed, show_progress=False, progress=lambda d, t: put(
+            {"kind": "stage", "stage": "sample", "done": d, "total": t,
+             "message": f"generating {config.sample}: {d}/{t} events"}))
+        runner = ColorizeRunner(config, events=events)
+        put({"kind": "stage", "stage": "run", "message": f"training in {runner.run_dir.name} …",
+             "run_dir": str(runner.run_dir)})
+        result = runner.fit(progress=put, cancel=cancel.is_set)
+        put({"kind": "stage", "stage": "predict", "message": "predicting the test events …"})
+        messages.put(("done", token, result, predict_test_events(result, events, max_display)))
 
     @staticmethod
     def _open_work(token: int, messages: queue.SimpleQueue, max_display: int, run_dir: Path) -> None:
-        try:
-            result = ColorizeResult.load(run_dir)
-            config = result.config
-            n = int(min(config.n_test, max_display))
-            messages.put(("event", token, {"kind": "stage", "stage": "sample", "done": 0, "total": n,
-                                           "message": f"loading {n} test events of {config.sample} …"}))
-            # the test set is the sample's first n_test events, whatever n_train was
-            events = load_sample(config.sample, config.n_train + config.n_test, config.seed, show_progress=False)
-            messages.put(("event", token, {"kind": "stage", "stage": "predict",
-                                           "message": "predicting the test events …"}))
-            messages.put(("done", token, result, predict_test_events(result, events[:n], max_display)))
-        except Exception as err:
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        result = ColorizeResult.load(run_dir)
+        config = result.config
+        n = int(min(config.n_test, max_display))
+        messages.put(("event", token, {"kind": "stage", "stage": "sample", "done": 0, "total": n,
+                                       "message": f"loading {n} test events of {config.sample} …"}))
+        # the test set is the sample's first n_test events, whatever n_train was
+        events = load_sample(config.sample, config.n_train + config.n_test, config.seed, show_progress=False)
+        messages.put(("event", token, {"kind": "stage", "stage": "predict",
+                                       "message": "predicting the test events …"}))
+        messages.put(("done", token, result, predict_test_events(result, events[:n], max_display)))
 
     # ----------------------------------------------------------------------------- messages
     def _drained(self) -> None:

@@ -186,22 +186,19 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
     @staticmethod
     def _work(token: int, messages: queue.SimpleQueue, request: _Request) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
-        try:
-            events = request.events
-            if events is None:
-                def progress(done: int, total: int) -> None:
-                    messages.put(("progress", token, int(100 * done / max(total, 1)),
-                                  f"{request.sample}: {done} of {total} events ready"))
+        events = request.events
+        if events is None:
+            def progress(done: int, total: int) -> None:
+                messages.put(("progress", token, int(100 * done / max(total, 1)),
+                              f"{request.sample}: {done} of {total} events ready"))
 
-                events = load_sample(request.sample, request.n_events, request.seed, progress=progress,
-                                     show_progress=False)
-            messages.put(("progress", token, 100, "simulating the detector …"))
-            detector = Detector(**request.detector)
-            hits = simulate(events, detector, seed=request.seed)
-            grid = {"n_eta": detector.n_eta, "n_phi": detector.n_phi, "eta_max": detector.eta_max}
-            messages.put(("done", token, request, events, hits, grid))
-        except Exception as err:  # shown in the page
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+            events = load_sample(request.sample, request.n_events, request.seed, progress=progress,
+                                 show_progress=False)
+        messages.put(("progress", token, 100, "simulating the detector …"))
+        detector = Detector(**request.detector)
+        hits = simulate(events, detector, seed=request.seed)
+        grid = {"n_eta": detector.n_eta, "n_phi": detector.n_phi, "eta_max": detector.eta_max}
+        messages.put(("done", token, request, events, hits, grid))
 
     def _drain(self) -> None:
         """Apply the loader's messages (runs on the session's event loop)."""

@@ -163,8 +163,8 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     A subclass sets the class attributes below, overrides the ``config`` param with its config
     class and defines the workers ``_train_work(token, messages, *work_args, config, cancel)``
     and ``_open_work(token, messages, *work_args, run_dir)`` (static: they touch no param and
-    no Panel object, only put ``("event" | "done" | "cancelled" | "error" | …, token, …)``
-    messages on the queue), ``_on_progress(event)`` (a runner progress dict other than a
+    no Panel object, only put ``("event" | "done" | …, token, …)`` messages on the queue; what
+    they raise arrives as a ``"cancelled"`` or ``"error"`` message), ``_on_progress(event)`` (a runner progress dict other than a
     stage), ``_apply(*done)`` (the ``"done"`` payload) and ``_settings()`` (the config's controls).
 
     Attributes

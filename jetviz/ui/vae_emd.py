@@ -49,7 +49,7 @@ from jetviz.plots.vae_emd import (
     training_curve,
     transport_plan,
 )
-from jetviz.runners.base import Cancelled, new_run_dir, read_json, runs_dir
+from jetviz.runners.base import new_run_dir, read_json, runs_dir
 from jetviz.runners.vae_emd import (
     VaeEmdConfig,
     VaeEmdData,
@@ -223,40 +223,29 @@ class VaeEmdStore(RunStore):
     def _train_work(token: int, messages: queue.SimpleQueue, config: VaeEmdConfig, cancel: threading.Event) -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        try:
-            runner = VaeEmdRunner(config)
-            put({"kind": "stage", "stage": "run", "message": f"run directory {runner.run_dir.name}"})
-            data = runner.load_data(put)
-            messages.put(("data", token, data))
-            result = runner.fit(progress=put, cancel=cancel.is_set)
-            messages.put(("done", token, result, data))
-        except Cancelled as err:
-            messages.put(("cancelled", token, str(err)))
-        except Exception as err:  # shown in the page
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        runner = VaeEmdRunner(config)
+        put({"kind": "stage", "stage": "run", "message": f"run directory {runner.run_dir.name}"})
+        data = runner.load_data(put)
+        messages.put(("data", token, data))
+        result = runner.fit(progress=put, cancel=cancel.is_set)
+        messages.put(("done", token, result, data))
 
     @staticmethod
     def _open_work(token: int, messages: queue.SimpleQueue, run_dir: Path) -> None:
-        try:
-            result = VaeEmdResult.load(run_dir)
-            config = result.config
-            message = f"loading the {config.n_jets} {config.sample} jets again …"
-            messages.put(("event", token, {"kind": "stage", "stage": "open", "message": message}))
-            data = VaeEmdRunner(config, run_dir).load_data(lambda event: messages.put(("event", token, event)))
-            messages.put(("done", token, result, data))
-        except Exception as err:
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        result = VaeEmdResult.load(run_dir)
+        config = result.config
+        message = f"loading the {config.n_jets} {config.sample} jets again …"
+        messages.put(("event", token, {"kind": "stage", "stage": "open", "message": message}))
+        data = VaeEmdRunner(config, run_dir).load_data(lambda event: messages.put(("event", token, event)))
+        messages.put(("done", token, result, data))
 
     @staticmethod
     def _scan_work(token: int, messages: queue.SimpleQueue, config: VaeEmdConfig, betas: list, workers: int) -> None:
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        try:
-            root = new_run_dir("vae_emd-scan")
-            put({"kind": "stage", "stage": "run", "message": f"scan directory {root.name}"})
-            rows = beta_scan(config, betas, workers=workers, root=root, progress=put)
-            messages.put(("scan", token, rows, str(root)))
-        except Exception as err:
-            messages.put(("error", token, f"{type(err).__name__}: {err}"))
+        root = new_run_dir("vae_emd-scan")
+        put({"kind": "stage", "stage": "run", "message": f"scan directory {root.name}"})
+        rows = beta_scan(config, betas, workers=workers, root=root, progress=put)
+        messages.put(("scan", token, rows, str(root)))
 
     # ----------------------------------------------------------------------------- messages
     def _on_message(self, kind: str, payload: list) -> None:
