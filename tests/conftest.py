@@ -25,3 +25,46 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def reset_panel_state():
+    """Panel's global state (sessions, periodic callbacks, caches) cleared after the test.
+
+    Store and page test modules use it for every test: ``pytestmark = pytest.mark.usefixtures("reset_panel_state")``.
+    """
+    yield
+    import panel as pn
+
+    pn.state.reset()
+
+
+@pytest.fixture()
+def runs(tmp_path, monkeypatch):
+    """An empty runs directory for this test (``$JETVIZ_RUNS``)."""
+    monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def train_rendered():
+    """``train(make_page, root) -> (page, seen)``: a page (made with ``$JETVIZ_RUNS=root``) is
+    rendered and its store trains one run, blocking, so every view's watchers run during the
+    training; ``seen`` holds the history length at each update. The rendered document is
+    cleaned up afterwards, so later tests can change the store's params without it."""
+    def train(make_page, root):
+        import panel as pn
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("JETVIZ_RUNS", str(root))
+            page = make_page()
+            view = pn.panel(page)
+            model = view.get_root()
+            seen: list[int] = []
+            page.store.param.watch(lambda e: seen.append(len(e.new)), "history")
+            page.store.train(blocking=True)
+            view._cleanup(model)
+        pn.state.reset()
+        return page, seen
+
+    return train

@@ -16,33 +16,14 @@ from jetviz.ui import classify as ui
 TINY = dict(sample="toy_bh_sph", n_events=120, n_folds=2, width=2, epochs=1, xgb_n_estimators=20, threads=1)
 
 
-@pytest.fixture(autouse=True)
-def _reset_panel_state():
-    yield
-    pn.state.reset()
-
-
-@pytest.fixture()
-def runs(tmp_path, monkeypatch):
-    """An empty runs directory for this test."""
-    monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
+pytestmark = pytest.mark.usefixtures("reset_panel_state")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, train_rendered):
     """A page whose store trained one tiny run (blocking) while rendered, and its runs directory."""
     root = tmp_path_factory.mktemp("classify-runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JETVIZ_RUNS", str(root))
-        page = ui.ClassifyPage(**TINY)
-        view = pn.panel(page)
-        model = view.get_root()  # every view's watchers run during the training
-        seen = []
-        page.store.param.watch(lambda e: seen.append(len(e.new)), "history")
-        page.store.train(blocking=True)
-        view._cleanup(model)  # the later tests change the store's params without this document
-    pn.state.reset()
+    page, seen = train_rendered(lambda: ui.ClassifyPage(**TINY), root)
     return page, root, seen
 
 

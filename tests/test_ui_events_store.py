@@ -5,16 +5,12 @@ import asyncio
 import threading
 
 import numpy as np
-import panel as pn
 import pytest
 
 from jetviz.ui import events as ui
 
 
-@pytest.fixture(autouse=True)
-def _reset_panel_state():
-    yield
-    pn.state.reset()
+pytestmark = pytest.mark.usefixtures("reset_panel_state")
 
 
 def test_blocking_load_and_current_event():

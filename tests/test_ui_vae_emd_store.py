@@ -19,33 +19,14 @@ TINY = dict(sample="toy_top_qcd", n_jets=200, n_pix=16, latent=8, channels=4, ep
             n_medoids=3, n_anomaly=30, emd_jobs=1, threads=1)
 
 
-@pytest.fixture(autouse=True)
-def _reset_panel_state():
-    yield
-    pn.state.reset()
-
-
-@pytest.fixture()
-def runs(tmp_path, monkeypatch):
-    """An empty runs directory for this test."""
-    monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
+pytestmark = pytest.mark.usefixtures("reset_panel_state")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, train_rendered):
     """A page whose store trained one tiny run (blocking) while rendered, and its runs directory."""
     root = tmp_path_factory.mktemp("vae-emd-runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JETVIZ_RUNS", str(root))
-        page = ui.VaeEmdPage(**TINY)
-        view = pn.panel(page)
-        model = view.get_root()  # every view's watchers run during the training
-        seen = []
-        page.store.param.watch(lambda e: seen.append(len(e.new)), "history")
-        page.store.train(blocking=True)
-        view._cleanup(model)
-    pn.state.reset()
+    page, seen = train_rendered(lambda: ui.VaeEmdPage(**TINY), root)
     return page, root, seen
 
 

@@ -25,17 +25,7 @@ TIMEOUT_MS = 60_000
 TALL = {"width": 1440, "height": 2500}
 
 
-@pytest.fixture(autouse=True)
-def _reset_panel_state():
-    yield
-    pn.state.reset()
-
-
-@pytest.fixture()
-def runs(tmp_path, monkeypatch):
-    """An empty runs directory for this test."""
-    monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
+pytestmark = pytest.mark.usefixtures("reset_panel_state")
 
 
 @pytest.fixture(scope="module")
