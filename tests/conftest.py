@@ -68,3 +68,34 @@ def train_rendered():
         return page, seen
 
     return train
+
+
+@pytest.fixture(scope="session")
+def train_then_cancel():
+    """``run(store, polls, timeout) -> progress values``: train in the background under a running
+    event loop (so the work goes to a thread), press Cancel as soon as the live history has a
+    row, and wait until the store stops. The loop runs in a thread of its own, since
+    pytest-playwright keeps an event loop running in the main thread."""
+    import asyncio
+    import threading
+
+    def run(store, polls: int = 1200, timeout: float = 120) -> list:
+        seen: list = []
+        store.param.watch(lambda e: seen.append(e.new), "progress")
+
+        async def main():
+            store.train(blocking=False)
+            assert store.running and store.training  # returned at once
+            for _ in range(polls):
+                if store.history:  # the live history arrived: cancel
+                    store.cancel_button = True
+                if not store.running:
+                    return
+                await asyncio.sleep(0.05)
+
+        loop = threading.Thread(target=asyncio.run, args=(main(),))
+        loop.start()
+        loop.join(timeout=timeout)
+        return seen
+
+    return run

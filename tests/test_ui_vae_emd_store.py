@@ -2,9 +2,7 @@
 two jets (transport plan), runs a β scan and reports errors."""
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 
 import holoviews as hv
 import numpy as np
@@ -165,25 +163,10 @@ def test_run_errors_are_shown_in_the_page(runs):
     assert "No finished vae_emd run" in store.notice
 
 
-def test_background_training_and_cancel(runs):
+def test_background_training_and_cancel(runs, train_then_cancel):
     """With a running event loop the training goes to a thread; Cancel stops it after a step."""
     store = ui.VaeEmdStore(**{**TINY, "epochs": 500})
-    seen = []
-    store.param.watch(lambda e: seen.append(e.new), "progress")
-
-    async def main():
-        store.train(blocking=False)
-        assert store.running and store.training  # returned at once
-        for _ in range(1200):
-            if store.history:  # the first epoch arrived: cancel
-                store.cancel_button = True
-            if not store.running:
-                return
-            await asyncio.sleep(0.05)
-
-    runner = threading.Thread(target=asyncio.run, args=(main(),))
-    runner.start()
-    runner.join(timeout=120)
+    seen = train_then_cancel(store)
     assert not store.running and store.error == ""
     assert store.notice.startswith("Cancelled:") and store.result is None
     assert 1 <= len(store.history) < 500 and any(0 < p < 100 for p in seen)

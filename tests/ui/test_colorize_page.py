@@ -6,9 +6,7 @@ and train a tiny toy run from the page, with the sizes given in the URL query; s
 """
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 
 import numpy as np
 import panel as pn
@@ -122,26 +120,10 @@ def test_errors_are_shown(runs, monkeypatch):
     assert "No finished colorize run" in store.notice
 
 
-def test_background_training_and_cancel(runs):
+def test_background_training_and_cancel(runs, train_then_cancel):
     """With a running event loop the training goes to a thread; Cancel stops it, the checkpoint stays."""
     store = ui.ColorizeStore(**{**TINY, "epochs": 200})
-    seen = []
-    store.param.watch(lambda e: seen.append(e.new), "progress")
-
-    async def main():
-        store.train(blocking=False)
-        assert store.running and store.training  # returned at once
-        for _ in range(600):
-            if store.history:  # the live history arrived: cancel
-                store.cancel_button = True
-            if not store.running:
-                return
-            await asyncio.sleep(0.05)
-
-    # in a thread of its own: pytest-playwright keeps an event loop running in the main thread
-    runner = threading.Thread(target=asyncio.run, args=(main(),))
-    runner.start()
-    runner.join(timeout=60)
+    seen = train_then_cancel(store, polls=600, timeout=60)
     assert not store.running and store.error == ""
     assert store.notice.startswith("Cancelled:") and store.result is None
     assert 1 <= len(store.history) < 200 and any(0 < p < 100 for p in seen)
