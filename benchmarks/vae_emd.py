@@ -322,7 +322,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="GPU sizes: 20000 jets, 50 epochs, 32 channels, n_corr 300, "
-                        "n_pool 300, n_anomaly 2000, device cuda, 8 EMD processes")
+                        "n_pool 300, n_anomaly 2000, device cuda, 8 EMD threads")
     parser.add_argument("--sample", default="top_qcd", choices=["top_qcd", "toy_top_qcd"], help="sample of the study")
     parser.add_argument("--n-jets", type=int, help="jets of the study, half top (default 3000; --full 20000)")
     parser.add_argument("--epochs", type=int, help="VAE epochs (default 40; --full 50)")
@@ -340,10 +340,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--workers", type=int, default=2, help="parallel β-scan processes")
-    parser.add_argument("--emd-workers", type=int, help="processes for the study's EMD matrices (default 1: each "
-                        "extra process costs seconds of start-up per matrix, more than the CPU default's ~30k "
-                        "image pairs take; --full 8)")
+    parser.add_argument("--emd-workers", type=int, help="threads for the study's EMD matrices (default 2; --full 8)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto; --full cuda")
+    parser.add_argument("--loss", choices=["mse", "sliced_w1"], default="mse",
+                        help="the VAE's reconstruction term: pixel MSE (the talk) or sliced W_1 (the EMD-trained variant)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emd-jets", type=int, default=200, help="jets of part 1 (EMD throughput)")
     parser.add_argument("--emd-sample", default="top_qcd", choices=["top_qcd", "toy_top_qcd"])
@@ -357,7 +357,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = dict(n_jets=20000, epochs=50, channels=32, n_corr=300, n_pool=300, n_anomaly=2000, device="cuda",
                  emd_workers=8) if args.full \
-        else dict(n_jets=3000, epochs=40, channels=8, n_corr=150, n_pool=150, n_anomaly=600, device="auto", emd_workers=1)
+        else dict(n_jets=3000, epochs=40, channels=8, n_corr=150, n_pool=150, n_anomaly=600, device="auto", emd_workers=2)
     for key in sizes:
         if getattr(args, key) is not None:
             sizes[key] = getattr(args, key)
@@ -378,7 +378,7 @@ def main() -> None:
                               latent=args.latent, n_corr=sizes["n_corr"], n_pool=sizes["n_pool"], n_medoids=args.n_medoids,
                               n_anomaly=sizes["n_anomaly"], n_pix=args.n_pix, n_down=args.n_down, beta=args.beta,
                               batch_size=args.batch_size, learning_rate=args.learning_rate, emd_jobs=sizes["emd_workers"],
-                              device=sizes["device"], seed=args.seed)
+                              device=sizes["device"], seed=args.seed, loss=args.loss)
         root = Path(args.run_dir) if args.run_dir else new_run_dir("vae_emd-bench")
         root.mkdir(parents=True, exist_ok=True)
         print(f"\npart 2: the study; device {pick_device(config.device)}, {args.workers} scan process(es); "

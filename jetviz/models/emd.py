@@ -33,29 +33,28 @@ For p ≤ 1, (θ/R)^p is itself a metric on the plane, so this value is a metric
 jets (a W_1 with the ground metric θ^p); for p > 1 it is not (pass ``root=True`` to get
 (Σ f c)^(1/p), the metric W_p). ``root=True`` applies the same power to the unnormalised value.
 
-Every distance is exact: the transport problem is solved by POT's network simplex (the
-C++ solver behind :func:`ot.emd` / :func:`ot.emd2`), and a solution that is not proven
-optimal (iteration limit ``num_iter_max`` reached, infeasible) raises :class:`EMDSolverError`.
+Every distance is exact: the transport problem is solved by the compiled network simplex of
+:mod:`jetviz.models.transport` (the LEMON algorithm of POT and ``wasserstein``, started from
+the optimal plan of the η projections); a pair it cannot finish within ``num_iter_max`` pivots
+is solved again by POT's network simplex (:func:`ot.emd`), and a solution that neither proves
+optimal (iteration limit, infeasible) raises :class:`EMDSolverError`.
 
 **Many pairs.** :func:`emd_matrix` computes an ``(N, M)`` matrix between two lists of jets,
 or the symmetric ``(N, N)`` matrix of one list (only i < j is solved; the diagonal is 0). Jets
 are validated and packed into flat arrays once; the pairs are cut into rectangular tiles of
-many pairs, solved in this process (``n_jobs=1``), in local processes (``n_jobs > 1``; the
-packed jets travel once per process, each task is only a tile's index range) or on a
-``dask.distributed`` client (``client=``; the packed jets are scattered once). Progress is
-reported per tile to a ``progress(done_pairs, total_pairs)`` callback and/or a tqdm bar.
-With local processes, scripts must guard their entry point with ``if __name__ == "__main__":``
-(the pool uses the "spawn" start method, safe beside server threads).
+many pairs, each solved by one compiled call (cost matrices included) that releases the GIL:
+in this thread (``n_jobs=1``), in a pool of threads (``n_jobs > 1``: no process start-up, no
+copies of the jets) or on a ``dask.distributed`` client (``client=``; the packed jets are
+scattered once). Progress is reported per tile to a ``progress(done_pairs, total_pairs)``
+callback and/or a tqdm bar.
 
 Inputs are never mutated.
 """
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Iterable
 from typing import Any, Callable, NamedTuple
 
@@ -63,6 +62,7 @@ import numpy as np
 
 from jetviz.data.kinematics import wrap_phi
 from jetviz.errors import ConfigError, JetvizError, SchemaError
+from jetviz.models.transport import OPTIMAL, pairwise_tile, transport
 
 __all__ = [
     "PointSet",
@@ -363,8 +363,12 @@ def _get_solver() -> Callable:
     return _solver
 
 
-def _solve_pair(a: _Jet, b: _Jet, params: _Params, return_flow: bool):
-    """(value, flow or None) for one pair of prepared jets; value has no 1/p root."""
+def _solve_pair(a: _Jet, b: _Jet, params: _Params, return_flow: bool, compiled: bool = True):
+    """(value, flow or None) for one pair of prepared jets; value has no 1/p root.
+
+    ``compiled``: try :func:`jetviz.models.transport.transport` first (POT's solver if it
+    reaches the pivot limit); False: POT's solver only.
+    """
     M = _cost(a.eta, a.phi, b.eta, b.phi, params.R, params.p, params.periodic_phi)
     wa, wb = a.w, b.w
     extra = 0.0
@@ -381,7 +385,16 @@ def _solve_pair(a: _Jet, b: _Jet, params: _Params, return_flow: bool):
             dummy = -1
         extra = abs(diff)
     wb = wb * (wa.sum() / wb.sum())  # equal masses to the last bit, as ot.emd does
-    G, cost, code = _get_solver()(wa, wb, M, params.num_iter_max)
+    code = 0
+    if compiled:
+        eta_a, eta_b = a.eta, b.eta  # the start orders particles by η; the extra particle goes last
+        if dummy == 1:
+            eta_a = np.append(eta_a, np.inf)
+        elif dummy == -1:
+            eta_b = np.append(eta_b, np.inf)
+        G, cost, code, _pivots = transport(wa, wb, M, params.num_iter_max, eta_a, eta_b)
+    if code != OPTIMAL:  # the pivot limit: let POT's solver try with the same limit
+        G, cost, code = _get_solver()(wa, wb, M, params.num_iter_max)
     if code != 1:
         raise EMDSolverError(
             f"optimal transport between jets of {len(a.w)} and {len(b.w)} particles failed: "
@@ -507,44 +520,46 @@ def _tiles(n_a: int, n_b: int, symmetric: bool, side: int) -> list[Tile]:
     return tiles
 
 
-def _solve_tile(packed_a: _Packed, packed_b: _Packed | None, tile: Tile, params: _Params) -> np.ndarray:
-    """Values (no root) of one tile, ``(r1 − r0, c1 − c0)``; in a diagonal tile of a symmetric
-    matrix only the strict upper triangle is filled (the rest is 0)."""
+def _join(packed_a: _Packed, packed_b: _Packed) -> _Packed:
+    """One pack holding the jets of ``packed_a`` then those of ``packed_b``."""
+    return _Packed(
+        np.concatenate([packed_a.w, packed_b.w]),
+        np.concatenate([packed_a.eta, packed_b.eta]),
+        np.concatenate([packed_a.phi, packed_b.phi]),
+        np.concatenate([packed_a.offsets, packed_b.offsets[1:] + packed_a.offsets[-1]]),
+        np.concatenate([packed_a.totals, packed_b.totals]),
+    )
+
+
+def _solve_tile(packed: _Packed, shift: int | None, tile: Tile, params: _Params) -> np.ndarray:
+    """Values (no root) of one tile, ``(r1 − r0, c1 − c0)``.
+
+    ``shift`` is the index of the first column jet in ``packed`` (None: a symmetric matrix of
+    the jets of ``packed``; in its diagonal tiles only the strict upper triangle is filled,
+    the rest is 0). Pairs the compiled solver does not finish go to POT's solver.
+    """
     r0, r1, c0, c1 = tile
-    symmetric = packed_b is None
-    b_jets = packed_a if symmetric else packed_b
+    rows, cols = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
+    if shift is None and r0 == c0:
+        upper = rows < cols
+        rows, cols = rows[upper], cols[upper]
+    rows, cols = rows.ravel(), cols.ravel()
+    right = cols if shift is None else cols + shift
+    values = np.zeros(len(rows))
+    codes = np.zeros(len(rows), dtype=np.int64)
+    pairwise_tile(packed.w, packed.eta, packed.phi, packed.totals, packed.offsets, rows, right, params.R, params.p,
+                  params.norm, params.periodic_phi, params.num_iter_max, values, codes)
+    for k in np.flatnonzero(codes != OPTIMAL):
+        try:
+            values[k] = _solve_pair(packed.jet(rows[k]), packed.jet(right[k]), params, False, compiled=False)[0]
+        except EMDSolverError as error:
+            raise EMDSolverError(f"pair ({rows[k]}, {cols[k]}): {error}") from None
     out = np.zeros((r1 - r0, c1 - c0))
-    cols = [b_jets.jet(j) for j in range(c0, c1)]
-    for i in range(r0, r1):
-        a = packed_a.jet(i)
-        start = i + 1 if symmetric and r0 == c0 else c0
-        for j in range(max(start, c0), c1):
-            try:
-                out[i - r0, j - c0] = _solve_pair(a, cols[j - c0], params, False)[0]
-            except EMDSolverError as error:
-                raise EMDSolverError(f"pair ({i}, {j}): {error}") from None
+    out[rows - r0, cols - c0] = values
     return out
 
 
-# worker-process state: the packed jets travel once per process (pool initializer)
-_WORKER_DATA: tuple[_Packed, _Packed | None] | None = None
-
-
-def _worker_init(packed_a: _Packed, packed_b: _Packed | None) -> None:
-    global _WORKER_DATA
-    _WORKER_DATA = (packed_a, packed_b)
-    if "ot" not in sys.modules:  # this worker only solves on numpy: skip POT's torch/jax/... backends (seconds)
-        for key in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW"):
-            os.environ.setdefault(f"POT_BACKEND_DISABLE_{key}", "1")
-    _get_solver()
-
-
-def _worker_tile(tile: Tile, params: _Params) -> tuple[Tile, np.ndarray]:
-    assert _WORKER_DATA is not None, "worker not initialised"
-    return tile, _solve_tile(_WORKER_DATA[0], _WORKER_DATA[1], tile, params)
-
-
-def _dask_tile(tile: Tile, data: tuple[_Packed, _Packed | None], params: tuple) -> tuple[Tile, np.ndarray]:
+def _dask_tile(tile: Tile, data: tuple[_Packed, int | None], params: tuple) -> tuple[Tile, np.ndarray]:
     return tuple(tile), _solve_tile(data[0], data[1], tuple(tile), _Params(*params))
 
 
@@ -572,8 +587,8 @@ def emd_matrix(
         jets_b: M jets likewise, or None for the symmetric ``(N, N)`` matrix of ``jets_a``
             (only pairs i < j are solved; the diagonal is 0).
         R, p, norm, root, periodic_phi, num_iter_max: as in :func:`emd`.
-        n_jobs: local worker processes ("spawn" context); 1 = in this process, no pool;
-            None or −1 = one per CPU. Ignored when ``client`` is given.
+        n_jobs: threads solving tiles side by side (the compiled solver releases the GIL);
+            1 = this thread only; None or −1 = one per CPU. Ignored when ``client`` is given.
         client: a ``dask.distributed.Client``: tiles run on its workers (``client.map``),
             the packed jets are scattered to them once.
         block_size: side of the square tiles of pairs that form one task (default: chosen
@@ -590,6 +605,7 @@ def emd_matrix(
     packed_b = None if symmetric else _pack(jets_b, params, "jets_b")
     n_a = len(packed_a.totals)
     n_b = n_a if symmetric else len(packed_b.totals)
+    packed, shift = (packed_a, None) if symmetric else (_join(packed_a, packed_b), n_a)
 
     if client is None:
         if n_jobs is None or n_jobs == -1:
@@ -637,7 +653,7 @@ def emd_matrix(
 
                 # hash=False: a fresh key per call, so cancelling it below never hits a later call
                 # that scatters the same jets (same token) while this key is being released
-                [data] = client.scatter([(packed_a, packed_b)], broadcast=True, hash=False)
+                [data] = client.scatter([(packed, shift)], broadcast=True, hash=False)
                 futures = client.map(_dask_tile, tiles, data=data, params=tuple(params), pure=False)
                 try:
                     for future in dask_completed(futures):
@@ -647,18 +663,16 @@ def emd_matrix(
                     client.cancel([data])
         elif workers <= 1 or len(tiles) <= 1:
             for tile in tiles:
-                store(tile, _solve_tile(packed_a, packed_b, tile, params))
+                store(tile, _solve_tile(packed, shift, tile, params))
         else:
-            context = multiprocessing.get_context("spawn")  # safe beside server threads, as in jetviz.data.samples
-            pool = ProcessPoolExecutor(
-                min(workers, len(tiles)), mp_context=context, initializer=_worker_init, initargs=(packed_a, packed_b)
-            )
-            try:
-                futures = [pool.submit(_worker_tile, tile, params) for tile in tiles]
-                for future in as_completed(futures):
-                    store(*future.result())
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            with ThreadPoolExecutor(min(workers, len(tiles)), thread_name_prefix="emd") as pool:
+                futures = {pool.submit(_solve_tile, packed, shift, tile, params): tile for tile in tiles}
+                try:
+                    for future in as_completed(futures):
+                        store(futures[future], future.result())
+                finally:
+                    for future in futures:
+                        future.cancel()
     finally:
         if bar is not None:
             bar.close()

@@ -12,6 +12,14 @@ Loss (:func:`vae_loss`), per jet, as in the talk: ``(1 − β)·MSE + β·KLD`` 
 MSE = Σ_pixels (x − x′)² and KLD = KL(N(μ, σ²) ‖ N(0, 1)) summed over the latent
 dimensions. With unit-sum images the MSE is O(10⁻²) and the KLD O(10–100), hence the talk's
 tiny optimal β ≈ 10⁻⁷.
+
+**EMD-trained variant** (the talk's backup): the reconstruction term can be the sliced
+Wasserstein-1 distance instead of the MSE (:class:`SlicedW1`, ``vae_loss(..., distance=)``):
+the mean over ``n_slices`` evenly spaced directions ψ_k ∈ [0, π) of the exact 1-d W_1 between
+the two images projected on (cos ψ_k, sin ψ_k) — in units of θ/R, like the EMD, and
+differentiable. On one pixel grid each projection sorts the same pixel centres for both
+images, so W_1 = Σ_i |F_x(t_i) − F_x′(t_i)| (t_{i+1} − t_i) with F the cumulative sums in
+that order. It is a lower bound of the 2-d W_1 (projection shortens every move).
 """
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from torch import nn
 
 from jetviz.errors import ConfigError, SchemaError
 
-__all__ = ["ConvVAE", "vae_loss", "k_medoids"]
+__all__ = ["ConvVAE", "SlicedW1", "vae_loss", "k_medoids"]
 
 
 class ConvVAE(nn.Module):
@@ -99,17 +107,56 @@ class ConvVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
-def vae_loss(reconstruction: torch.Tensor, images: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-jet ``(1 − β)·MSE + β·KLD``, MSE and KLD, each ``(B,)``.
+class SlicedW1(nn.Module):
+    """Sliced Wasserstein-1 distance between unit-sum images on one (η, φ) pixel grid.
 
-    MSE = Σ_pixels (x − x′)²; KLD = −½ Σ_latent (1 + log σ² − μ² − σ²).
+    Arguments:
+        n_pix: image side in pixels.
+        width: image side in Δη and Δφ (radians); pixel centres as in
+            :func:`jetviz.models.emd.pixel_centres` on ``(−width/2, width/2)``.
+        R: the jet radius dividing distances (as in the EMD's θ/R).
+        n_slices: directions ψ_k = kπ/n_slices, k = 0 … n_slices − 1.
+    Call with two ``(B, 1, n_pix, n_pix)`` (or ``(B, n_pix, n_pix)``) images; returns ``(B,)``.
+    """
+
+    def __init__(self, n_pix: int, width: float, R: float = 1.0, n_slices: int = 32):
+        super().__init__()
+        if int(n_pix) < 1 or not width > 0 or not R > 0 or int(n_slices) < 1:
+            raise ConfigError(f"need n_pix ≥ 1, width > 0, R > 0, n_slices ≥ 1; got {n_pix}, {width}, {R}, {n_slices}")
+        self.n_pix, self.n_slices = int(n_pix), int(n_slices)
+        centres = (torch.arange(self.n_pix, dtype=torch.float64) + 0.5) * (width / self.n_pix) - width / 2
+        eta, phi = torch.meshgrid(centres, centres, indexing="ij")  # row-major pixels: (η index, φ index)
+        angles = torch.arange(self.n_slices, dtype=torch.float64) * (torch.pi / self.n_slices)
+        positions = (torch.cos(angles)[:, None] * eta.reshape(1, -1) + torch.sin(angles)[:, None] * phi.reshape(1, -1)) / R
+        positions, order = torch.sort(positions, dim=1)  # (K, P)
+        self.register_buffer("order", order)
+        self.register_buffer("gaps", positions[:, 1:] - positions[:, :-1])  # (K, P − 1), float64
+
+    def forward(self, images_a: torch.Tensor, images_b: torch.Tensor) -> torch.Tensor:
+        a, b = images_a.flatten(1), images_b.flatten(1)
+        if a.shape != b.shape or a.shape[1] != self.n_pix**2:
+            raise SchemaError(f"SlicedW1 expects two (B, 1, {self.n_pix}, {self.n_pix}) image batches, "
+                              f"got {tuple(images_a.shape)} and {tuple(images_b.shape)}")
+        difference = (a - b)[:, self.order]  # (B, K, P) in each slice's order, the images' dtype
+        cdf = torch.cumsum(difference, dim=2)[:, :, :-1]
+        return (cdf.abs() * self.gaps.to(cdf.dtype)).sum(2).mean(1)
+
+
+def vae_loss(reconstruction: torch.Tensor, images: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+             beta: float, distance: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-jet ``(1 − β)·D + β·KLD``, D and KLD, each ``(B,)``.
+
+    D = MSE = Σ_pixels (x − x′)² by default, or ``distance(x′, x)`` (e.g. :class:`SlicedW1`);
+    KLD = −½ Σ_latent (1 + log σ² − μ² − σ²).
     """
     if not 0.0 <= float(beta) <= 1.0:
         raise ConfigError(f"beta must lie in [0, 1], got {beta}")
-    mse = ((reconstruction - images) ** 2).flatten(1).sum(1)
+    if distance is None:
+        reco = ((reconstruction - images) ** 2).flatten(1).sum(1)
+    else:
+        reco = distance(reconstruction, images)
     kld = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)
-    return (1.0 - beta) * mse + beta * kld, mse, kld
+    return (1.0 - beta) * reco + beta * kld, reco, kld
 
 
 def k_medoids(distances: np.ndarray, k: int, seed: int = 0, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,7 @@ __all__ = [
     "pick_device",
     "claim_run_dir",
     "load_run_sample",
+    "run_jobs",
 ]
 
 #: ``progress(event)``: event is a dict with at least ``kind`` ("step", "epoch", "stage" or
@@ -202,3 +203,35 @@ def load_run_sample(sample: str, n: int, seed: int, progress: Progress | None = 
                       "message": f"generating {sample}: {done}/{total} {unit}"})
 
     return load_sample(sample, n, seed, progress=sample_progress, show_progress=False, **params)
+
+
+def run_jobs(function: Callable, jobs: list[tuple], workers: int = 2, client=None, progress: Progress | None = None,
+             describe: Callable[[Any], str] = lambda result: "") -> list:
+    """``function(*job)`` for every job, as parallel jobs; results in completion order.
+
+    On a ``dask.distributed`` client when given (``client.map``), else in ``workers`` local
+    processes ("spawn": safe beside server threads; ``function`` and the jobs must pickle), or
+    one after the other in this process when ``workers ≤ 1``. After each job a "unit" progress
+    event (``done``, ``total``, ``message`` = ``describe(result) + " done"``) is emitted.
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    emit = progress or (lambda event: None)
+    results: list = []
+
+    def finished(result) -> None:
+        results.append(result)
+        emit({"kind": "unit", "done": len(results), "total": len(jobs), "message": f"{describe(result)} done".strip()})
+
+    if client is not None:
+        for future in client.map(function, *zip(*jobs), pure=False):
+            finished(future.result())
+    elif workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            finished(function(*job))
+    else:
+        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in cf.as_completed([pool.submit(function, *job) for job in jobs]):
+                finished(future.result())
+    return results

@@ -29,6 +29,7 @@ VAE, the MSE and the EMD all see the same input.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ from jetviz.data.pixelate import jet_images
 from jetviz.errors import ConfigError, DataFileError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import roc_auc, roc_curve
-from jetviz.models.vae import ConvVAE, k_medoids, vae_loss
+from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
 from jetviz.runners.base import (
     Cancelled,
     Progress,
@@ -56,6 +57,7 @@ from jetviz.runners.base import (
     pick_device,
     read_history,
     read_json,
+    run_jobs,
     save_torch,
     write_history,
     write_json,
@@ -68,6 +70,7 @@ __all__ = [
     "VaeEmdData",
     "VaeEmdResult",
     "VaeEmdRunner",
+    "reconstruction_distance",
     "prepare",
     "pair_distances",
     "pearson",
@@ -95,7 +98,9 @@ class VaeEmdConfig(RunConfig):
     n_down = param.Integer(default=3, bounds=(1, 4), doc="downsampling blocks of the VAE")
     latent = param.Integer(default=64, bounds=(1, 1024), doc="latent dimensions")
     channels = param.Integer(default=16, bounds=(1, 256), doc="channels of the first block")
-    beta = param.Number(default=1e-7, bounds=(0.0, 1.0), doc="β of (1 − β)·MSE + β·KLD")
+    beta = param.Number(default=1e-7, bounds=(0.0, 1.0), doc="β of (1 − β)·D + β·KLD")
+    loss = param.Selector(default="mse", objects=["mse", "sliced_w1"],
+                          doc="reconstruction term D: pixel MSE (the talk) or the sliced W_1 (EMD-trained variant)")
     epochs = param.Integer(default=20, bounds=(1, 10_000))
     batch_size = param.Integer(default=64, bounds=(2, 4096))
     learning_rate = param.Number(default=3e-3, bounds=(1e-6, 1.0))
@@ -103,7 +108,7 @@ class VaeEmdConfig(RunConfig):
     n_pool = param.Integer(default=150, bounds=(4, 5000), doc="QCD training jets for the k-medoids")
     n_medoids = param.Integer(default=10, bounds=(1, 500), doc="k of the k-medoids")
     n_anomaly = param.Integer(default=600, bounds=(4, 1_000_000), doc="test jets scored by EMD (half top)")
-    emd_jobs = param.Integer(default=2, bounds=(1, 256), doc="processes for the EMD matrices")
+    emd_jobs = param.Integer(default=2, bounds=(1, 256), doc="threads for the EMD matrices")
     threads = param.Integer(default=0, bounds=(0, 1024), doc="torch CPU threads (0 = library default)")
 
 
@@ -236,13 +241,14 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
               checkpoint: Path | None = None, validation: np.ndarray | None = None) -> tuple[ConvVAE, list[dict]]:
     """Train a :class:`ConvVAE` on ``(N, 1, n_pix, n_pix)`` images; per-epoch checkpoint and resume.
 
-    Returns the model (eval mode) and history rows (epoch, train_loss, train_mse, train_kld,
-    val_loss, seconds, jets_per_s).
+    Returns the model (eval mode) and history rows (epoch, train_loss, train_reco (the MSE or
+    sliced W_1 term), train_kld, val_loss, seconds, jets_per_s).
     """
     emit = progress or (lambda event: None)
     beta = config.beta if beta is None else float(beta)
     torch.manual_seed(config.seed)
     model = ConvVAE(config.n_pix, config.n_down, config.latent, config.channels).to(device)
+    distance = reconstruction_distance(config, device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict] = []
@@ -268,18 +274,18 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
             rows = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = x_all[rows].to(device)
             reconstruction, mu, logvar = model(x)
-            loss, mse, kld = vae_loss(reconstruction, x, mu, logvar, beta)
+            loss, reco, kld = vae_loss(reconstruction, x, mu, logvar, beta, distance)
             optimiser.zero_grad(set_to_none=True)
             loss.mean().backward()
             optimiser.step()
-            batch = torch.stack([loss.detach().sum(), mse.detach().sum(), kld.detach().sum()]).cpu().numpy()
+            batch = torch.stack([loss.detach().sum(), reco.detach().sum(), kld.detach().sum()]).cpu().numpy()
             totals += batch
             emit({"kind": "step", "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": float(batch[0] / len(rows))})
         seconds = time.perf_counter() - started
-        row = {"epoch": epoch + 1, "train_loss": totals[0] / len(images), "train_mse": totals[1] / len(images),
+        row = {"epoch": epoch + 1, "train_loss": totals[0] / len(images), "train_reco": totals[1] / len(images),
                "train_kld": totals[2] / len(images), "seconds": seconds, "jets_per_s": len(images) / seconds}
         if validation is not None:
-            row["val_loss"] = float(vae_scores(model, validation, beta, device).mean())
+            row["val_loss"] = float(vae_scores(model, validation, beta, device, distance=distance).mean())
         history.append(row)
         if checkpoint is not None:
             keys = list(history[0])
@@ -291,15 +297,23 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
     return model.eval(), history
 
 
+def reconstruction_distance(config: VaeEmdConfig, device: str = "cpu") -> SlicedW1 | None:
+    """The reconstruction term of ``config.loss``: None (pixel MSE) or a :class:`SlicedW1` on the image grid."""
+    if config.loss == "sliced_w1":
+        return SlicedW1(config.n_pix, config.image_width, config.jet_R).to(device)
+    return None
+
+
 @torch.no_grad()
-def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "cpu", batch_size: int = 512) -> np.ndarray:
-    """Per-jet VAE loss ``(N,)`` with z = μ (the anomaly score)."""
+def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "cpu", batch_size: int = 512,
+               distance: SlicedW1 | None = None) -> np.ndarray:
+    """Per-jet VAE loss ``(N,)`` with z = μ (the anomaly score); ``distance`` as in :func:`vae_loss`."""
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
         x = torch.as_tensor(images[start:start + batch_size], device=device)
         reconstruction, mu, logvar = model(x, sample=False)
-        out.append(vae_loss(reconstruction, x, mu, logvar, beta)[0].cpu().numpy())
+        out.append(vae_loss(reconstruction, x, mu, logvar, beta, distance)[0].cpu().numpy())
     return np.concatenate(out).astype(np.float64)
 
 
@@ -440,13 +454,13 @@ class VaeEmdRunner:
                                    checkpoint=self.run_dir / "checkpoint.pt", validation=validation)
         write_history(self.run_dir / "history.csv", history)
         emit({"kind": "stage", "stage": "evaluate", "message": "correlations and anomaly scores"})
-        score_vae = vae_scores(model, data.images, config.beta, device)
+        score_vae = vae_scores(model, data.images, config.beta, device, distance=reconstruction_distance(config, device))
         test = data.split == 1
         _, latent, _ = representations(model, data.images[test], device)
         arrays = {"labels": data.labels, "split": data.split, "pt": data.pt, "mass": data.mass, "score_vae": score_vae,
                   "latent": latent, "test_index": np.flatnonzero(test), **emd}
         metrics = {
-            "beta": config.beta, "n_train": int((~test).sum()), "n_test": int(test.sum()),
+            "beta": config.beta, "loss": config.loss, "n_train": int((~test).sum()), "n_test": int(test.sum()),
             "n_pairs": int(len(emd["w_p1"])), "device": device,
             "correlations": correlations(model, data, emd, device),
             "auc": {
@@ -495,35 +509,15 @@ def beta_scan(config: VaeEmdConfig, betas: Sequence[float] = BETAS, workers: int
     Returns:
         one summary row per β (AUCs, correlations, final loss, run directory), in β order.
     """
-    import concurrent.futures as cf
-    import multiprocessing
-
     emit = progress or (lambda event: None)
     root = Path(root) if root is not None else new_run_dir("vae_emd-scan")
     root.mkdir(parents=True, exist_ok=True)
     base = VaeEmdRunner(config, root / "shared", client=client)
     data = base.load_data(emit)
     emd = base._emd_part(data, emit)
-    import os
-
     threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, workers))  # no oversubscription
     jobs = [(dict(config.to_dict(), beta=float(b), threads=threads), str(root / f"beta-{b:g}"), data, emd) for b in betas]
-    rows: list[dict] = []
-    if client is not None:
-        futures = client.map(_scan_job, *zip(*jobs), pure=False)
-        for future in futures:
-            rows.append(future.result())
-            emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
-    elif workers <= 1:
-        for job in jobs:
-            rows.append(_scan_job(*job))
-            emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
-    else:
-        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_scan_job, *job) for job in jobs]
-            for future in cf.as_completed(futures):
-                rows.append(future.result())
-                emit({"kind": "unit", "done": len(rows), "total": len(jobs), "message": f"β = {rows[-1]['beta']:g} done"})
+    rows = run_jobs(_scan_job, jobs, workers, client, emit, describe=lambda row: f"β = {row['beta']:g}")
     rows.sort(key=lambda row: row["beta"])
     write_json(root / "scan.json", rows)
     return rows

@@ -82,7 +82,7 @@ __all__ = [
 PAGE_DEFAULTS: dict[str, Any] = {"sample": "top_qcd", "n_jets": 600, "epochs": 5, "n_corr": 40, "n_pool": 40,
                                  "n_medoids": 5, "n_anomaly": 100, "channels": 8}
 #: config params that a deep link (``?page=vae_emd&n_jets=1000&beta=1e-6``) may set
-URL_PARAMS = ("sample", "n_jets", "n_pix", "image_width", "n_down", "latent", "channels", "beta", "epochs",
+URL_PARAMS = ("sample", "n_jets", "n_pix", "image_width", "n_down", "latent", "channels", "beta", "loss", "epochs",
               "batch_size", "learning_rate", "n_corr", "n_pool", "n_medoids", "n_anomaly", "emd_jobs", "threads",
               "seed", "device")
 #: the β values of the page's scan (a small part of the talk's 0, 1e-10 … 1e-4)
@@ -391,7 +391,8 @@ class VaeEmdStore(RunStore):
         sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
         sizes = pn.Row(number("n_jets", "Jets (half top)", step=100), number("epochs", "Epochs"), **wide)
         vae = pn.Row(number("channels", "Channels"), number("latent", "Latent dims"), **wide)
-        beta = number("beta", "β of (1−β)·MSE + β·KLD", widget=pn.widgets.FloatInput, step=1e-7)
+        beta = pn.Row(number("beta", "β of (1−β)·D + β·KLD", widget=pn.widgets.FloatInput, step=1e-7),
+                      pn.widgets.Select.from_param(c.param.loss, label="D (reconstruction)", **wide), **wide)
         emd_sizes = pn.Row(number("n_corr", "Jets for r (pairs)"), number("n_anomaly", "Jets scored by EMD"), **wide)
         medoids = pn.Row(number("n_pool", "k-medoid pool"), number("n_medoids", "k-medoids"), **wide)
         advanced = pn.Card(
@@ -400,7 +401,7 @@ class VaeEmdStore(RunStore):
             pn.Row(number("batch_size", "Batch size"),
                    number("learning_rate", "Learning rate", widget=pn.widgets.FloatInput, step=1e-4), **wide),
             number("train_fraction", "QCD training share", widget=pn.widgets.FloatInput, step=0.05),
-            pn.Row(number("emd_jobs", "EMD processes"), number("threads", "Threads (0 = all)"), **wide),
+            pn.Row(number("emd_jobs", "EMD threads"), number("threads", "Threads (0 = all)"), **wide),
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device", **wide), **wide),
             title="More settings", collapsed=True, **wide,
         )
