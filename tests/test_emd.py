@@ -17,7 +17,6 @@ from jetviz.models.emd import (
     from_pt_eta_phi,
     ground_distance,
     pixel_centres,
-    point_set,
 )
 
 

@@ -23,6 +23,9 @@ PARAMETERS: dict[str, dict] = {
                           "batch_size": 16, "threads": 1},
     "04_vae_emd.ipynb": {"sample": "toy_top_qcd", "n_jets": 80, "epochs": 1, "channels": 2, "latent": 8, "n_corr": 8,
                          "n_pool": 8, "n_medoids": 2, "n_anomaly": 16, "emd_jobs": 1, "threads": 1},
+    "05_jetclr.ipynb": {"sample": "toy_top_qcd", "n_jets": 120, "epochs": 1, "d_model": 16, "n_heads": 2,
+                        "rep_dim": 16, "proj_dim": 8, "batch_size": 32, "n_constituents": 20, "extra_slots": 8,
+                        "n_angles": 7, "n_invariance": 16, "threads": 1},
 }
 CELL_TIMEOUT_S = 120
 
