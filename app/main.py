@@ -10,6 +10,8 @@ PAGES = {
     "colorize": "colorize",
     "classify": "classify",
     "vae_emd": "vae_emd",
+    "jetclr": "jetclr",
+    "runs": "runs",
 }
 
 Dashboard(pages=PAGES, app_dir=Path(__file__).parent).servable()

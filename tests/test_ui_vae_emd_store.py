@@ -51,7 +51,8 @@ def test_train_fills_history_results_and_plan(trained):
     assert set(result.metrics["correlations"]) == {"input", "block1", "block2", "block3", "latent"}
     assert set(result.metrics["auc"]) == {"vae_loss", "emd_mean_qcd", "emd_medoids"}
     assert store.run == str(result.run_dir) and str(root) in store.run
-    assert seen == [1, 2] and [r["epoch"] for r in store.history] == [1, 2]
+    # the live rows arrive batched per drain (blocking here: one drain), then maybe once more from the run directory
+    assert seen and set(seen) <= {1, 2} and seen[-1] == 2 and [r["epoch"] for r in store.history] == [1, 2]
     assert store.data is not None and len(store.data) == 200
     # the first correlation pair is shown with its transport plan
     i, j = result.pairs()
@@ -96,7 +97,10 @@ def test_views_render_the_results(trained):
     assert len(page.pair._images(store.plan)) == 4  # A, B and their reconstructions
     assert isinstance(page.pair._plan(store.plan).get(2), hv.Segments)
     assert "total flow 1.000" in page.pair._summary(store.plan)
-    assert isinstance(page.latent._points(store.result), hv.Points)
+    points = page.latent._points(store.result)
+    assert isinstance(points, hv.Points)
+    hv.streams.Selection1D.registry[points][0].event(index=[1, 3])  # as a box selection in the browser
+    assert store.selected == [int(k) for k in store.result.arrays["test_index"][[1, 3]]]
     store.selected = [int(k) for k in store.result.arrays["test_index"][:5]]
     assert len(page.latent._selection(store.selected, store.data)) == 4  # mean + first 3
     store.selected = []

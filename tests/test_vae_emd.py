@@ -235,7 +235,7 @@ def test_bad_inputs_are_refused(toy_jets, tmp_path):
 
 
 def test_beta_scan_runs_each_beta_on_shared_jets(toy_jets, tmp_path, monkeypatch):
-    import jetviz.runners.vae_emd as module
+    import jetviz.runners.base as module
 
     monkeypatch.setattr(module, "load_run_sample", lambda *args, **kwargs: toy_jets)
     rows = beta_scan(small_config(epochs=2), betas=[1e-4, 0.0], workers=1, root=tmp_path)
@@ -250,7 +250,7 @@ def test_beta_scan_runs_each_beta_on_shared_jets(toy_jets, tmp_path, monkeypatch
 def test_beta_scan_on_a_real_dask_cluster(toy_jets, tmp_path, monkeypatch):
     from distributed import Client, LocalCluster
 
-    import jetviz.runners.vae_emd as module
+    import jetviz.runners.base as module
 
     monkeypatch.setattr(module, "load_run_sample", lambda *args, **kwargs: toy_jets)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \

@@ -37,6 +37,7 @@ __all__ = [
     "pick_device",
     "claim_run_dir",
     "load_run_sample",
+    "load_run_jets",
     "run_jobs",
 ]
 
@@ -203,6 +204,20 @@ def load_run_sample(sample: str, n: int, seed: int, progress: Progress | None = 
                       "message": f"generating {sample}: {done}/{total} {unit}"})
 
     return load_sample(sample, n, seed, progress=sample_progress, show_progress=False, **params)
+
+
+def load_run_jets(config: RunConfig, events, progress: Progress | None, prepare: Callable):
+    """``prepare(jets, config)`` of a jet runner's sample: the given ``events`` (their first
+    ``config.n_jets``), or ``config.sample`` loaded with ``n_jets``, ``seed``, ``jet_R``,
+    ``pt_min``, ``pt_max`` (generated on first use, then from the sample cache)."""
+    if events is None:
+        events = load_run_sample(config.sample, config.n_jets, config.seed, progress, "jets",
+                                 R=config.jet_R, pt_min=config.pt_min, pt_max=config.pt_max)
+    elif len(events) < config.n_jets:
+        raise ConfigError(f"{len(events)} jets given, n_jets = {config.n_jets} needed")
+    else:
+        events = events[: config.n_jets]
+    return prepare(events, config)
 
 
 def run_jobs(function: Callable, jobs: list[tuple], workers: int = 2, client=None, progress: Progress | None = None,

@@ -51,7 +51,7 @@ from jetviz.runners.base import (
     Progress,
     RunConfig,
     claim_run_dir,
-    load_run_sample,
+    load_run_jets,
     load_torch,
     new_run_dir,
     pick_device,
@@ -420,19 +420,8 @@ class VaeEmdRunner:
 
     def load_data(self, progress: Progress | None = None) -> VaeEmdData:
         """The run's jet images (generated on first use, then from the sample cache)."""
-        if self._data is not None:
-            return self._data
-        emit = progress or (lambda event: None)
-        config = self.config
-        if self._events is None:
-            events = load_run_sample(config.sample, config.n_jets, config.seed, emit, "jets",
-                                     R=config.jet_R, pt_min=config.pt_min, pt_max=config.pt_max)
-        else:
-            events = self._events
-            if len(events) < config.n_jets:
-                raise ConfigError(f"{len(events)} jets given, n_jets = {config.n_jets} needed")
-            events = events[: config.n_jets]
-        self._data = prepare(events, config)
+        if self._data is None:
+            self._data = load_run_jets(self.config, self._events, progress, prepare)
         return self._data
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:

@@ -45,12 +45,15 @@ def in_jupyter_kernel() -> bool:
 
 def _run_work(work: Callable[..., None], token: int, messages: queue.SimpleQueue, *args) -> None:
     """Run ``work(token, messages, *args)``; its exceptions become "cancelled" / "error" messages."""
+    from jetviz.compute import JobFailed
     from jetviz.runners.base import Cancelled
 
     try:
         work(token, messages, *args)
     except Cancelled as err:
         messages.put(("cancelled", token, str(err)))
+    except JobFailed as err:  # its message already says what failed where
+        messages.put(("error", token, str(err)))
     except Exception as err:  # shown in the page
         messages.put(("error", token, f"{type(err).__name__}: {err}"))
 

@@ -58,7 +58,7 @@ from jetviz.plots.classify import (
 from jetviz.runners.base import read_history, read_json
 from jetviz.runners.classify import MODEL_INPUTS, ClassifyConfig, ClassifyData, ClassifyResult, ClassifyRunner
 from jetviz.ui.events import bounded_input
-from jetviz.ui.runs import RunPage, RunStore, RunView
+from jetviz.ui.runs import RunPage, RunStore, RunView, fit_on_backend
 
 __all__ = [
     "PAGE_DEFAULTS",
@@ -208,7 +208,8 @@ class ClassifyStore(RunStore):
 
     # ----------------------------------------------------------------------------- workers
     @staticmethod
-    def _train_work(token: int, messages: queue.SimpleQueue, config: ClassifyConfig, cancel: threading.Event) -> None:
+    def _train_work(token: int, messages: queue.SimpleQueue, config: ClassifyConfig, cancel: threading.Event,
+                    backend: str = "local") -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
         runner = ClassifyRunner(config)
@@ -222,7 +223,7 @@ class ClassifyStore(RunStore):
             if event.get("kind") == "unit" and history_path.exists():  # every round of the finished units
                 messages.put(("history", token, read_history(history_path)))
 
-        result = ClassifyRunner(config, runner.run_dir, data=data).fit(progress=progress, cancel=cancel.is_set)
+        result = fit_on_backend(runner, backend, progress, cancel, {"data": data})
         messages.put(("done", token, result, data))
 
     @staticmethod

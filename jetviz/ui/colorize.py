@@ -58,7 +58,7 @@ from jetviz.plots.colorize import (
 )
 from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
 from jetviz.ui.events import bounded_input
-from jetviz.ui.runs import RunPage, RunStore, RunView
+from jetviz.ui.runs import RunPage, RunStore, RunView, fit_on_backend
 
 __all__ = [
     "PAGE_DEFAULTS",
@@ -284,7 +284,8 @@ class ColorizeStore(RunStore):
 
     # ----------------------------------------------------------------------------- workers
     @staticmethod
-    def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event) -> None:
+    def _train_work(token: int, messages: queue.SimpleQueue, max_display: int, config, cancel: threading.Event,
+                    backend: str = "local") -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
         n_total = config.n_train + config.n_test
@@ -296,7 +297,7 @@ class ColorizeStore(RunStore):
         runner = ColorizeRunner(config, events=events)
         put({"kind": "stage", "stage": "run", "message": f"training in {runner.run_dir.name} …",
              "run_dir": str(runner.run_dir)})
-        result = runner.fit(progress=put, cancel=cancel.is_set)
+        result = fit_on_backend(runner, backend, put, cancel, {"events": events})
         put({"kind": "stage", "stage": "predict", "message": "predicting the test events …"})
         messages.put(("done", token, result, predict_test_events(result, events, max_display)))
 

@@ -16,6 +16,12 @@ finished runs. The plumbing is the same for every runner and lives here:
 - :func:`config_defaults`: a config from page defaults, ``JETVIZ_<PAGE>_<PARAM>`` env vars and
   keyword overrides; :func:`apply_url_query`: config values from a URL query;
   :func:`finished_runs`: the finished run directories of a runner.
+
+Training never runs in the web server's thread: the store's worker thread submits it as a
+:mod:`jetviz.compute` job on the store's ``backend`` (a thread of the server process by
+default, or a local process, a Jupyter kernel, a gateway URL or a dask cluster; ``JETVIZ_BACKEND``
+sets the default) and relays the job's progress stream (:func:`fit_on_backend`); every run is
+recorded in the run registry. A deep link ``?run=<run directory name>`` reopens a finished run.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 import panel as pn
 import param
 from panel.viewable import Viewer
+from param.parameterized import batch_call_watchers
 
 from jetviz.runners.base import RunConfig, runs_dir
 from jetviz.ui.background import QueuePolling, WorkStatus, served
@@ -38,6 +45,7 @@ __all__ = [
     "config_defaults",
     "apply_url_query",
     "finished_runs",
+    "fit_on_backend",
     "RunStore",
     "RunView",
     "RunPage",
@@ -152,6 +160,22 @@ def finished_runs(runner: str, files: Sequence[str], root: Path | None = None,
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 
+def fit_on_backend(runner, backend: str, progress: Callable[[dict], None], cancel: threading.Event,
+                   runner_kwargs: Mapping[str, Any] | None = None):
+    """Train ``runner`` (a runner object: its config and run directory) as a :mod:`jetviz.compute` job.
+
+    Blocks (call it from a worker thread), relays the job's events to ``progress``, cancels it
+    when ``cancel`` is set, and returns the runner's result (raises what
+    :meth:`jetviz.compute.Job.result` raises). ``backend`` as :func:`jetviz.compute.backend`
+    reads it; for "local" the job runs in a thread of this process and gets ``runner_kwargs``
+    (data the page prepared already).
+    """
+    from jetviz.compute import ThreadBackend, run_job
+
+    chosen = ThreadBackend(dict(runner_kwargs or {})) if backend.strip() in ("", "local", "thread") else backend
+    return run_job(runner.name, runner.config, chosen, run_dir=runner.run_dir, progress=progress, cancel=cancel.is_set)
+
+
 class RunStore(WorkStatus, QueuePolling, Viewer):
     """Base of a page's data store that trains runs in the background and reopens finished ones.
 
@@ -161,7 +185,8 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     arrive in ``error``, rejected inputs and cancellations in ``notice``.
 
     A subclass sets the class attributes below, overrides the ``config`` param with its config
-    class and defines the workers ``_train_work(token, messages, *work_args, config, cancel)``
+    class and defines the workers ``_train_work(token, messages, *work_args, config, cancel, backend)``
+    (``backend`` last: pass it to :func:`fit_on_backend`)
     and ``_open_work(token, messages, *work_args, run_dir)`` (static: they touch no param and
     no Panel object, only put ``("event" | "done" | …, token, …)`` messages on the queue; what
     they raise arrives as a ``"cancelled"`` or ``"error"`` message), ``_on_progress(event)`` (a runner progress dict other than a
@@ -198,18 +223,23 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     run = param.Selector(default=None, objects=[], allow_None=True, label="Finished runs",
                          doc="a finished run directory under runs_dir()")
     open_button = param.Event(label="Open run", doc="reopen the chosen run without retraining")
+    backend = param.String(default="local", label="Train on",
+                           doc="local | process | kernel[:NAME] | http(s)://gateway:port?token=… | dask | "
+                               "tcp://scheduler:8786 (default: JETVIZ_BACKEND or local)")
     refresh_button = param.Event(label="↻", doc="list the run directories again")
 
     history = param.List(default=[], precedence=-1, doc="training rows of the run (live while training)")
     result = param.Parameter(default=None, precedence=-1, doc="the result of the run shown, or None")
     running = param.Boolean(default=False, precedence=-1, doc="training or opening is under way")
     training = param.Boolean(default=False, precedence=-1, doc="a training (cancellable) is under way")
+    where = param.String(default="", precedence=-1, doc="where the training runs (from the job's hello event)")
 
     def __init__(self, **params):
         if params.get("config") is None:
             config_class = self.config_class()
             config_params = {k: params.pop(k) for k in list(params) if k in config_class.param and k != "name"}
             params["config"] = self.default_config(**config_params)
+        params.setdefault("backend", os.environ.get("JETVIZ_BACKEND", "local"))
         super().__init__(**params)
         self._cancel = threading.Event()
         self._show_config()
@@ -249,6 +279,14 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         """Set the config's :attr:`url_params` from a URL query; report and return the rejected ones."""
         rejected = apply_url_query(self.config, args, self.url_params)
         self._show_config()
+        if "run" in args:  # ?run=<run directory name>: reopen that finished run
+            raw = args["run"][-1]
+            name = Path(raw.decode() if isinstance(raw, bytes) else str(raw)).name
+            if str(runs_dir() / name) in self.param.run.objects.values():
+                self.run = str(runs_dir() / name)
+                self.open_run(self.run)
+            else:
+                rejected.append(f"run={name!r}")
         self.report_url_rejected(rejected)
         return rejected
 
@@ -318,10 +356,18 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         if self.running:
             self.report("A run is already under way: wait for it or press Cancel.")
             return
+        from jetviz.compute import backend as parse_backend
+        from jetviz.errors import ConfigError
+
+        try:
+            parse_backend(self.backend)
+        except ConfigError as err:
+            self.report(str(err))
+            return
         config = type(self.config).from_dict(self.config.to_dict())  # the worker's own copy
         self._cancel.clear()
-        self.param.update(history=[], training=True, notice="", **self._train_updates(config))
-        self._start(self._train_work, (*self._work_args(), config, self._cancel), blocking,
+        self.param.update(history=[], training=True, notice="", where="", **self._train_updates(config))
+        self._start(self._train_work, (*self._work_args(), config, self._cancel, self.backend), blocking,
                     self._train_status(config))
 
     def open_run(self, run_dir: str | Path, blocking: bool | None = None) -> None:
@@ -361,11 +407,15 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         """Apply the worker's messages (runs on the session's event loop)."""
         if self._queue is None:
             return
+        events: list[dict] = []
         try:
             for kind, payload in self._messages():
                 if kind == "event":
-                    self._on_event(payload[0])
-                elif kind == "done":
+                    events.append(payload[0])
+                    continue
+                self._on_events(events)
+                events = []
+                if kind == "done":
                     self._finish()
                     self._apply(*payload)
                 elif kind == "cancelled":
@@ -377,13 +427,29 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
                     self.param.update(running=False, training=False, status="", error=payload[0])
                 else:
                     self._on_message(kind, payload)
+            self._on_events(events)
         finally:
             self._drained()
 
+    def _on_events(self, events: list[dict]) -> None:
+        """Apply a run of progress events with the watchers called once per changed param at the
+        end: a fast training (many epochs per drain) redraws its plots once per drain, not once per
+        epoch, so the server's event loop stays free for the other sessions."""
+        if not events:
+            return
+        with batch_call_watchers(self):
+            for event in events:
+                self._on_event(event)
+
     def _on_event(self, event: dict) -> None:
-        """A progress dict of the runner (``"event"`` message): stages here, the rest in :meth:`_on_progress`."""
+        """A progress dict of the runner (``"event"`` message): stages and the job's ``hello`` here,
+        the rest in :meth:`_on_progress`."""
         if event.get("kind") == "stage":
             self._on_stage(event)
+        elif event.get("kind") == "hello":
+            gpu = "a GPU is available" if event.get("cuda") else "no GPU"
+            self.where = (f"Training on **{event.get('host', '?')}** (pid {event.get('pid', '?')}, device "
+                          f"{event.get('device', '?')}; {gpu}) via `{self.backend}`")
         else:
             self._on_progress(event)
 
@@ -438,6 +504,8 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
                                           css_classes=["jetviz-progress"])
         status = pn.pane.Markdown(self.param.status, visible=self.param.running, margin=(0, 10),
                                   css_classes=["jetviz-status"])
+        where = pn.pane.Markdown(self.param.where, visible=self.param.training, margin=(0, 10),
+                                 css_classes=["jetviz-where"])
         alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
                               sizing_mode="stretch_width", css_classes=["jetviz-error"])
         notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
@@ -447,9 +515,12 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, width=40, margin=(24, 5, 5, 0))
         open_button = pn.widgets.Button.from_param(self.param.open_button, color="primary", variant="outline",
                                                    disabled=self.param.running, css_classes=["jetviz-open"], **wide)
+        backend = pn.widgets.TextInput.from_param(self.param.backend, sizing_mode="stretch_width",
+                                                  css_classes=["jetviz-backend"],
+                                                  placeholder="local, process, kernel:python3, http://…, dask")
         return pn.Column(
-            *self._settings(), notice, pn.Row(train, cancel, **wide),
-            progress, status, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
+            *self._settings(), backend, notice, pn.Row(train, cancel, **wide),
+            progress, status, where, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
             width=290,
         )
 

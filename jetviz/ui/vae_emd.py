@@ -60,7 +60,7 @@ from jetviz.runners.vae_emd import (
     representations,
 )
 from jetviz.ui.events import bounded_input
-from jetviz.ui.runs import RunPage, RunStore, RunView
+from jetviz.ui.runs import RunPage, RunStore, RunView, fit_on_backend
 
 __all__ = [
     "PAGE_DEFAULTS",
@@ -220,14 +220,15 @@ class VaeEmdStore(RunStore):
 
     # ----------------------------------------------------------------------------- workers
     @staticmethod
-    def _train_work(token: int, messages: queue.SimpleQueue, config: VaeEmdConfig, cancel: threading.Event) -> None:
+    def _train_work(token: int, messages: queue.SimpleQueue, config: VaeEmdConfig, cancel: threading.Event,
+                    backend: str = "local") -> None:
         """Background part: touch no param and no Panel object, only put messages on the queue."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
         runner = VaeEmdRunner(config)
         put({"kind": "stage", "stage": "run", "message": f"run directory {runner.run_dir.name}"})
         data = runner.load_data(put)
         messages.put(("data", token, data))
-        result = runner.fit(progress=put, cancel=cancel.is_set)
+        result = fit_on_backend(runner, backend, put, cancel, {"data": data})
         messages.put(("done", token, result, data))
 
     @staticmethod
@@ -567,11 +568,14 @@ class LatentView(_StoreView):
 
         a = result.arrays
         coords, share = pca_2d(a["latent"])
-        index = a["test_index"]
-        points = latent_points(coords, a["labels"][index], index, share=share)
+        test_index = a["test_index"]
+        points = latent_points(coords, a["labels"][test_index], test_index, share=share)
         store = self.store
-        stream = hv.streams.Selection1D(source=points)
-        stream.add_subscriber(lambda index_rows: setattr(store, "selected", [int(index[k]) for k in index_rows]))
+
+        def picked(index) -> None:  # Selection1D calls its subscribers with the keyword ``index`` (rows)
+            store.selected = [int(test_index[k]) for k in index]
+
+        hv.streams.Selection1D(source=points).add_subscriber(picked)
         return points
 
     def _selection(self, selected: list, data):

@@ -7,6 +7,7 @@ Screenshots go to ``test-artifacts/ui/`` (gitignored).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -83,27 +84,19 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
-    """Base URL of ``panel serve app/`` running for this test session (``http://localhost:P/app``)."""
+@contextlib.contextmanager
+def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log"):
+    """``panel serve app/`` on a free port with ``env`` added to the environment; yields its
+    ``http://localhost:P/app`` URL; stops it and keeps its log under ``test-artifacts/ui``."""
     port = _free_port()
-    tmp = tmp_path_factory.mktemp("panel-serve")
-    log = tmp / "serve.log"
-    env = {
-        **os.environ,
-        "JETVIZ_CACHE": str(tmp / "cache"),
-        "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
-        "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
-        "BOKEH_LOG_LEVEL": "info",
-        **{f"JETVIZ_CLASSIFY_{k}": v for k, v in CLASSIFY_ENV.items()},
-        **{f"JETVIZ_VAE_EMD_{k}": v for k, v in VAE_EMD_ENV.items()},
-    }
+    log = tmp / log_name
     cmd = [
         sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
         "--allow-websocket-origin", f"localhost:{port}", "--allow-websocket-origin", f"127.0.0.1:{port}",
     ]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "BOKEH_LOG_LEVEL": "info", **env}, stdout=out,
+                                stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}/app"
     try:
         _wait_until_up(url, proc, log)
@@ -116,7 +109,28 @@ def app_url(tmp_path_factory) -> str:
             proc.kill()
             proc.wait()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "panel-serve.log").write_text(log.read_text())
+        (ARTIFACTS / log_name).write_text(log.read_text())
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """:func:`serve_app` for tests that need a server with an environment of their own."""
+    return serve_app
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """Base URL of ``panel serve app/`` running for this test session (``http://localhost:P/app``)."""
+    tmp = tmp_path_factory.mktemp("panel-serve")
+    env = {
+        "JETVIZ_CACHE": str(tmp / "cache"),
+        "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
+        "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
+        **{f"JETVIZ_CLASSIFY_{k}": v for k, v in CLASSIFY_ENV.items()},
+        **{f"JETVIZ_VAE_EMD_{k}": v for k, v in VAE_EMD_ENV.items()},
+    }
+    with serve_app(tmp, env) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -1,0 +1,206 @@
+"""The run registry: every run's config, status, metric history, artefacts and timing in SQLite.
+
+One embedded database (default ``<runs_dir()>/registry.sqlite``; ``JETVIZ_REGISTRY`` or the
+``path`` argument to change it) beside the run directories it indexes. Jobs
+(:mod:`jetviz.compute.jobs`) record themselves here as they go: created ("queued"),
+"running", every ``epoch`` row, and "done" / "failed" / "cancelled" with the metrics or the
+error. The run directory stays the source of the results (a run is reopened from it); the
+registry is what the app lists, compares and resumes from.
+
+Concurrency: WAL journal, one short transaction per write, a connection per call (so any
+thread may write), busy timeout 30 s. A registry file that is not a database raises
+:class:`jetviz.errors.DataFileError` naming it; nothing is ever deleted from it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from jetviz.errors import DataFileError
+from jetviz.runners.base import runs_dir
+
+__all__ = ["Registry", "RunRecord", "default_registry_path", "STATUSES"]
+
+#: a run's life: queued → running → done | failed | cancelled (a failed/cancelled run may be resumed: running again)
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    runner TEXT NOT NULL,
+    run_dir TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    metrics TEXT,
+    error TEXT,
+    device TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_dir ON runs (run_dir);
+CREATE TABLE IF NOT EXISTS history (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+"""
+
+
+def default_registry_path() -> Path:
+    """``$JETVIZ_REGISTRY`` or ``<runs_dir()>/registry.sqlite``."""
+    env = os.environ.get("JETVIZ_REGISTRY")
+    return Path(env) if env else runs_dir() / "registry.sqlite"
+
+
+@dataclass
+class RunRecord:
+    """One run as the registry knows it (times are Unix seconds; None when not reached)."""
+
+    id: str
+    runner: str
+    run_dir: str
+    backend: str
+    status: str
+    config: dict
+    metrics: dict | None = None
+    error: str | None = None
+    device: str | None = None
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    updated: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time from start to finish (or to the last update of a run still going)."""
+        if self.started is None:
+            return None
+        return (self.finished or self.updated) - self.started
+
+
+class Registry:
+    """The SQLite run registry at ``path`` (default :func:`default_registry_path`)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_registry_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as err:
+            raise DataFileError(self.path, f"is not a jetviz run registry (SQLite: {err})") from None
+        try:
+            with db:  # one transaction
+                yield db
+        except sqlite3.DatabaseError as err:
+            raise DataFileError(self.path, f"registry write failed (SQLite: {err})") from None
+        finally:
+            db.close()
+
+    # ----------------------------------------------------------------------------- writes
+    def create(self, run_id: str, runner: str, run_dir: str | Path, backend: str, config: dict) -> None:
+        """Record a new job (status "queued"); a known ``run_id`` (a resumed run) is set back to "queued"."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (id, runner, run_dir, backend, status, config, created, updated) "
+                "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET status='queued', backend=excluded.backend, error=NULL, "
+                "finished=NULL, updated=excluded.updated",
+                (run_id, runner, str(run_dir), backend, json.dumps(config), now, now))
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None, metrics: dict | None = None,
+                   device: str | None = None) -> None:
+        """Move a run to ``status`` (one of :data:`STATUSES`), with its error, metrics or device."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; one of {STATUSES}")
+        now = time.time()
+        sets, values = ["status = ?", "updated = ?"], [status, now]
+        if status == "running":
+            sets.append("started = COALESCE(started, ?)")
+            values.append(now)
+        if status in ("done", "failed", "cancelled"):
+            sets.append("finished = ?")
+            values.append(now)
+        for name, value in (("error", error), ("device", device)):
+            if value is not None:
+                sets.append(f"{name} = ?")
+                values.append(value)
+        if metrics is not None:
+            sets.append("metrics = ?")
+            values.append(json.dumps(metrics, default=_jsonable))
+        with self._connect() as db:
+            db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*values, run_id))
+
+    def add_epoch(self, run_id: str, row: dict) -> None:
+        """Record one epoch row (a resumed run overwrites the epochs it repeats)."""
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO history (run_id, epoch, row) VALUES (?, ?, ?)",
+                       (run_id, int(row.get("epoch", 0)), json.dumps(row, default=_jsonable)))
+            db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+
+    # ----------------------------------------------------------------------------- reads
+    def get(self, run_id: str, history: bool = True) -> RunRecord:
+        """The run ``run_id`` (KeyError if unknown), with its epoch rows."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id!r} in the registry {self.path}")
+            record = self._record(row, db.execute("SELECT * FROM runs LIMIT 0").description)
+            if history:
+                record.history = [json.loads(r[0]) for r in db.execute(
+                    "SELECT row FROM history WHERE run_id = ? ORDER BY epoch", (run_id,))]
+        return record
+
+    def runs(self, runner: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """All runs (of ``runner``, with ``status``), newest first, without their history."""
+        query, values = "SELECT * FROM runs", []
+        conditions = []
+        if runner is not None:
+            conditions.append("runner = ?")
+            values.append(runner)
+        if status is not None:
+            conditions.append("status = ?")
+            values.append(status)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        query += " ORDER BY created DESC"
+        with self._connect() as db:
+            cursor = db.execute(query, values)
+            return [self._record(row, cursor.description) for row in cursor.fetchall()]
+
+    def find(self, run_dir: str | Path) -> RunRecord | None:
+        """The newest run recorded for ``run_dir`` (None if there is none)."""
+        with self._connect() as db:
+            cursor = db.execute("SELECT * FROM runs WHERE run_dir = ? ORDER BY created DESC LIMIT 1", (str(run_dir),))
+            row = cursor.fetchone()
+            return None if row is None else self._record(row, cursor.description)
+
+    @staticmethod
+    def _record(row: tuple, description) -> RunRecord:
+        values = dict(zip([d[0] for d in description], row))
+        values["config"] = json.loads(values["config"])
+        values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
+        return RunRecord(**values)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

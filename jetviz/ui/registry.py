@@ -1,0 +1,561 @@
+"""The runs page: every run of the registry listed, two runs' curves compared, a finished run
+reopened on its runner's page and an interrupted one resumed from its last checkpoint.
+
+- :class:`RunsStore`: the page's data store. It reads the SQLite run registry
+  (:class:`jetviz.compute.registry.Registry`, default ``$JETVIZ_REGISTRY`` or
+  ``<runs_dir()>/registry.sqlite``) into ``records`` / ``frame``, holds the selected runs (two at
+  most: the comparison) with their epoch ``histories``, the compared ``metric``, and resumes a
+  failed or cancelled run with :func:`jetviz.compute.submit` on ``backend`` in a background
+  thread (:class:`~jetviz.ui.background.QueuePolling`), its progress drained on the session's
+  loop. Reading the registry is a few small SQLite queries and runs on the loop; nothing here
+  loads a run's results (its metrics come from the registry).
+- :class:`RunsPage`: the page: registry and filter controls (sidebar), the table of runs, the
+  comparison plot, and Reopen / Resume for the run selected last.
+
+Errors (a registry file that is not a database, a resume refused or failed) arrive in the
+store's ``error`` and are shown in the page.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from datetime import datetime
+from numbers import Real
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from jetviz.compute.registry import Registry, RunRecord, default_registry_path
+from jetviz.compute.worker import RUNNERS
+from jetviz.plots.runs import common_metrics, history_curves
+from jetviz.ui.background import QueuePolling, WorkStatus, served
+
+__all__ = ["RunsStore", "RunsPage", "TABLE_COLUMNS", "MAIN_METRICS", "main_metric", "runs_frame", "reopen_href",
+           "metrics_rows"]
+
+#: columns of the table of runs
+TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir")
+#: the metric shown in the table: the first of these in a run's metrics, else its first number
+MAIN_METRICS = ("auc", "test_loss", "accuracy", "val_loss", "loss", "final_train_loss")
+#: statuses of a run that is still going (the table refreshes itself while one is listed)
+ACTIVE = ("queued", "running")
+#: statuses of a run that can be resumed from its last checkpoint
+RESUMABLE = ("failed", "cancelled")
+#: how often (ms) the table is read again while a run is queued or running (served pages only)
+AUTO_REFRESH_MS = 3000
+_ALL = "all"
+
+
+def _number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def main_metric(metrics: Mapping | None) -> tuple[str, float] | None:
+    """``(name, value)`` of a run's headline metric (see :data:`MAIN_METRICS`), or None."""
+    if not metrics:
+        return None
+    for name in MAIN_METRICS:
+        if _number(metrics.get(name)):
+            return name, float(metrics[name])
+    for name, value in metrics.items():
+        if _number(value):
+            return name, float(value)
+    return None
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+
+
+def runs_frame(records: Sequence[RunRecord], epochs: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The table of runs: one row per record (columns :data:`TABLE_COLUMNS`).
+
+    Parameters
+    ----------
+    records : sequence of RunRecord
+        The runs, in table order.
+    epochs : mapping, optional
+        ``{run id: epoch rows recorded}`` (0 where missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``created`` in local time (``YYYY-MM-DD HH:MM:SS``), ``seconds`` the wall time in s
+        (NaN before the run started), ``metric`` as ``"name value"``.
+    """
+    epochs = epochs or {}
+    rows = []
+    for r in records:
+        headline = main_metric(r.metrics)
+        seconds = r.seconds
+        rows.append({
+            "id": r.id, "runner": r.runner, "status": r.status, "backend": r.backend, "device": r.device or "",
+            "epochs": int(epochs.get(r.id, 0)),
+            "created": datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M:%S") if r.created else "",
+            "seconds": round(seconds, 1) if seconds is not None else math.nan,
+            "metric": f"{headline[0]} {_fmt(headline[1])}" if headline else "",
+            "run_dir": r.run_dir,
+        })
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def reopen_href(record: RunRecord) -> str:
+    """The deep link that reopens ``record``'s run on its runner's page: ``?page=<runner>&run=<dir name>``."""
+    return f"?page={record.runner}&run={Path(record.run_dir).name}"
+
+
+def metrics_rows(metrics: Mapping | None) -> pd.DataFrame:
+    """A run's metrics as a two-column table (``metric``, ``value``); lists joined, mappings skipped."""
+    rows = []
+    for name, value in (metrics or {}).items():
+        if _number(value):
+            text = _fmt(float(value))
+        elif isinstance(value, str):
+            text = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+            text = ", ".join(_fmt(v) if _number(v) else str(v) for v in value)
+        else:
+            continue
+        rows.append({"metric": name, "value": text})
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def _epoch_counts(registry: Registry) -> dict[str, int]:
+    """``{run id: epoch rows recorded}`` in one query.
+
+    Uses the registry's connection helper: :class:`Registry` has no public count yet.
+    """
+    with registry._connect() as db:
+        return {run_id: int(n) for run_id, n in db.execute("SELECT run_id, COUNT(*) FROM history GROUP BY run_id")}
+
+
+class RunsStore(WorkStatus, QueuePolling, Viewer):
+    """The runs page's data store: the registry's runs, the selection, the comparison and a resume.
+
+    Parameters
+    ----------
+    path : str
+        The registry file ('' = :func:`~jetviz.compute.registry.default_registry_path`, i.e.
+        ``$JETVIZ_REGISTRY`` or ``<runs_dir()>/registry.sqlite``).
+    runner : str
+        Only runs of this runner (``"all"``: every run).
+    backend : str
+        Where a resumed run executes (a :func:`jetviz.compute.backend` spec, default ``"local"``).
+
+    Call :meth:`refresh` (the *Refresh* button) to read the registry again, :meth:`select` to
+    choose runs (two at most: the last two win), :meth:`resume` to resume the focused run and
+    :meth:`cancel` to stop it again.
+    """
+
+    path = param.String(default="", doc="registry file; '' for the default ($JETVIZ_REGISTRY)")
+    runner = param.Selector(default=_ALL, objects=[_ALL, *RUNNERS], doc="only runs of this runner")
+    backend = param.String(default="local", doc="backend of a resumed run: local, process, kernel[:NAME], "
+                                                "http(s)://gateway?token=…, dask, tcp://…")
+    refresh_button = param.Event(label="↻ Refresh")
+    resume_button = param.Event(label="Resume")
+    cancel_button = param.Event(label="Cancel")
+
+    records = param.List(default=[], item_type=RunRecord, precedence=-1, doc="the runs listed, newest first")
+    frame = param.DataFrame(default=None, precedence=-1, doc="the table of runs (runs_frame)")
+    selected = param.List(default=[], item_type=str, precedence=-1, doc="selected run ids, two at most")
+    histories = param.Dict(default={}, precedence=-1, doc="{run id: epoch rows} of the selected runs")
+    metric = param.Selector(default=None, objects=[], allow_None=True, label="Metric",
+                            doc="the compared metric (one every selected run has)")
+    focus = param.ClassSelector(class_=RunRecord, default=None, allow_None=True, precedence=-1,
+                                doc="the run selected last (Reopen / Resume act on it)")
+    resuming = param.Boolean(default=False, precedence=-1, doc="a resumed run is under way")
+    resumed_id = param.String(default="", precedence=-1, doc="id of the run resumed last")
+    final_status = param.String(default="", precedence=-1, doc="how the resumed run ended ('' while it runs)")
+    latest = param.Dict(default={}, precedence=-1, doc="the resumed run's latest step/epoch event")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._cancel_event = threading.Event()
+        self._auto = None  # the periodic refresh while runs are active
+        self._auto_cleanup = False
+        self._registry: Registry | None = None
+        self.refresh()
+
+    # ----------------------------------------------------------------------------- registry
+    @property
+    def registry_path(self) -> Path:
+        """The registry file read."""
+        return Path(self.path) if self.path else default_registry_path()
+
+    def registry(self) -> Registry:
+        """The registry (opened once per path; a file that is not a registry raises DataFileError)."""
+        if self._registry is None or self._registry.path != self.registry_path:
+            self._registry = None
+            self._registry = Registry(self.registry_path)
+        return self._registry
+
+    @param.depends("refresh_button", "runner", "path", watch=True)
+    def refresh(self) -> None:
+        """Read the runs again (table, selection, histories); a bad registry file goes to ``error``."""
+        try:
+            registry = self.registry()
+            records = registry.runs(runner=None if self.runner == _ALL else self.runner)
+            counts = _epoch_counts(registry)
+        except Exception as err:  # shown in the page
+            self._stop_auto()
+            self.param.update(records=[], frame=runs_frame([]), selected=[], histories={}, focus=None,
+                              error=f"Cannot read the run registry {self.registry_path}: {type(err).__name__}: {err}")
+            return
+        known = {r.id for r in records}
+        selected = [i for i in self.selected if i in known]
+        error = "" if self.error.startswith("Cannot read the run registry") else self.error
+        self.param.update(records=records, frame=runs_frame(records, counts), error=error,
+                          loaded=f"{len(records)} run(s) in {self.registry_path}")
+        self.select(selected, force=True)
+        self._update_auto()
+
+    # ----------------------------------------------------------------------------- selection
+    def record(self, run_id: str) -> RunRecord | None:
+        """The listed run ``run_id`` (without history), or None."""
+        return next((r for r in self.records if r.id == run_id), None)
+
+    def select(self, ids: Sequence[str], force: bool = False) -> None:
+        """Select runs by id (unknown ids dropped; the last two kept) and load their epoch rows."""
+        known = [i for i in dict.fromkeys(ids) if self.record(i) is not None][-2:]
+        if known == self.selected and not force:
+            return
+        histories = {}
+        try:
+            registry = self.registry() if known else None
+            for run_id in known:
+                histories[run_id] = registry.get(run_id).history
+        except Exception as err:
+            self.error = f"Cannot read the runs {known} from {self.registry_path}: {type(err).__name__}: {err}"
+            histories = {}
+        metrics = common_metrics(histories) if histories else []
+        metric = self.metric if self.metric in metrics else (
+            "train_loss" if "train_loss" in metrics else (metrics[0] if metrics else None))
+        self.param.metric.objects = metrics
+        self.param.update(selected=known, histories=histories, metric=metric,
+                          focus=self.record(known[-1]) if known else None)
+
+    def comparison(self):
+        """The selected runs' ``metric`` per epoch (:func:`jetviz.plots.runs.history_curves`), or
+        None without a selected run or a metric they all have."""
+        if not self.histories or self.metric is None:
+            return None
+        return history_curves(self.histories, self.metric)
+
+    @property
+    def reopen_href(self) -> str:
+        """Deep link that reopens the focused run on its runner's page ('' unless it is done)."""
+        return reopen_href(self.focus) if self.focus is not None and self.focus.status == "done" else ""
+
+    @property
+    def can_resume(self) -> bool:
+        """Whether the focused run can be resumed now (failed or cancelled, nothing else resuming)."""
+        return self.focus is not None and self.focus.status in RESUMABLE and not self.resuming
+
+    # ----------------------------------------------------------------------------- auto refresh
+    def _update_auto(self) -> None:
+        """Refresh every :data:`AUTO_REFRESH_MS` while a listed run is queued or running (served only)."""
+        active = any(r.status in ACTIVE for r in self.records)
+        if active and self._auto is None and served():
+            self._auto = pn.state.add_periodic_callback(self.refresh, period=AUTO_REFRESH_MS, start=True)
+            if not self._auto_cleanup:
+                pn.state.on_session_destroyed(lambda context: self._stop_auto())
+                self._auto_cleanup = True
+        elif not active:
+            self._stop_auto()
+
+    def _stop_auto(self) -> None:
+        if self._auto is not None:
+            self._auto.stop()
+            self._auto = None
+
+    # ----------------------------------------------------------------------------- resume
+    @param.depends("resume_button", watch=True)
+    def _on_resume(self) -> None:
+        self.resume()
+
+    @param.depends("cancel_button", watch=True)
+    def _on_cancel(self) -> None:
+        self.cancel()
+
+    def resume(self, run_id: str | None = None, blocking: bool | None = None) -> None:
+        """Resume a failed or cancelled run (default: the focused one) from its last checkpoint.
+
+        Submits ``record.config`` on :attr:`backend` with ``run_dir=record.run_dir`` (same run
+        id in the registry) and follows its progress.
+
+        Parameters
+        ----------
+        run_id : str, optional
+            The run (default: :attr:`focus`).
+        blocking : bool or None
+            True: in this thread (scripts, tests); False: a background thread drained on the
+            session's loop; None: background when served or in a Jupyter kernel.
+        """
+        if self.resuming:
+            self.report("A resumed run is under way: wait for it or press Cancel.")
+            return
+        record = self.record(run_id) if run_id is not None else self.focus
+        if record is None:
+            self.report(f"No run {run_id!r} in the registry." if run_id else "Select a failed or cancelled run first.")
+            return
+        if record.status not in RESUMABLE:
+            self.report(f"Run {record.id} is {record.status}: only a failed or cancelled run can be resumed.")
+            return
+        self._cancel_event.clear()
+        self.param.update(resuming=True, resumed_id=record.id, final_status="", latest={}, progress=0, error="",
+                          notice="", status=f"resuming {record.runner} run {record.id} on {self.backend} …")
+        self._start_work(self._resume_work, (self.registry_path, record, self.backend, self._cancel_event),
+                         blocking, f"jetviz-resume-{record.id}")
+
+    def cancel(self) -> None:
+        """Stop the resumed run after its current step (its checkpoint is kept)."""
+        if self.resuming:
+            self._cancel_event.set()
+            self.status = "cancelling after the current step …"
+
+    @staticmethod
+    def _resume_work(token: int, messages: queue.SimpleQueue, path: Path, record: RunRecord, backend: str,
+                     cancel: threading.Event) -> None:
+        """Worker: submit the run again in its own directory, relay its events, report how it ended."""
+        from jetviz.compute.jobs import submit
+        from jetviz.errors import ConfigError
+
+        if not Path(record.run_dir).is_dir():
+            raise ConfigError(f"the run directory {record.run_dir} is gone: run {record.id} cannot be resumed")
+        job = submit(record.runner, record.config, backend, run_dir=record.run_dir, registry=Registry(path))
+        index, asked = 0, False
+        while True:
+            new = job.events(index, timeout=0.2)
+            index += len(new)
+            for event in new:
+                messages.put(("event", token, event))
+            if cancel.is_set() and not asked:
+                job.cancel()
+                asked = True
+            if job.done and not job.events(index):
+                break
+        messages.put(("end", token, job.status, job.error))
+
+    def _drain(self) -> None:
+        """Apply the resume worker's messages (on the session's loop)."""
+        if self._queue is None:
+            return
+        for kind, payload in self._messages():
+            if kind == "event":
+                self._on_event(payload[0])
+            elif kind == "end":
+                self._finish()
+                self._ended(*payload)
+            elif kind in ("error", "cancelled"):
+                self._finish()
+                self._ended("failed" if kind == "error" else "cancelled", payload[0])
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("kind")
+        record = self.record(self.resumed_id)
+        planned = (record.config.get("epochs") if record is not None else None) or event.get("epochs")
+        if kind in ("step", "epoch"):
+            epoch = event.get("epoch") or 0
+            epochs = event.get("epochs") or planned
+            if kind == "step" and event.get("n_steps"):
+                fraction = (epoch - 1 + event.get("step", 0) / event["n_steps"]) / epochs if epochs else 0.0
+            else:
+                fraction = epoch / epochs if epochs else 0.0
+            latest = {**self.latest, **{k: v for k, v in event.items() if k != "kind"}, "epochs": epochs}
+            loss = next((event[k] for k in ("loss", "train_loss") if _number(event.get(k))), latest.get("loss"))
+            if loss is not None:
+                latest["loss"] = loss
+            parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+            if loss is not None:
+                parts.append(f"loss {float(loss):.4g}")
+            if _number(event.get("eta_s")):
+                parts.append(f"ETA {event['eta_s']:.0f} s")
+            self.param.update(progress=max(0, min(99, int(100 * fraction))), latest=latest,
+                              status=" · ".join(parts))
+        elif kind == "hello":
+            self.status = event.get("message", "started")
+            self.refresh()  # the table shows the run running (and refreshes itself while it does)
+        elif kind == "stage":
+            self.status = event.get("message", event.get("stage", ""))
+
+    def _ended(self, status: str, message: str = "") -> None:
+        update = {"resuming": False, "final_status": status, "status": ""}
+        if status == "done":
+            update["progress"] = 100
+        elif status == "cancelled":
+            update["notice"] = f"Cancelled: {message or 'on request'} (the checkpoint is kept: Resume again)"
+        else:
+            update["error"] = f"Resuming run {self.resumed_id} failed: {message}"
+        self.param.update(**update)
+        self.refresh()
+
+    def _on_session_destroyed(self) -> None:
+        super()._on_session_destroyed()  # a running resume's messages are dropped
+        self._cancel_event.set()  # and it stops: nobody is watching (its checkpoint is kept)
+        self._stop_auto()
+
+    # ----------------------------------------------------------------------------- view
+    def __panel__(self) -> pn.viewable.Viewable:
+        wide = {"sizing_mode": "stretch_width"}
+        path = pn.pane.Markdown(pn.bind(lambda _p: f"Registry: `{self.registry_path}`", self.param.path),
+                                css_classes=["jetviz-registry-path"], **wide)
+        runner = pn.widgets.Select.from_param(self.param.runner, label="Runner", css_classes=["jetviz-runner"], **wide)
+        refresh = pn.widgets.Button.from_param(self.param.refresh_button, css_classes=["jetviz-refresh"], **wide)
+        backend = pn.widgets.TextInput.from_param(self.param.backend, label="Backend for Resume",
+                                                  css_classes=["jetviz-backend"], **wide)
+        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
+                              css_classes=["jetviz-error"], **wide)
+        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
+                               css_classes=["jetviz-notice"], **wide)
+        return pn.Column(path, runner, refresh, backend, notice, alert, width=290)
+
+
+class RunsPage(Viewer):
+    """The runs page: the store's controls (sidebar) and the table, comparison, Reopen and Resume.
+
+    Parameters
+    ----------
+    store : RunsStore, optional
+        The data store (default: a new one from the remaining keyword arguments, e.g. ``path``).
+    """
+
+    store = param.ClassSelector(class_=RunsStore, doc="the page's data store")
+
+    def __init__(self, **params):
+        store_params = {k: params.pop(k) for k in list(params) if k not in type(self).param and k != "name"}
+        if params.get("store") is None:
+            params["store"] = RunsStore(**store_params)
+        super().__init__(**params)
+        self._syncing = False
+        self._table = pn.widgets.Tabulator(
+            self.store.frame, selectable="checkbox", disabled=True, show_index=False, pagination="local", page_size=15,
+            sizing_mode="stretch_width", css_classes=["jetviz-runs-table"], header_align="center",
+            titles={"seconds": "wall s", "epochs": "epochs recorded", "metric": "main metric"},
+        )
+        self._table.param.watch(self._table_selected, "selection")
+        self.store.param.watch(self._show_frame, "frame")
+        self.store.param.watch(self._show_selection, "selected")
+
+    # ----------------------------------------------------------------------------- table <-> store
+    def _table_selected(self, event) -> None:
+        if self._syncing:
+            return
+        frame = self._table.value
+        ids = [frame["id"].iloc[i] for i in event.new if 0 <= i < len(frame)]
+        previous = [i for i in self.store.selected if i in ids]
+        added = [i for i in ids if i not in previous]
+        self.store.select(previous + added)
+
+    def _show_frame(self, event) -> None:
+        self._syncing = True
+        try:
+            self._table.value = event.new
+            self._table.selection = self._rows(self.store.selected)
+        finally:
+            self._syncing = False
+
+    def _show_selection(self, event) -> None:
+        rows = self._rows(event.new)
+        if sorted(rows) != sorted(self._table.selection):
+            self._syncing = True
+            try:
+                self._table.selection = rows
+            finally:
+                self._syncing = False
+
+    def _rows(self, ids: Sequence[str]) -> list[int]:
+        frame = self._table.value
+        if frame is None or frame.empty:
+            return []
+        index = {run_id: i for i, run_id in enumerate(frame["id"])}
+        return [index[i] for i in ids if i in index]
+
+    # ----------------------------------------------------------------------------- parts
+    def _compare(self, histories: dict, metric: str | None):
+        if len(histories) < 2:
+            return pn.pane.Markdown("*Select two runs in the table to compare their curves.*"
+                                    if self.store.records else "", css_classes=["jetviz-compare-hint"])
+        if metric is None:
+            return pn.pane.Alert("These runs have no metric in common to compare.", alert_type="warning")
+        try:
+            return pn.pane.HoloViews(self.store.comparison(), linked_axes=False)
+        except ValueError as err:
+            return pn.pane.Alert(str(err), alert_type="warning")
+
+    def _focus(self, focus: RunRecord | None, resuming: bool, backend: str):
+        if focus is None:
+            return pn.pane.Markdown("*Select a run to reopen or resume it.*" if self.store.records else "")
+        title = pn.pane.Markdown(f"#### Run `{focus.id}` · {focus.runner} · **{focus.status}**\n"
+                                 f"`{focus.run_dir}`", sizing_mode="stretch_width")
+        parts: list = [title]
+        if focus.status == "done":
+            href = reopen_href(focus)
+            parts.append(pn.pane.HTML(f'<a href="{href}" target="_top" class="jetviz-reopen-link">'
+                                      f'Reopen on the {focus.runner} page →</a>', css_classes=["jetviz-reopen"]))
+            parts.append(pn.widgets.Tabulator(metrics_rows(focus.metrics), disabled=True, show_index=False,
+                                              width=420, height=min(360, 40 + 30 * max(1, len(focus.metrics or {}))),
+                                              css_classes=["jetviz-run-metrics"]))
+        elif focus.status in RESUMABLE:
+            parts.append(pn.pane.Markdown(
+                f"Interrupted ({focus.error or focus.status}). *Resume* continues it from its last checkpoint "
+                f"on the backend `{backend}`.", sizing_mode="stretch_width"))
+        elif focus.status in ACTIVE:
+            parts.append(pn.pane.Markdown("*Under way: the table refreshes itself.*"))
+        return pn.Column(*parts, sizing_mode="stretch_width")
+
+    def _resume_controls(self) -> pn.viewable.Viewable:
+        store = self.store
+        can = pn.bind(lambda focus, resuming: bool(focus is not None and focus.status in RESUMABLE and not resuming),
+                      store.param.focus, store.param.resuming)
+        resume = pn.widgets.Button.from_param(store.param.resume_button, color="primary", css_classes=["jetviz-resume"],
+                                              disabled=pn.bind(lambda c: not c, can))
+        cancel = pn.widgets.Button.from_param(store.param.cancel_button, color="danger", variant="outline",
+                                              disabled=store.param.resuming.rx.not_(), css_classes=["jetviz-cancel"])
+        shown = pn.bind(lambda resuming, final: bool(resuming or final), store.param.resuming, store.param.final_status)
+        progress = pn.indicators.Progress(value=store.param.progress, max=100, bar_color="info", visible=shown,
+                                          sizing_mode="stretch_width", css_classes=["jetviz-resume-progress"])
+        status = pn.pane.Markdown(store.param.status, visible=store.param.resuming, css_classes=["jetviz-status"])
+        final = pn.pane.Markdown(pn.bind(lambda s, i: f"Resumed run `{i}`: **{s}**" if s else "",
+                                         store.param.final_status, store.param.resumed_id),
+                                 visible=store.param.final_status.rx.bool(), css_classes=["jetviz-final-status"])
+        return pn.Column(pn.Row(resume, cancel), progress, status, final, sizing_mode="stretch_width")
+
+    def controls(self) -> pn.viewable.Viewable:
+        """Registry, runner filter, Refresh, the Resume backend, errors (the store's view)."""
+        return self.store
+
+    def body(self) -> pn.viewable.Viewable:
+        """The table of runs, the comparison plot, Reopen / Resume of the run selected last."""
+        store = self.store
+        empty = pn.pane.Alert("### No runs yet — train one on a runner page\n"
+                              "Runs trained on the colorize, classify, vae_emd and jetclr pages (or with "
+                              "`jetviz.compute.submit`) are recorded here.", alert_type="info",
+                              visible=pn.bind(lambda r, e: not r and not e, store.param.records, store.param.error),
+                              css_classes=["jetviz-empty"], sizing_mode="stretch_width")
+        has_runs = store.param.records.rx.bool()
+        metric = pn.widgets.Select.from_param(store.param.metric, width=220, css_classes=["jetviz-metric"])
+        compare = pn.panel(pn.bind(self._compare, store.param.histories, store.param.metric),
+                           css_classes=["jetviz-compare"], sizing_mode="stretch_width")
+        focus = pn.panel(pn.bind(self._focus, store.param.focus, store.param.resuming, store.param.backend),
+                         css_classes=["jetviz-focus"], sizing_mode="stretch_width")
+        loaded = pn.pane.Markdown(store.param.loaded, css_classes=["jetviz-loaded"], margin=(0, 10))
+        return pn.Column(
+            "## Runs", empty,
+            pn.Column(loaded, self._table, visible=has_runs, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.Column("### Compare", metric, compare, sizing_mode="stretch_width"),
+                pn.Column("### Reopen / resume", focus, self._resume_controls(), width=460),
+                visible=has_runs, sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self.controls(), self.body(), sizing_mode="stretch_width")
