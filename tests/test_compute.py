@@ -67,6 +67,7 @@ def test_registry_records_a_run_and_refuses_a_foreign_file(tmp_path):
     record = reg.get("a1")
     assert (record.status, record.device, record.metrics) == ("done", "cpu", {"auc": 0.9})
     assert [h["train_loss"] for h in record.history] == [2.0, 1.4]
+    assert reg.epoch_counts() == {"a1": 2}
     assert record.seconds is not None and record.seconds >= 0
     assert reg.find(tmp_path / "run").id == "a1" and reg.find(tmp_path / "other") is None
     assert [r.id for r in reg.runs(runner="jetclr")] == ["a1"] and reg.runs(status="failed") == []

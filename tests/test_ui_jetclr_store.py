@@ -215,3 +215,40 @@ def test_background_training_and_cancel(runs, train_then_cancel):
     assert store.notice.startswith("Cancelled:") and store.result is None
     assert 1 <= len(store.history) < 500 and any(0 < p < 100 for p in seen)
     assert store.data is not None and len(store.data) == 120
+
+
+def test_training_from_the_page_on_a_dask_cluster_and_a_bad_backend(tmp_path, monkeypatch):
+    """The store's Train on field: the run goes to a real dask LocalCluster (worker processes) and
+    comes back with its progress and result; a backend that does not parse is refused before it starts."""
+    import distributed
+
+    monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path))
+    monkeypatch.setenv("JETVIZ_REGISTRY", str(tmp_path / "registry.sqlite"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        store = ui.JetclrStore(**TINY, backend=cluster.scheduler_address)
+        store.train(blocking=True)
+        assert store.error == "" and store.result is not None and len(store.history) == 2
+        assert f"via `{cluster.scheduler_address}`" in store.where and "pid" in store.where
+        from jetviz.compute import Registry
+
+        record = Registry().find(store.result.run_dir)
+        assert record.status == "done" and record.backend == f"dask:{cluster.scheduler_address}"
+        from jetviz.compute import close_dask_clients
+
+        close_dask_clients()
+    store.backend = "ftp://nowhere"
+    store.train(blocking=True)
+    assert "unknown backend 'ftp://nowhere'" in store.notice and not store.running
+
+
+def test_run_deep_link_reopens_a_finished_run(runs):
+    """``?page=jetclr&run=<run directory name>`` (the runs page's link) reopens that run without training."""
+    first = ui.JetclrStore(**TINY)
+    first.train(blocking=True)
+    run_dir = first.result.run_dir
+    store = ui.JetclrStore(**TINY)
+    assert store.read_url_query({"run": [run_dir.name.encode()]}) == []
+    assert store.result is not None and store.result.run_dir == run_dir and store.error == ""
+    assert store.result.metrics == first.result.metrics
+    rejected = ui.JetclrStore(**TINY).read_url_query({"run": [b"jetclr-nothing-here"]})
+    assert rejected == ["run='jetclr-nothing-here'"]

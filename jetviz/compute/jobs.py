@@ -54,6 +54,7 @@ __all__ = [
     "submit",
     "run_job",
     "dask_client",
+    "close_dask_clients",
 ]
 
 FINAL = ("done", "failed", "cancelled")
@@ -404,6 +405,17 @@ def dask_client(address: str | None = None):
                 client = Client(address, timeout=30)
             _DASK_CLIENTS[address] = client
         return client
+
+
+def close_dask_clients() -> None:
+    """Close the clients (and the local cluster) that :func:`dask_client` started."""
+    with _DASK_LOCK:
+        for client in _DASK_CLIENTS.values():
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        _DASK_CLIENTS.clear()
 
 
 class DaskBackend(Backend):

@@ -185,6 +185,11 @@ class Registry:
             cursor = db.execute(query, values)
             return [self._record(row, cursor.description) for row in cursor.fetchall()]
 
+    def epoch_counts(self) -> dict[str, int]:
+        """``{run id: epoch rows recorded}`` of every run that has any."""
+        with self._connect() as db:
+            return {run_id: int(n) for run_id, n in db.execute("SELECT run_id, COUNT(*) FROM history GROUP BY run_id")}
+
     def find(self, run_dir: str | Path) -> RunRecord | None:
         """The newest run recorded for ``run_dir`` (None if there is none)."""
         with self._connect() as db:

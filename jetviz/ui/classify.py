@@ -182,8 +182,7 @@ class ClassifyStore(RunStore):
     current = param.ClassSelector(class_=ClassifyEvent, default=None, precedence=-1, doc="event at event_index")
 
     _units = (0, 1)  # (finished, total) (model, fold) units of the running training
-    _run_config: ClassifyConfig | None = None  # the running training's config
-    _last_step: dict | None = None  # the newest training step of the messages being drained
+    step_progress = (10, 80)  # over all units: see _on_step
 
     @classmethod
     def _valid_run(cls, path: Path) -> bool:
@@ -241,19 +240,6 @@ class ClassifyStore(RunStore):
             self.history = list(payload[0])
         elif kind == "data":
             self._set_data(payload[0])
-
-    def _drained(self) -> None:
-        """Only the newest training step of a drain updates the progress bar and status."""
-        last_step, self._last_step = self._last_step, None
-        if last_step is not None and self.running:
-            self._on_step(last_step)
-
-    def _on_event(self, event: dict) -> None:
-        if event.get("kind") == "step":
-            self._last_step = event  # applied in _drained
-            return
-        self._last_step = None
-        super()._on_event(event)
 
     def _on_progress(self, event: dict) -> None:
         kind = event.get("kind")

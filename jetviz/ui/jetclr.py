@@ -179,8 +179,8 @@ class JetclrStore(RunStore):
     selected = param.List(default=[], precedence=-1, doc="sample indices of the jets selected in the latent view")
     ablation = param.Dict(default={}, precedence=-1, doc="ablation rows shown: {row: {auc, rejection, …, source}}")
 
-    _run_config: JetclrConfig | None = None
-    _last_step: dict | None = None
+    step_progress = (12, 78)
+    step_labels = ("epoch", "NT-Xent loss")
     _untrained: JetCLREncoder | None = None
 
     @classmethod
@@ -299,23 +299,6 @@ class JetclrStore(RunStore):
             self._finish()
             self.param.update(running=False, training=False, progress=100, status="")
             self.refresh_runs()
-
-    def _drained(self) -> None:
-        last_step, self._last_step = self._last_step, None
-        if last_step is not None and self.running:
-            config = self._run_config or self.config
-            epochs, n_steps = max(int(config.epochs), 1), max(int(last_step["n_steps"]), 1)
-            within = ((last_step["epoch"] - 1) * n_steps + last_step["step"]) / (epochs * n_steps)
-            self.param.update(progress=int(12 + 78 * min(within, 1.0)),
-                              status=(f"epoch {last_step['epoch']}/{epochs}, step {last_step['step']}/{n_steps}, "
-                                      f"NT-Xent loss {last_step['loss']:.4g}"))
-
-    def _on_event(self, event: dict) -> None:
-        if event.get("kind") == "step":
-            self._last_step = event  # applied in _drained
-            return
-        self._last_step = None
-        super()._on_event(event)
 
     def _on_progress(self, event: dict) -> None:
         kind = event.get("kind")

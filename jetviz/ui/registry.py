@@ -127,15 +127,6 @@ def metrics_rows(metrics: Mapping | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
-def _epoch_counts(registry: Registry) -> dict[str, int]:
-    """``{run id: epoch rows recorded}`` in one query.
-
-    Uses the registry's connection helper: :class:`Registry` has no public count yet.
-    """
-    with registry._connect() as db:
-        return {run_id: int(n) for run_id, n in db.execute("SELECT run_id, COUNT(*) FROM history GROUP BY run_id")}
-
-
 class RunsStore(WorkStatus, QueuePolling, Viewer):
     """The runs page's data store: the registry's runs, the selection, the comparison and a resume.
 
@@ -202,7 +193,7 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
         try:
             registry = self.registry()
             records = registry.runs(runner=None if self.runner == _ALL else self.runner)
-            counts = _epoch_counts(registry)
+            counts = registry.epoch_counts()
         except Exception as err:  # shown in the page
             self._stop_auto()
             self.param.update(records=[], frame=runs_frame([]), selected=[], histories={}, focus=None,

@@ -216,6 +216,14 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     sample_progress: int = 10
     stage_progress: Mapping[str, int] = {}
 
+    #: (start, width) in percent of the progress bar that the training steps fill; None: steps are ignored
+    step_progress: tuple[int, int] | None = None
+    #: what the status line calls the epochs and the loss of a step
+    step_labels: tuple[str, str] = ("epoch", "loss")
+
+    _run_config: RunConfig | None = None  # the running training's config (a subclass sets it in _train_updates)
+    _last_step: dict | None = None  # the newest training step of the messages being drained
+
     config = param.ClassSelector(class_=RunConfig, doc="the run's settings")
     train_button = param.Event(label="Train", doc="train a new run with these settings")
     cancel_button = param.Event(label="Cancel", doc="stop the running training after its current step "
@@ -444,6 +452,10 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     def _on_event(self, event: dict) -> None:
         """A progress dict of the runner (``"event"`` message): stages and the job's ``hello`` here,
         the rest in :meth:`_on_progress`."""
+        if event.get("kind") == "step" and self.step_progress is not None:
+            self._last_step = event  # only the newest step of a drain is shown: see _drained
+            return
+        self._last_step = None
         if event.get("kind") == "stage":
             self._on_stage(event)
         elif event.get("kind") == "hello":
@@ -477,7 +489,22 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         """A message of the store's own ``kind`` (not event, done, cancelled or error); default: ignored."""
 
     def _drained(self) -> None:
-        """Called after each drain (the queue is empty, or the job is over)."""
+        """Called after each drain (the queue is empty, or the job is over): the newest training
+        step of the drain moves the progress bar (:meth:`_on_step`)."""
+        last_step, self._last_step = self._last_step, None
+        if last_step is not None and self.running:
+            self._on_step(last_step)
+
+    def _on_step(self, event: dict) -> None:
+        """Show a ``step`` event: progress within :attr:`step_progress`, epoch, step and loss in the status."""
+        config = self._run_config or self.config
+        epochs, n_steps = max(int(config.epochs), 1), max(int(event["n_steps"]), 1)
+        within = ((event["epoch"] - 1) * n_steps + event["step"]) / (epochs * n_steps)
+        start, width = self.step_progress or (0, 100)
+        epoch_label, loss_label = self.step_labels
+        self.param.update(progress=int(start + width * min(within, 1.0)),
+                          status=(f"{epoch_label} {event['epoch']}/{epochs}, step {event['step']}/{n_steps}, "
+                                  f"{loss_label} {event['loss']:.4g}"))
 
     def _apply(self, *done) -> None:
         """Show the run of a ``"done"`` message."""

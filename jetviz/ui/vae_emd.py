@@ -165,8 +165,8 @@ class VaeEmdStore(RunStore):
     scan_rows = param.List(default=[], precedence=-1, doc="rows of the β scan shown")
     scan_source = param.String(default="", precedence=-1, doc="where the scan shown comes from")
 
-    _run_config: VaeEmdConfig | None = None
-    _last_step: dict | None = None
+    step_progress = (40, 50)
+    step_labels = ("VAE epoch", "loss")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -258,21 +258,7 @@ class VaeEmdStore(RunStore):
             self.param.update(scan_rows=list(rows), scan_source=f"scan {Path(root).name}", running=False,
                               training=False, progress=100, status="")
 
-    def _drained(self) -> None:
-        last_step, self._last_step = self._last_step, None
-        if last_step is not None and self.running:
-            config = self._run_config or self.config
-            epochs, n_steps = max(int(config.epochs), 1), max(int(last_step["n_steps"]), 1)
-            within = ((last_step["epoch"] - 1) * n_steps + last_step["step"]) / (epochs * n_steps)
-            self.param.update(progress=int(40 + 50 * min(within, 1.0)),
-                              status=(f"VAE epoch {last_step['epoch']}/{epochs}, step {last_step['step']}/{n_steps}, "
-                                      f"loss {last_step['loss']:.4g}"))
-
     def _on_event(self, event: dict) -> None:
-        if event.get("kind") == "step":
-            self._last_step = event  # applied in _drained
-            return
-        self._last_step = None
         if event.get("kind") == "stage" and event.get("stage") == "emd" and event.get("total"):
             self.param.update(status=event.get("message", ""),
                               progress=int(12 + 28 * event["done"] / max(event["total"], 1)))
