@@ -172,6 +172,20 @@ def test_resume_retrains_only_missing_units(finished, toy_data, tmp_path):
     assert again.accuracy_table() == result.accuracy_table()
 
 
+def test_folds_on_a_real_dask_cluster_equal_the_sequential_run(finished, toy_data, tmp_path):
+    """The k-fold units as parallel tasks on a LocalCluster (worker processes): same scores as one by one."""
+    distributed = pytest.importorskip("distributed")
+    result, _ = finished
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        events = []
+        again = ClassifyRunner(result.config, tmp_path / "run", data=toy_data, client=client).fit(progress=events.append)
+    on_dask = [e for e in events if e["kind"] == "stage" and e.get("total")]
+    assert len(on_dask) == len(result.config.models) * result.config.n_folds and on_dask[-1]["done"] == len(on_dask)
+    for model in result.config.models:
+        np.testing.assert_allclose(again.predictions[f"score_{model}"], result.predictions[f"score_{model}"], atol=1e-5)
+
+
 def test_cancelled_resnet_resumes_to_the_uninterrupted_result(toy_data, tmp_path):
     config = small_config(models=["resnet"], epochs=3)
     reference = ClassifyRunner(config, tmp_path / "reference", data=toy_data).fit()

@@ -529,17 +529,21 @@ class ClassifyRunner:
             (same config), :meth:`fit` resumes it.
         events: optional events (with ``label``) to use instead of loading ``config.sample``.
         data: optional ready :class:`ClassifyData` (then no detector simulation).
+        client: optional ``dask.distributed.Client``: the (model, fold) units still to train
+            run as parallel tasks on its workers (each writes its unit file into the run
+            directory, which must be on storage they share); the evaluation then runs here.
     """
 
     name = "classify"
 
     def __init__(self, config: ClassifyConfig, run_dir: str | Path | None = None,
-                 events: ak.Array | None = None, data: ClassifyData | None = None):
+                 events: ak.Array | None = None, data: ClassifyData | None = None, client=None):
         self.config = config
         self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._events = events
         self._data = data
+        self._client = client
 
     def load_data(self, progress: Progress | None = None) -> ClassifyData:
         """Images, features and labels of the run's ``n_events`` events."""
@@ -585,12 +589,10 @@ class ClassifyRunner:
         scores = {m: np.full(n, np.nan) for m in models}
         n_units = len(models) * config.n_folds
         done_units = 0
+        if self._client is not None:
+            self._units_on_dask(data, folds, images, models, emit, cancel)
         for fold in range(config.n_folds):
-            test = folds == fold
-            train_rows = np.flatnonzero(~test)
-            val_mask = _validation_split(data.labels[train_rows], config.validation_fraction, config.seed + 1000 + fold)
-            fit_rows, val_rows = train_rows[~val_mask], train_rows[val_mask]
-            test_rows = np.flatnonzero(test)
+            fit_rows, val_rows, test_rows = self._fold_rows(data, folds, fold)
             for model_name in models:
                 unit = f"{model_name}-fold{fold}"
                 tags = {"model": model_name, "fold": fold}
@@ -627,6 +629,38 @@ class ClassifyRunner:
         return ClassifyResult(config, self.run_dir, history, metrics, predictions)
 
     # ------------------------------------------------------------------ one (model, fold)
+    def _fold_rows(self, data: ClassifyData, folds: np.ndarray, fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fit, validation, test) row indices of fold ``fold``."""
+        test = folds == fold
+        train_rows = np.flatnonzero(~test)
+        val_mask = _validation_split(data.labels[train_rows], self.config.validation_fraction,
+                                     self.config.seed + 1000 + fold)
+        return train_rows[~val_mask], train_rows[val_mask], np.flatnonzero(test)
+
+    def _units_on_dask(self, data, folds, images, models, emit, cancel) -> None:
+        """Train the missing (model, fold) units as parallel tasks on the dask client."""
+        from distributed import as_completed
+
+        units_dir = self.run_dir / "units"
+        todo = [(m, f) for f in range(self.config.n_folds) for m in models
+                if self._read_unit(units_dir / f"{m}-fold{f}") is None]
+        if not todo:
+            return
+        emit({"kind": "stage", "stage": "train", "message": f"training {len(todo)} (model, fold) units on dask"})
+        [shared] = self._client.scatter([(data, folds, images)], broadcast=True, hash=False)
+        futures = [self._client.submit(_unit_task, self.config.to_dict(), str(self.run_dir), m, f, shared, pure=False)
+                   for m, f in todo]
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                model_name, fold = future.result()
+                emit({"kind": "stage", "stage": "train", "done": done, "total": len(todo),
+                      "message": f"{model_name} fold {fold + 1} trained on dask ({done}/{len(todo)})"})
+                if cancel is not None and cancel():
+                    raise Cancelled(f"classify run cancelled; finished units kept in {self.run_dir}")
+        finally:
+            self._client.cancel(futures)
+            self._client.cancel([shared])
+
     def _train_unit(self, model_name, fold, data, images, fit_rows, val_rows, test_rows, device, emit, cancel, tags):
         config = self.config
         seed = config.seed + 7919 * fold
@@ -693,3 +727,16 @@ class ClassifyRunner:
                 out["importance"] = {c: float(np.mean([imp[c] for imp in entry["importance"]])) for c in columns}
             metrics["models"][m] = out
         return metrics
+
+
+def _unit_task(config_values: dict, run_dir: str, model_name: str, fold: int, shared) -> tuple[str, int]:
+    """A dask task: train one (model, fold) unit of a classify run and write its unit file."""
+    data, folds, images = shared
+    config = ClassifyConfig.from_dict(config_values)
+    runner = ClassifyRunner(config, run_dir, data=data)
+    fit_rows, val_rows, test_rows = runner._fold_rows(data, folds, fold)
+    stored = runner._train_unit(model_name, fold, data, images, fit_rows, val_rows, test_rows,
+                                pick_device(config.device), lambda event: None, None,
+                                {"model": model_name, "fold": fold})
+    runner._write_unit(runner.run_dir / "units" / f"{model_name}-fold{fold}", stored)
+    return model_name, fold
