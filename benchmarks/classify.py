@@ -43,7 +43,7 @@ from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from jetviz.models.augment import augment
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
-from jetviz.runners.base import pick_device
+from jetviz.runners.base import json_default, pick_device
 from jetviz.runners.classify import (
     MODELS,
     ClassifyConfig,
@@ -267,7 +267,7 @@ def main() -> None:
         scratch.cleanup()
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            json.dump(out, handle, indent=2, default=json_default)
         print(f"numbers written to {args.json}")
 
 

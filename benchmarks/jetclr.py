@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from jetviz.models.constituents import ABLATION  # noqa: E402
 from jetviz.models.jetclr import nt_xent  # noqa: E402
-from jetviz.runners.base import new_run_dir, pick_device  # noqa: E402
+from jetviz.runners.base import json_default, new_run_dir, pick_device  # noqa: E402
 from jetviz.runners.jetclr import (  # noqa: E402
     TALK,
     JetclrConfig,
@@ -208,7 +208,7 @@ def main() -> None:
     print(f"\nwall time {out['wall_s']:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            json.dump(out, handle, indent=2, default=json_default)
         print(f"numbers written to {args.json}")
 
 

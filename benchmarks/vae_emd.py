@@ -317,7 +317,7 @@ def save_figures(config, out: dict, best_beta: float, folder: Path) -> list[str]
 
 # ----------------------------------------------------------------------------- main
 def main() -> None:
-    from jetviz.runners.base import new_run_dir, pick_device
+    from jetviz.runners.base import json_default, new_run_dir, pick_device
     from jetviz.runners.vae_emd import BETAS, VaeEmdConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -405,7 +405,7 @@ def main() -> None:
     print(f"\nwall time {out['wall_s']:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            json.dump(out, handle, indent=2, default=json_default)
         print(f"numbers written to {args.json}")
 
 

@@ -91,8 +91,8 @@ class Job:
         self._cancel_hook: Callable[[], None] | None = None
         self._out: dict | None = None
         self.process = self.kernel = self.future = None  # the backend's handle (a Process, KernelManager, Future)
-        self._started = time.monotonic()
-        self._first_step: float | None = None
+        self._first_step: float | None = None  # when, and at which fraction of the run, the first step came
+        self._first_fraction = 0.0
         if registry is not None:
             registry.create(self.id, runner, run_dir, backend_name, config)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from jetviz.errors import DataFileError
-from jetviz.runners.base import runs_dir
+from jetviz.runners.base import json_default, runs_dir
 
 __all__ = ["Registry", "RunRecord", "default_registry_path", "STATUSES"]
 
@@ -144,7 +144,7 @@ class Registry:
                 values.append(value)
         if metrics is not None:
             sets.append("metrics = ?")
-            values.append(json.dumps(metrics, default=_jsonable))
+            values.append(json.dumps(metrics, default=json_default))
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*values, run_id))
 
@@ -152,7 +152,7 @@ class Registry:
         """Record one epoch row (a resumed run overwrites the epochs it repeats)."""
         with self._connect() as db:
             db.execute("INSERT OR REPLACE INTO history (run_id, epoch, row) VALUES (?, ?, ?)",
-                       (run_id, int(row.get("epoch", 0)), json.dumps(row, default=_jsonable)))
+                       (run_id, int(row.get("epoch", 0)), json.dumps(row, default=json_default)))
             db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
 
     # ----------------------------------------------------------------------------- reads
@@ -204,8 +204,3 @@ class Registry:
         values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
         return RunRecord(**values)
 
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

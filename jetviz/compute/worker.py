@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from jetviz.runners.base import json_default
+
 __all__ = ["RUNNERS", "runner_classes", "execute", "process_main", "kernel_main", "dask_main", "EVENT_PREFIX",
            "CANCEL_FILE"]
 
@@ -107,7 +109,7 @@ def kernel_main(runner: str, config_json: str, run_dir: str) -> None:
         return checked[1]
 
     def emit(event: dict) -> None:
-        sys.stdout.write(EVENT_PREFIX + json.dumps(event, default=_jsonable) + "\n")
+        sys.stdout.write(EVENT_PREFIX + json.dumps(event, default=json_default) + "\n")
         sys.stdout.flush()
 
     try:
@@ -135,12 +137,7 @@ def dask_main(runner: str, config: dict, run_dir: str, topic: str, cancel_name: 
         return checked[1]
 
     def emit(event: dict) -> None:  # msgpack takes plain types only (no numpy scalars)
-        worker.log_event(topic, json.loads(json.dumps(event, default=_jsonable)))
+        worker.log_event(topic, json.loads(json.dumps(event, default=json_default)))
 
     return execute(runner, config, run_dir, emit, cancel)
 
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

@@ -29,6 +29,7 @@ __all__ = [
     "runs_dir",
     "new_run_dir",
     "write_json",
+    "json_default",
     "read_json",
     "write_history",
     "read_history",
@@ -95,17 +96,19 @@ def new_run_dir(runner: str, root: Path | None = None) -> Path:
     return path
 
 
-def write_json(path: Path, values: Any) -> None:
-    """Write JSON atomically (numpy scalars converted)."""
-    def default(obj):
-        if hasattr(obj, "item"):
-            return obj.item()
-        if hasattr(obj, "tolist"):
-            return obj.tolist()
-        return str(obj)
+def json_default(obj: Any) -> Any:
+    """``json.dump``'s ``default``: numpy scalars and arrays as Python numbers and lists, anything else as text."""
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
 
+
+def write_json(path: Path, values: Any) -> None:
+    """Write JSON atomically (numpy scalars converted by :func:`json_default`)."""
     with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=2, sort_keys=True, default=default)
+        json.dump(values, handle, indent=2, sort_keys=True, default=json_default)
 
 
 def read_json(path: Path) -> Any:
