@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["JetvizError", "SchemaError", "DataFileError", "ConfigError"]
+__all__ = ["JetvizError", "SchemaError", "DataFileError", "ConfigError", "Cancelled"]
 
 
 class JetvizError(Exception):
@@ -16,6 +16,10 @@ class SchemaError(JetvizError, ValueError):
 
 class ConfigError(JetvizError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class Cancelled(JetvizError):
+    """A run or job was cancelled on request; what it finished (its last checkpoint) is kept."""
 
 
 class DataFileError(JetvizError, OSError):

@@ -41,6 +41,7 @@ __all__ = [
     "load_events",
     "file_metadata",
     "file_info",
+    "json_default",
 ]
 
 FORMAT_NAME = "jetviz-events"
@@ -176,15 +177,21 @@ def atomic_write(
 # ----------------------------------------------------------------------------------------------
 # Parquet events files
 # ----------------------------------------------------------------------------------------------
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+def json_default(value: Any) -> Any:
+    """``json.dump``'s ``default`` for everything jetviz writes as JSON.
+
+    numpy (and torch) scalars become Python numbers, arrays lists, paths strings and sets
+    sorted lists; anything else raises ``TypeError`` (so a value that cannot be stored is
+    reported, not written as its ``repr``).
+    """
     if isinstance(value, (Path, os.PathLike)):
         return os.fspath(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
@@ -268,7 +275,7 @@ def save_events(
         "metadata": metadata,
     }
     try:
-        encoded = json.dumps(header, default=_json_default, sort_keys=True).encode("utf-8")
+        encoded = json.dumps(header, default=json_default, sort_keys=True).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise DataFileError(path, f"metadata cannot be stored as JSON: {exc}") from None
     table = ak.to_arrow_table(events, extensionarray=True)

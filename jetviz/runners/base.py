@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import param
 
-from jetviz.data.io import atomic_write
-from jetviz.errors import ConfigError, JetvizError
+from jetviz.data.io import atomic_write, json_default
+from jetviz.errors import Cancelled, ConfigError
 
 __all__ = [
     "RunConfig",
@@ -45,10 +45,6 @@ __all__ = [
 #: ``progress(event)``: event is a dict with at least ``kind`` ("step", "epoch", "stage" or
 #: "done") and, depending on it, ``epoch``, ``step``, ``n_steps``, ``loss``, metrics, ``message``.
 Progress = Callable[[dict], None]
-
-
-class Cancelled(JetvizError):
-    """A run was cancelled; its last checkpoint is kept."""
 
 
 class RunConfig(param.Parameterized):
@@ -94,15 +90,6 @@ def new_run_dir(runner: str, root: Path | None = None) -> Path:
     path = root / f"{runner}-{stamp}-{uuid.uuid4().hex[:6]}"
     path.mkdir(parents=True, exist_ok=False)
     return path
-
-
-def json_default(obj: Any) -> Any:
-    """``json.dump``'s ``default``: numpy scalars and arrays as Python numbers and lists, anything else as text."""
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)
 
 
 def write_json(path: Path, values: Any) -> None:

@@ -1,0 +1,298 @@
+"""One run directory: the files a run writes and reopens, each read back with a clear error.
+
+A run directory holds
+
+- ``config.json``: the run's settings (a :class:`~jetviz.runners.base.RunConfig` as JSON);
+- ``metrics.json``: what the finished run measured (a JSON object; its presence marks the run
+  finished);
+- ``history.csv``: one row per epoch (or per model, fold and epoch);
+- ``<name>.npz``: arrays (``arrays``, ``predictions`` …), saved without pickles;
+- ``<name>.pt``: state dicts (``model``, ``initial`` …), loaded with ``weights_only=True``;
+- ``checkpoint.pt``: the training state while a run is under way (see :mod:`jetviz.runners.loop`).
+
+Every file is written atomically (:func:`jetviz.data.io.atomic_write`), so a killed run never
+leaves half a file; every read raises :class:`~jetviz.errors.DataFileError` naming the file and
+what is wrong with it (missing, not JSON, not an archive, pickled objects, a state dict of another
+configuration …). Run directories are never reused for other settings (:meth:`RunDir.claim`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from jetviz.data.io import atomic_write, json_default
+from jetviz.errors import ConfigError, DataFileError
+
+__all__ = ["RunDir", "runs_dir"]
+
+
+def runs_dir() -> Path:
+    """Where run directories live: ``$JETVIZ_RUNS`` or ``$JETVIZ_CACHE/runs`` (``~/.cache/jetviz/runs``)."""
+    cache = Path(os.environ.get("JETVIZ_CACHE", Path.home() / ".cache" / "jetviz"))
+    root = Path(os.environ.get("JETVIZ_RUNS", cache / "runs"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _number(text: str):
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+class RunDir:
+    """The run directory at ``path`` (which need not exist yet).
+
+    Parameters
+    ----------
+    path : str or Path
+        The directory.
+    """
+
+    CONFIG = "config.json"
+    METRICS = "metrics.json"
+    HISTORY = "history.csv"
+    CHECKPOINT = "checkpoint.pt"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def new(cls, runner: str, root: str | Path | None = None) -> "RunDir":
+        """A fresh, unique directory ``<root>/<runner>-<UTC time>-<random>`` (never an existing one)."""
+        root = Path(root) if root is not None else runs_dir()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        path = root / f"{runner}-{stamp}-{uuid.uuid4().hex[:6]}"
+        path.mkdir(parents=True, exist_ok=False)
+        return cls(path)
+
+    @property
+    def name(self) -> str:
+        """The directory's name (what a ``?run=`` deep link carries)."""
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        """Path of the file ``name`` in the directory."""
+        return self.path / name
+
+    def exists(self, name: str) -> bool:
+        """Whether the file ``name`` is there."""
+        return (self.path / name).is_file()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run finished (its ``metrics.json`` is there)."""
+        return self.exists(self.METRICS)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # ----------------------------------------------------------------------------- JSON
+    def write_json(self, name: str, values: Any) -> Path:
+        """Write ``values`` as JSON to ``name`` atomically (numpy values converted)."""
+        path = self.file(name)
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w", encoding="utf-8") as handle:
+            json.dump(values, handle, indent=2, sort_keys=True, default=json_default)
+        return path
+
+    def read_json(self, name: str, kind: type | None = dict) -> Any:
+        """The JSON value in ``name`` (a ``kind`` instance unless ``kind`` is None).
+
+        Raises
+        ------
+        DataFileError
+            The file is missing, empty, unreadable, not JSON or not a ``kind``.
+        """
+        path = self.file(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataFileError(path, "missing from the run directory") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
+        if not text.strip():
+            raise DataFileError(path, "is empty (a run killed while writing it?)")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataFileError(path, f"is not valid JSON ({err})") from None
+        if kind is not None and not isinstance(value, kind):
+            raise DataFileError(path, f"holds a JSON {type(value).__name__}, expected a {kind.__name__}")
+        return value
+
+    # ----------------------------------------------------------------------------- config and metrics
+    def claim(self, config) -> None:
+        """Write the config into the directory, or check that the run already there has these settings.
+
+        Raises
+        ------
+        ConfigError
+            The directory holds a run with other settings (names the changed parameters).
+        """
+        values = config.to_dict()
+        if self.exists(self.CONFIG):
+            stored = self.read_json(self.CONFIG)
+            if stored != values:
+                changed = sorted(k for k in set(stored) | set(values) if stored.get(k) != values.get(k))
+                raise ConfigError(f"{self.path} holds a run with other settings ({changed}); start a new run directory")
+            return
+        self.write_json(self.CONFIG, values)
+
+    def read_config(self, config_class: type):
+        """The run's config as a ``config_class``; a stored value it rejects is a DataFileError."""
+        values = self.read_json(self.CONFIG)
+        try:
+            return config_class.from_dict(values)
+        except ConfigError as err:
+            raise DataFileError(self.file(self.CONFIG), f"does not hold valid {config_class.__name__} settings: {err}") from None
+
+    def write_metrics(self, metrics: Mapping) -> Path:
+        """Write ``metrics.json`` (marks the run finished: write it last)."""
+        return self.write_json(self.METRICS, dict(metrics))
+
+    def read_metrics(self, required: tuple[str, ...] = ()) -> dict:
+        """``metrics.json`` as a dict; ``required`` keys missing are a DataFileError."""
+        metrics = self.read_json(self.METRICS)
+        missing = [k for k in required if k not in metrics]
+        if missing:
+            raise DataFileError(self.file(self.METRICS), f"lacks the entr{'y' if len(missing) == 1 else 'ies'} {missing}")
+        return metrics
+
+    # ----------------------------------------------------------------------------- history
+    def write_history(self, rows: list[dict]) -> Path:
+        """Write the per-epoch rows as CSV atomically (columns: the union of keys, first seen first)."""
+        columns: list[str] = []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        path = self.file(self.HISTORY)
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+        return path
+
+    def read_history(self, required: bool = True) -> list[dict]:
+        """The history rows (numbers as ints or floats); ``required=False``: ``[]`` when there is no file."""
+        path = self.file(self.HISTORY)
+        if not path.is_file():
+            if required:
+                raise DataFileError(path, "missing from the run directory")
+            return []
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                rows = [{k: _number(v) for k, v in row.items() if v not in ("", None) and k is not None}
+                        for row in reader]
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise DataFileError(path, f"is not a readable CSV file ({type(err).__name__}: {err})") from None
+        return rows
+
+    # ----------------------------------------------------------------------------- arrays
+    def write_arrays(self, name: str, arrays: Mapping[str, np.ndarray]) -> Path:
+        """Write numeric arrays to ``<name>.npz`` atomically (object arrays are refused)."""
+        for key, value in arrays.items():
+            if np.asarray(value).dtype.hasobject:
+                raise TypeError(f"write_arrays: {key!r} is an object array; only numeric and string arrays are stored")
+        path = self.file(f"{name}.npz")
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        return path
+
+    def read_arrays(self, name: str, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """The arrays of ``<name>.npz`` (no pickles); ``required`` names missing are a DataFileError."""
+        path = self.file(f"{name}.npz")
+        try:
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+        except FileNotFoundError:
+            raise DataFileError(path, "missing from the run directory") from None
+        except OSError as err:
+            raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
+        if magic != b"PK\x03\x04":
+            raise DataFileError(path, "is not an .npz archive (no zip header: truncated, empty or another format)")
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {k: stored[k] for k in stored.files}
+        except ValueError as err:
+            if "pickle" in str(err).lower():
+                raise DataFileError(path, "holds object (pickled) arrays, which jetviz never loads") from None
+            raise DataFileError(path, f"is not a readable .npz archive ({err})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+            raise DataFileError(path, f"is not a readable .npz archive ({type(err).__name__}: {err})") from None
+        missing = [k for k in required if k not in arrays]
+        if missing:
+            raise DataFileError(path, f"lacks the array(s) {missing} (has {sorted(arrays)})")
+        return arrays
+
+    # ----------------------------------------------------------------------------- torch state
+    def save_state(self, name: str, state: Any) -> Path:
+        """``torch.save`` of a state dict (or a dict of them) to ``<name>.pt``, atomically."""
+        import torch
+
+        path = self.file(f"{name}.pt")
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as handle:
+            torch.save(state, handle)
+        return path
+
+    def load_state(self, name: str) -> Any:
+        """``torch.load(weights_only=True)`` of ``<name>.pt`` on the CPU."""
+        import torch
+
+        path = self.file(f"{name}.pt")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise DataFileError(path, "missing from the run directory") from None
+        except Exception as err:  # RuntimeError / UnpicklingError / EOFError from torch
+            raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: {err})") from None
+
+    def load_model(self, model, name: str = "model"):
+        """Load the state dict ``<name>.pt`` into ``model`` (returned, in eval mode).
+
+        Raises
+        ------
+        DataFileError
+            The file is missing or unreadable, or its weights do not fit ``model`` (a state
+            dict of another configuration: the message names the first mismatches).
+        """
+        path = self.file(f"{name}.pt")
+        state = self.load_state(name)
+        if not isinstance(state, Mapping):
+            raise DataFileError(path, f"holds a {type(state).__name__}, not a state dict")
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, KeyError, TypeError) as err:
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = "; ".join(lines[1:3] or lines[:1])[:300]
+            raise DataFileError(path, f"holds weights of another model configuration than config.json ({detail})") from None
+        return model.eval()
+
+    # ----------------------------------------------------------------------------- checkpoint
+    @property
+    def has_checkpoint(self) -> bool:
+        """Whether an unfinished training left a checkpoint."""
+        return self.exists(self.CHECKPOINT)
+
+    def clear_checkpoint(self) -> None:
+        """Remove the checkpoint (the run finished)."""
+        self.file(self.CHECKPOINT).unlink(missing_ok=True)
