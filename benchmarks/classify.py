@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
-from jetviz.models.augment import augment
+from jetviz.models.image_augment import augment_images
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
 from jetviz.runners.base import json_default, pick_device
@@ -81,7 +81,7 @@ def _plain_epoch(images: np.ndarray, labels: np.ndarray, config: ClassifyConfig,
         index = order[start:start + config.batch_size].sort().values
         if len(index) < 2:  # BatchNorm needs two samples (the runner skips such a batch too)
             continue
-        x = augment(x_all[index], generator)
+        x = augment_images(x_all[index], generator)
         loss = loss_fn(model(x), y_all[index])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

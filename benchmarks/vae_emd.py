@@ -205,7 +205,7 @@ def study(config, root: Path, betas: list[float], n_downs: list[int], workers: i
           f"{int((data.labels == 0).sum())} QCD; {int((data.split == 0).sum())} QCD for training) in {wall['sample_s']:.0f} s",
           flush=True)
     started = time.perf_counter()
-    emd = base._emd_part(data, log)  # computed once, kept in <root>/shared/emd.npz; beta_scan reads it there
+    emd = base.emd_part(data, log)  # computed once, kept in <root>/shared/emd.npz; beta_scan reads it there
     wall["emd_study_s"] = time.perf_counter() - started
     print(f"  EMD study ({len(emd['w_p1'])} pairs × 2 p, k-medoids of {len(emd['pool_index'])}, "
           f"{len(emd['anomaly_index'])} jets scored) in {wall['emd_study_s']:.0f} s", flush=True)

@@ -8,7 +8,7 @@ from jetviz.data.detector import simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.toy import bh_sph
 from jetviz.errors import SchemaError
-from jetviz.models.augment import augment, eta_flip, phi_roll
+from jetviz.models.image_augment import augment_images, eta_flip, phi_roll
 from jetviz.models.features import (
     HIGH_LEVEL_COLUMNS,
     LOW_LEVEL_COLUMNS,
@@ -99,7 +99,7 @@ def test_short_training_beats_chance_on_separable_toy():
     for _ in range(30):
         x, y = _toy_images(16, generator)
         seen.append(torch.log1p(x))
-        x = augment(x, generator)
+        x = augment_images(x, generator)
         loss = torch.nn.functional.cross_entropy(model(torch.log1p(x)), y)
         optimiser.zero_grad()
         loss.backward()
@@ -119,7 +119,7 @@ def test_augmentations_preserve_energy_and_shape_and_do_not_mutate(transform):
     images = torch.rand(8, 3, 50, 50, generator=generator) * 100
     before = images.clone()
     fn = {"eta_flip": lambda t: eta_flip(t, generator, p=0.5), "phi_roll": lambda t: phi_roll(t, generator),
-          "augment": lambda t: augment(t, generator)}[transform]
+          "augment": lambda t: augment_images(t, generator)}[transform]
     out = fn(images)
     assert out.shape == images.shape and out.dtype == images.dtype
     assert torch.equal(images, before)  # input untouched

@@ -8,7 +8,10 @@ import torch
 from jetviz.data.samples import load_sample
 from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.resnet import ResNet18
-from jetviz.runners.base import Cancelled, load_torch
+from jetviz.errors import Cancelled
+from jetviz.models.splits import stratified_folds
+from jetviz.models.trees import xgboost_scores
+from jetviz.runners.rundir import RunDir
 from jetviz.runners.classify import (
     MODELS,
     ClassifyConfig,
@@ -18,8 +21,6 @@ from jetviz.runners.classify import (
     image_inputs,
     prepare,
     resnet_scores,
-    stratified_folds,
-    xgboost_scores,
 )
 
 
@@ -132,7 +133,7 @@ def test_saved_models_reproduce_the_out_of_fold_scores(finished, toy_data):
     folds = result.predictions["fold"]
     test = folds == 1
     model = ResNet18(3, 2, circular_phi=True, width=4)
-    model.load_state_dict(load_torch(result.run_dir / "resnet-fold1.pt"))
+    model.load_state_dict(RunDir(result.run_dir).load_state("resnet-fold1"))
     scores = resnet_scores(model, image_inputs(toy_data.images[test]))
     np.testing.assert_allclose(scores, result.predictions["score_resnet"][test], atol=1e-6)
     booster = xgboost.Booster()

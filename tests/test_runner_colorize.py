@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from jetviz.data.samples import load_sample
-from jetviz.errors import ConfigError, DataFileError
-from jetviz.runners.base import read_history
+from jetviz.errors import Cancelled, ConfigError, DataFileError
+from jetviz.runners.rundir import RunDir
 from jetviz.runners.colorize import ColorizeConfig, ColorizeResult, ColorizeRunner, prepare
 
 
@@ -70,13 +70,32 @@ def test_resume_after_interruption_keeps_history(tmp_path, toy_events):
     with pytest.raises(Exception, match="cancelled"):
         ColorizeRunner(small_config(epochs=3), run_dir, events=toy_events).fit(
             progress=lambda e: steps.append(e) if e["kind"] == "step" else None, cancel=cancel_in_epoch_two)
-    assert [row["epoch"] for row in read_history(run_dir / "history.csv")] == [1]
-    first_epoch = read_history(run_dir / "history.csv")[0]
+    assert [row["epoch"] for row in RunDir(run_dir).read_history()] == [1]
+    first_epoch = RunDir(run_dir).read_history()[0]
     events = []
     result = ColorizeRunner(small_config(epochs=3), run_dir, events=toy_events).fit(progress=events.append)
     assert any(e.get("stage") == "resume" for e in events)
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
     assert result.history[0]["train_loss"] == pytest.approx(first_epoch["train_loss"])
+
+
+@pytest.mark.parametrize("crf", [False, True])
+def test_cancelled_run_resumes_to_the_uninterrupted_result(tmp_path, toy_events, crf):
+    config = small_config(epochs=3, crf=crf)
+    reference = ColorizeRunner(config, tmp_path / "reference", events=toy_events).fit()
+    steps = []
+    with pytest.raises(Cancelled, match="epoch 2"):
+        ColorizeRunner(config, tmp_path / "cancelled", events=toy_events).fit(
+            progress=steps.append, cancel=lambda: any(s["kind"] == "step" and s["epoch"] == 2 for s in steps))
+    assert RunDir(tmp_path / "cancelled").has_checkpoint and not RunDir(tmp_path / "cancelled").finished
+    resumed = ColorizeRunner(config, tmp_path / "cancelled", events=toy_events).fit()
+    np.testing.assert_allclose([h["train_loss"] for h in resumed.history], [h["train_loss"] for h in reference.history],
+                               rtol=1e-6)
+    for key in ("test_loss_unet", "test_accuracy_unet", "test_loss_crf", "test_m_w_sigma68_unet"):
+        assert resumed.metrics[key] == pytest.approx(reference.metrics[key], rel=1e-5, abs=1e-7), key
+    for name, value in reference.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    assert not RunDir(tmp_path / "cancelled").has_checkpoint
 
 
 def test_damaged_checkpoint_is_a_clear_error(tmp_path, toy_events):

@@ -4,16 +4,15 @@ import pytest
 import torch
 
 from jetviz.data.samples import load_sample
-from jetviz.errors import ConfigError, SchemaError
+from jetviz.errors import Cancelled, ConfigError, SchemaError
 from jetviz.models.emd import emd, from_image, pixel_centres
+from jetviz.models.metrics import pair_distances, pearson
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
 from jetviz.runners.vae_emd import (
     VaeEmdConfig,
     VaeEmdResult,
     VaeEmdRunner,
     beta_scan,
-    pair_distances,
-    pearson,
     prepare,
     train_vae,
 )
@@ -218,6 +217,22 @@ def test_emd_part_is_reused_and_vae_resumes(finished, toy_jets, tmp_path):
     again = VaeEmdRunner(result.config, run_dir, events=toy_jets).fit(progress=events.append)
     assert not [e for e in events if e.get("stage") == "emd"]  # the stored EMD study was used
     np.testing.assert_allclose(again.arrays["score_vae"], result.arrays["score_vae"], rtol=1e-5)
+
+
+def test_cancelled_training_resumes_to_the_uninterrupted_result(finished, toy_jets, tmp_path):
+    reference, _ = finished
+    steps = []
+    with pytest.raises(Cancelled, match="epoch 3"):
+        VaeEmdRunner(small_config(), tmp_path / "run", events=toy_jets).fit(
+            progress=steps.append, cancel=lambda: any(s["kind"] == "step" and s["epoch"] == 3 for s in steps))
+    assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
+    resumed = VaeEmdRunner(small_config(), tmp_path / "run", events=toy_jets).fit()
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    np.testing.assert_allclose([h["train_loss"] for h in resumed.history], [h["train_loss"] for h in reference.history],
+                               rtol=1e-6)
+    np.testing.assert_allclose(resumed.arrays["score_vae"], reference.arrays["score_vae"], rtol=1e-5)
+    assert resumed.metrics["correlations"]["latent"]["p1"] == pytest.approx(
+        reference.metrics["correlations"]["latent"]["p1"], rel=1e-5)
 
 
 def test_bad_inputs_are_refused(toy_jets, tmp_path):

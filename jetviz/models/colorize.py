@@ -15,7 +15,11 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from jetviz.models.crf import MeanFieldCRF
+from jetviz.models.unet import UNet
+
 __all__ = [
+    "ColorizeModel",
     "particle_log_probs",
     "jet_cost_matrix",
     "colorize_loss",
@@ -106,3 +110,43 @@ def assignment_accuracy(
     total = shared.sum(axis=(1, 2))
     best = np.array([shared[i][linear_sum_assignment(-shared[i])].sum() for i in range(len(shared))])
     return best / np.maximum(total, 1e-12)
+
+
+class ColorizeModel(torch.nn.Module):
+    """U-Net (+ optional mean-field CRF) mapping input maps and particles to per-particle log colour probabilities.
+
+    Parameters
+    ----------
+    n_channels : int
+        Input maps C of the images ``(B, C, n_eta, n_phi)``.
+    n_colours : int
+        Jet colours K.
+    base_channels, depth, circular_phi : int, int, bool
+        The U-Net's first-level width, down-samplings and circular φ padding.
+    crf : bool
+        Apply the CRF in :meth:`forward` (and train its ω, α); without it the CRF is still there
+        as post-processing with its initial ω, α.
+    crf_omega, crf_alpha, crf_iterations : float, float, int
+        Initial pairwise weight ω, kernel sharpness α and mean-field iterations.
+    """
+
+    def __init__(self, n_channels: int, n_colours: int, base_channels: int = 16, depth: int = 3,
+                 circular_phi: bool = True, crf: bool = False, crf_omega: float = 0.01, crf_alpha: float = 1e6,
+                 crf_iterations: int = 5):
+        super().__init__()
+        self.n_colours = n_colours
+        self.unet = UNet(n_channels, n_colours, base_channels, depth, circular_phi)
+        self.crf = MeanFieldCRF(crf_omega, crf_alpha, crf_iterations, trainable=crf)
+        self.use_crf = crf
+
+    def forward(self, batch: dict[str, torch.Tensor], crf: bool | None = None, keep_all: bool = False):
+        """Per-particle log probabilities ``(B, P, K)`` (a list per CRF iteration if ``keep_all``).
+
+        ``batch`` holds ``images`` ``(B, C, n_eta, n_phi)``, ``pixel`` ``(B, P)``, ``energy``
+        ``(B, P)`` GeV, ``direction`` ``(B, P, 3)`` and ``mask`` ``(B, P)``.
+        """
+        logits = self.unet(batch["images"])
+        log_probs = particle_log_probs(logits, batch["pixel"])
+        if self.use_crf if crf is None else crf:
+            return self.crf(log_probs, batch["energy"], batch["direction"], batch["mask"], keep_all=keep_all)
+        return [log_probs] if keep_all else log_probs

@@ -1,4 +1,4 @@
-"""Binary-classification figures of merit shared by the runners (numpy only).
+"""Figures of merit shared by the runners (numpy only): binary classification, correlations, distances.
 
 Labels are 0 (background / first class) and 1 (signal / second class); scores are any real
 number that grows with the probability of class 1. Ties in the scores are handled exactly
@@ -11,7 +11,8 @@ import numpy as np
 
 from jetviz.errors import SchemaError
 
-__all__ = ["roc_curve", "roc_auc", "auc", "confusion_matrix", "accuracy", "background_rejection"]
+__all__ = ["roc_curve", "roc_auc", "auc", "confusion_matrix", "accuracy", "background_rejection", "pearson",
+           "pair_distances"]
 
 
 def _binary(labels, scores=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -93,3 +94,22 @@ def background_rejection(labels, scores, signal_efficiency: float = 0.5) -> floa
     fpr, tpr, _ = roc_curve(labels, scores)
     eps_b = float(np.interp(signal_efficiency, tpr, fpr))
     return float("inf") if eps_b <= 0 else 1.0 / eps_b
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation coefficient of two equal-length 1-d arrays (NaN if either is constant)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise SchemaError(f"pearson needs two equal 1-d arrays of ≥ 2 values, got {a.shape} and {b.shape}")
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def pair_distances(features: np.ndarray) -> np.ndarray:
+    """Euclidean distances of all pairs i < j of ``(N, D)`` rows (any trailing shape is flattened),
+    as a flat ``(N(N−1)/2,)`` array in the order of ``np.triu_indices(N, 1)``."""
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    sq = (x**2).sum(1)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0, None)
+    return np.sqrt(d2[np.triu_indices(len(x), 1)])

@@ -1,50 +1,37 @@
-"""What every runner shares: configs as bounded params, run directories, checkpoints, progress.
+"""What every runner shares: bounded configs, the Runner and RunResult bases, the device, parallel jobs.
 
-A run directory holds ``config.json``, ``metrics.json``, ``history.csv`` (one row per epoch),
-``model.pt`` (a state dict, loaded with ``torch.load(weights_only=True)``) and
-``checkpoint.pt`` (model + optimiser + epoch, written atomically after every epoch, so a
-killed run resumes where it stopped). Run directories are never reused for another run: a new
-run gets a new, unique directory under :func:`runs_dir`.
+A runner is ``Config (param) → Runner(config, run_dir).fit(progress, cancel) → Result``:
+
+- :class:`RunConfig`: bounded params that serialise to JSON and back (the UI's widgets);
+- :class:`Runner`: holds the config, its :class:`~jetviz.runners.rundir.RunDir` (a new one by
+  default) and the prepared data; :meth:`Runner.begin` and :meth:`Runner.finish` are the first
+  and last steps of every ``fit`` (claim the directory, pick the device; write the results);
+- :class:`RunResult`: a finished run reopened from its directory (:meth:`RunResult.load`);
+- training goes through the one loop of :mod:`jetviz.runners.loop`.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-import time
-import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import param
 
-from jetviz.data.io import atomic_write, json_default
-from jetviz.errors import Cancelled, ConfigError
+from jetviz.data.io import json_default  # noqa: F401 (transitional re-export, see the end)
+from jetviz.errors import Cancelled, ConfigError  # noqa: F401 (Cancelled: transitional re-export)
+from jetviz.runners.loop import Progress, stage_event
+from jetviz.runners.rundir import RunDir, runs_dir  # noqa: F401 (runs_dir: transitional re-export)
 
 __all__ = [
     "RunConfig",
+    "Runner",
+    "RunResult",
     "Progress",
-    "Cancelled",
-    "runs_dir",
-    "new_run_dir",
-    "write_json",
-    "json_default",
-    "read_json",
-    "write_history",
-    "read_history",
-    "save_torch",
-    "load_torch",
     "pick_device",
-    "claim_run_dir",
     "load_run_sample",
     "load_run_jets",
-    "run_jobs",
+    "parallel_map",
 ]
-
-#: ``progress(event)``: event is a dict with at least ``kind`` ("step", "epoch", "stage" or
-#: "done") and, depending on it, ``epoch``, ``step``, ``n_steps``, ``loss``, metrics, ``message``.
-Progress = Callable[[dict], None]
 
 
 class RunConfig(param.Parameterized):
@@ -76,87 +63,6 @@ class RunConfig(param.Parameterized):
         return cls.from_dict(json.loads(text))
 
 
-def runs_dir() -> Path:
-    """Where run directories live: ``$JETVIZ_RUNS`` or ``~/.cache/jetviz/runs``."""
-    root = Path(os.environ.get("JETVIZ_RUNS", Path(os.environ.get("JETVIZ_CACHE", Path.home() / ".cache" / "jetviz")) / "runs"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def new_run_dir(runner: str, root: Path | None = None) -> Path:
-    """A fresh, unique run directory ``<root>/<runner>-<UTC time>-<random>`` (never an existing one)."""
-    root = Path(root) if root is not None else runs_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    path = root / f"{runner}-{stamp}-{uuid.uuid4().hex[:6]}"
-    path.mkdir(parents=True, exist_ok=False)
-    return path
-
-
-def write_json(path: Path, values: Any) -> None:
-    """Write JSON atomically (numpy scalars converted by :func:`json_default`)."""
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=2, sort_keys=True, default=json_default)
-
-
-def read_json(path: Path) -> Any:
-    from jetviz.errors import DataFileError
-
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(path, "missing from the run directory") from None
-    except json.JSONDecodeError as err:
-        raise DataFileError(path, f"is not valid JSON ({err})") from None
-
-
-def write_history(path: Path, history: list[dict]) -> None:
-    """Write the per-epoch history as CSV atomically (columns = union of keys, in first-seen order)."""
-    columns: list[str] = []
-    for row in history:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns)
-    writer.writeheader()
-    writer.writerows(history)
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        handle.write(buffer.getvalue())
-
-
-def read_history(path: Path) -> list[dict]:
-    """Read a history CSV back, numbers as floats (ints where integral)."""
-    def number(text: str):
-        try:
-            value = float(text)
-        except ValueError:
-            return text
-        return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [{k: number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
-
-
-def save_torch(obj: Any, path: Path) -> None:
-    """``torch.save`` atomically (a crash mid-write never leaves a half checkpoint)."""
-    import torch
-
-    with atomic_write(path, "wb") as handle:
-        torch.save(obj, handle)
-
-
-def load_torch(path: Path) -> Any:
-    """``torch.load(weights_only=True)`` on CPU; a damaged file raises a DataFileError naming it."""
-    import torch
-
-    from jetviz.errors import DataFileError
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataFileError(path, "missing from the run directory") from None
-    except Exception as err:  # torch raises RuntimeError / UnpicklingError / EOFError
-        raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: {err})") from None
-
-
 def pick_device(name: str = "auto") -> str:
     """``"cuda"`` when asked for or available under ``"auto"``, else ``"cpu"``; never assumes a GPU."""
     import torch
@@ -168,30 +74,18 @@ def pick_device(name: str = "auto") -> str:
     return name
 
 
-def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
-    """Write ``config.json`` into ``run_dir``, or check that the run already there has these settings.
+def load_run_sample(sample: str, n: int, seed: int, progress: Progress | None = None, unit: str = "events",
+                    span: tuple[float, float] = (0.0, 0.1), **params):
+    """:func:`jetviz.data.samples.load_sample` reporting generation as ``stage`` events.
 
-    A run directory is never reused for other settings (its results would be mixed up):
-    a different stored config raises :class:`ConfigError` naming the changed parameters.
+    ``span``: the part ``(start, width)`` of the run's progress (``fraction``) that loading fills.
     """
-    path = Path(run_dir) / "config.json"
-    values = config.to_dict()
-    if path.exists():
-        stored = read_json(path)
-        if stored != values:
-            changed = sorted(k for k in set(stored) | set(values) if stored.get(k) != values.get(k))
-            raise ConfigError(f"{run_dir} holds a run with other settings ({changed}); start a new run directory")
-    write_json(path, values)
-
-
-def load_run_sample(sample: str, n: int, seed: int, progress: Progress | None = None, unit: str = "events", **params):
-    """:func:`jetviz.data.samples.load_sample` reporting generation as "stage" progress events."""
     from jetviz.data.samples import load_sample
 
     def sample_progress(done: int, total: int) -> None:
         if progress:
-            progress({"kind": "stage", "stage": "sample", "done": done, "total": total,
-                      "message": f"generating {sample}: {done}/{total} {unit}"})
+            progress(stage_event("sample", f"generating {sample}: {done}/{total} {unit}",
+                                 span[0] + span[1] * done / max(total, 1), done=done, total=total))
 
     return load_sample(sample, n, seed, progress=sample_progress, show_progress=False, **params)
 
@@ -210,14 +104,152 @@ def load_run_jets(config: RunConfig, events, progress: Progress | None, prepare:
     return prepare(events, config)
 
 
-def run_jobs(function: Callable, jobs: list[tuple], workers: int = 2, client=None, progress: Progress | None = None,
-             describe: Callable[[Any], str] = lambda result: "") -> list:
+class Runner:
+    """Base of the runners: a config, its run directory and the data prepared for it.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's settings.
+    run_dir : str or Path, optional
+        Where to write (default: a new unique directory under
+        :func:`~jetviz.runners.rundir.runs_dir`); an unfinished run there with the same
+        settings resumes from its last checkpoint.
+    events : ak.Array, optional
+        Events to use instead of loading ``config.sample``.
+    data : object, optional
+        Data already prepared for this config (shared by the runs of a scan or ablation, or
+        prepared by a page), so it is not prepared twice.
+
+    A subclass sets :attr:`name` and defines :meth:`prepare_data` and ``fit(progress, cancel)``,
+    which starts with :meth:`begin` and ends with :meth:`finish`.
+    """
+
+    name: str = "run"
+
+    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, events=None, data=None):
+        self.config = config
+        self.run = RunDir(run_dir) if run_dir is not None else RunDir.new(self.name)
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        self._events, self._data = events, data
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.run.path
+
+    def load_data(self, progress: Progress | None = None):
+        """The run's prepared data (prepared on first call, then kept)."""
+        if self._data is None:
+            self._data = self.prepare_data(progress or (lambda event: None))
+        return self._data
+
+    def prepare_data(self, progress: Progress):
+        """Load and prepare the run's data (a subclass's job)."""
+        raise NotImplementedError
+
+    def begin(self, progress: Progress | None) -> tuple[Progress, str]:
+        """The first step of ``fit``: torch threads, claim the run directory, pick the device.
+
+        Returns
+        -------
+        (emit, device)
+            The progress callable (a no-op when ``progress`` is None) and "cpu" or "cuda".
+        """
+        import torch
+
+        threads = getattr(self.config, "threads", 0)
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.run.claim(self.config)
+        return (progress or (lambda event: None)), pick_device(self.config.device)
+
+    def finish(self, emit: Progress, metrics: Mapping, arrays: Mapping | None = None, arrays_name: str = "arrays",
+               states: Mapping | None = None, history: list[dict] | None = None) -> None:
+        """The last step of ``fit``: state dicts, arrays and history, then ``metrics.json`` (which
+        marks the run finished), the checkpoint removed and a ``done`` event."""
+        for name, module in (states or {}).items():
+            self.run.save_state(name, module.state_dict() if hasattr(module, "state_dict") else module)
+        if arrays is not None:
+            self.run.write_arrays(arrays_name, arrays)
+        if history is not None:
+            self.run.write_history(history)
+        self.run.write_metrics(metrics)
+        self.run.clear_checkpoint()
+        emit({"kind": "done", "metrics": dict(metrics), "fraction": 1.0})
+
+
+class RunResult:
+    """Base of the results: a finished run, reopened from its directory without retraining.
+
+    Attributes
+    ----------
+    config : RunConfig
+        The run's settings. run_dir : Path. history : list of dict (epoch rows).
+    metrics : dict
+        What the run measured (``metrics.json``).
+    arrays : dict of ndarray
+        The run's arrays (``<arrays_name>.npz``).
+    model : torch.nn.Module or None
+        The trained model (CPU, eval mode), where the runner has one.
+
+    A subclass sets :attr:`runner_name`, :attr:`arrays_name` (None: no arrays file),
+    :attr:`required_arrays` / :attr:`required_metrics` (checked on loading) and, when it has a
+    model, :meth:`build_model`.
+    """
+
+    runner_name: str = "run"
+    arrays_name: str | None = "arrays"
+    required_arrays: tuple[str, ...] = ()
+    required_metrics: tuple[str, ...] = ()
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, history: list[dict], metrics: dict,
+                 arrays: Mapping | None = None, model=None):
+        self.config, self.run_dir, self.history = config, Path(run_dir), list(history)
+        self.metrics, self.arrays, self.model = dict(metrics), dict(arrays or {}), model
+
+    @classmethod
+    def config_class(cls) -> type[RunConfig]:
+        from jetviz.runners.catalog import runner_spec
+
+        return runner_spec(cls.runner_name).config
+
+    @classmethod
+    def build_model(cls, config: RunConfig, metrics: dict):
+        """A fresh model of this configuration, to load ``model.pt`` into (None: no model)."""
+        return None
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "RunResult":
+        """Reopen the finished run in ``run_dir``.
+
+        Raises
+        ------
+        jetviz.errors.DataFileError
+            A file of the run is missing, damaged or does not fit (names the file and the problem).
+        """
+        run = RunDir(run_dir)
+        config = run.read_config(cls.config_class())
+        metrics = run.read_metrics(cls.required_metrics)
+        arrays = run.read_arrays(cls.arrays_name, cls.required_arrays) if cls.arrays_name else {}
+        model = cls.build_model(config, metrics)
+        if model is not None:
+            run.load_model(model)
+        return cls(config, run.path, run.read_history(required=False), metrics, arrays, model)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.run_dir.name}>"
+
+
+def parallel_map(function: Callable, jobs: list[tuple], workers: int = 2, client=None, progress: Progress | None = None,
+                 describe: Callable[[Any], str] = lambda result: "", span: tuple[float, float] = (0.0, 1.0)) -> list:
     """``function(*job)`` for every job, as parallel jobs; results in completion order.
 
     On a ``dask.distributed`` client when given (``client.map``), else in ``workers`` local
     processes ("spawn": safe beside server threads; ``function`` and the jobs must pickle), or
     one after the other in this process when ``workers ≤ 1``. After each job a "unit" progress
-    event (``done``, ``total``, ``message`` = ``describe(result) + " done"``) is emitted.
+    event (``done``, ``total``, ``message`` = ``describe(result) + " done"``, ``fraction`` within
+    ``span`` = (start, width)) is emitted.
     """
     import concurrent.futures as cf
     import multiprocessing
@@ -227,7 +259,8 @@ def run_jobs(function: Callable, jobs: list[tuple], workers: int = 2, client=Non
 
     def finished(result) -> None:
         results.append(result)
-        emit({"kind": "unit", "done": len(results), "total": len(jobs), "message": f"{describe(result)} done".strip()})
+        emit({"kind": "unit", "done": len(results), "total": len(jobs), "message": f"{describe(result)} done".strip(),
+              "fraction": span[0] + span[1] * len(results) / max(len(jobs), 1)})
 
     if client is not None:
         for future in client.map(function, *zip(*jobs), pure=False):
@@ -240,3 +273,33 @@ def run_jobs(function: Callable, jobs: list[tuple], workers: int = 2, client=Non
             for future in cf.as_completed([pool.submit(function, *job) for job in jobs]):
                 finished(future.result())
     return results
+
+
+# ----------------------------------------------------------------------------- transitional
+# The loose run-directory helpers of before RunDir, kept only until jetviz.compute and jetviz.ui
+# use RunDir; nothing in jetviz.runners calls them.
+def new_run_dir(runner: str, root: Path | None = None) -> Path:
+    return RunDir.new(runner, root).path
+
+
+def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
+    RunDir(run_dir).claim(config)
+
+
+def read_json(path: Path) -> Any:
+    return RunDir(Path(path).parent).read_json(Path(path).name, kind=None)
+
+
+def write_json(path: Path, values: Any) -> None:
+    RunDir(Path(path).parent).write_json(Path(path).name, values)
+
+
+def read_history(path: Path) -> list[dict]:
+    return RunDir(Path(path).parent).read_history()
+
+
+def load_torch(path: Path) -> Any:
+    return RunDir(Path(path).parent).load_state(Path(path).stem)
+
+
+run_jobs = parallel_map

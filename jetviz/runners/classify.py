@@ -49,11 +49,9 @@ import param
 import torch
 
 from jetviz.data.detector import Detector, simulate
-from jetviz.data.io import atomic_write
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import get_recipe
-from jetviz.errors import ConfigError, DataFileError, SchemaError
-from jetviz.models.augment import augment
+from jetviz.errors import Cancelled, ConfigError, SchemaError
 from jetviz.models.features import (
     HIGH_LEVEL_COLUMNS,
     LOW_LEVEL_COLUMNS,
@@ -61,23 +59,14 @@ from jetviz.models.features import (
     low_level_features,
     validate_features,
 )
+from jetviz.models.image_augment import augment_images
 from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
 from jetviz.models.resnet import ResNet18, refresh_batchnorm
-from jetviz.runners.base import (
-    Cancelled,
-    Progress,
-    RunConfig,
-    claim_run_dir,
-    load_run_sample,
-    load_torch,
-    new_run_dir,
-    pick_device,
-    read_history,
-    read_json,
-    save_torch,
-    write_history,
-    write_json,
-)
+from jetviz.models.splits import stratified_folds, stratified_holdout
+from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_sample, pick_device
+from jetviz.runners.loop import TrainingLoop, stage_event
+from jetviz.runners.rundir import RunDir
 
 __all__ = [
     "MODELS",
@@ -87,11 +76,9 @@ __all__ = [
     "ClassifyResult",
     "ClassifyRunner",
     "prepare",
-    "stratified_folds",
     "train_resnet",
     "resnet_scores",
     "train_xgboost",
-    "xgboost_scores",
     "image_inputs",
 ]
 
@@ -196,32 +183,6 @@ def prepare(events: ak.Array, detector: Detector | None = None, seed: int = 0) -
     return data.validate()
 
 
-def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
-    """``(N,)`` fold number of each event: each class shuffled (seeded) and dealt round-robin."""
-    labels = np.asarray(labels)
-    if n_folds < 2:
-        raise ConfigError(f"n_folds must be ≥ 2, got {n_folds}")
-    counts = np.bincount(labels)
-    if counts[counts > 0].min() < n_folds:
-        raise ConfigError(f"{n_folds} folds need at least {n_folds} events of each class, have {counts.tolist()}")
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(labels), dtype=np.int64)
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        fold[members] = np.arange(len(members)) % n_folds
-    return fold
-
-
-def _validation_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask over ``labels``: a stratified ``fraction`` (at least one per class) for validation."""
-    rng = np.random.default_rng(seed)
-    mask = np.zeros(len(labels), bool)
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        mask[members[: max(1, int(round(fraction * len(members))))]] = True
-    return mask
-
-
 def image_inputs(images: np.ndarray, transform: str = "log") -> np.ndarray:
     """What the ResNet sees: ``log1p(E / 1 GeV)`` or ``E / 100 GeV`` of ``(N, 3, n_eta, n_phi)`` images."""
     if transform == "log":
@@ -263,8 +224,10 @@ def train_resnet(
     progress: Callable[[dict], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     tags: dict | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[ResNet18, list[dict]]:
-    """Train one ResNet18; keep the epoch with the best validation accuracy (ties: lower loss).
+    """Train one ResNet18 in the :class:`TrainingLoop`; keep the epoch with the best validation
+    accuracy (ties: lower loss).
 
     Arguments:
         train_images, val_images: transformed images ``(N, 3, n_eta, n_phi)`` float32
@@ -272,17 +235,16 @@ def train_resnet(
         config: widths, epochs, batch size, learning rate, weight decay.
         circular_phi, use_augment: the two switches of seed 003.
         device: torch device. seed: initial weights, shuffles and augmentations.
-        checkpoint: file for a per-epoch checkpoint (model, optimiser, best state, history);
-            an existing one is resumed.
+        checkpoint: file for a per-epoch checkpoint (model, optimiser, scheduler, generators,
+            best state, history); an existing one is resumed.
         progress: called with "step" and "epoch" dicts (``tags`` merged in).
         cancel: polled between steps; True raises :class:`Cancelled` (checkpoint kept).
+        span: the part ``(start, width)`` of the run's progress this training fills.
     Returns:
         (model with the best epoch's weights, in eval mode with refreshed BatchNorm statistics,
         history rows with epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
-        events_per_s).
+        events_per_s, best_epoch).
     """
-    emit = progress or (lambda event: None)
-    tags = dict(tags or {})
     torch.manual_seed(seed)
     model = ResNet18(train_images.shape[1], 2, circular_phi=circular_phi, width=config.width).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -290,36 +252,25 @@ def train_resnet(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs * n_steps))
     generator = torch.Generator().manual_seed(seed)
     aug_generator = torch.Generator(device=device).manual_seed(seed + 1)
-    history: list[dict] = []
     best = {"accuracy": -1.0, "loss": math.inf, "state": None, "epoch": 0}
-    start_epoch = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_torch(checkpoint)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        aug_generator.set_state(state["aug_generator"])
-        best = {"accuracy": float(state["best_accuracy"]), "loss": float(state["best_loss"]),
-                "state": state["best_state"], "epoch": int(state["best_epoch"])}
-        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-        start_epoch = int(state["epoch"])
-        emit({"kind": "stage", "stage": "resume", **tags, "epoch": start_epoch, "message": f"resumed after epoch {start_epoch}"})
+    loop = TrainingLoop({"model": model, "optimiser": optimiser, "scheduler": scheduler, "generator": generator,
+                         "aug_generator": aug_generator, "best": best}, config.epochs, checkpoint, progress, cancel,
+                        span, tags, what="classify training")
     train_y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
     loss_fn = torch.nn.CrossEntropyLoss()
-    for epoch in range(start_epoch, config.epochs):
+
+    def epoch(number: int) -> dict:
         model.train()
         order = torch.randperm(len(train_images), generator=generator).numpy()
         started, seen, running, correct = time.perf_counter(), 0, 0.0, 0
-        for step, rows in enumerate(_batches(len(train_images), config.batch_size, order)):
-            if cancel is not None and cancel():
-                raise Cancelled(f"classify training cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept")
+        for step in loop.steps(n_steps):
+            rows = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
             if len(rows) < 2:  # BatchNorm needs two samples
                 continue
-            x = torch.as_tensor(train_images[np.sort(rows)], device=device)
-            y = train_y[np.sort(rows)].to(device)
+            x = torch.as_tensor(train_images[rows], device=device)
+            y = train_y[rows].to(device)
             if use_augment:
-                x = augment(x, aug_generator)
+                x = augment_images(x, aug_generator)
             logits = model(x)
             loss = loss_fn(logits, y)
             optimiser.zero_grad(set_to_none=True)
@@ -330,98 +281,41 @@ def train_resnet(
             seen += len(rows)
             running += loss_value * len(rows)
             correct = correct + (logits.detach().argmax(1) == y).sum()
-            emit({"kind": "step", **tags, "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": loss_value})
+            loop.report(loss=loss_value)
         seconds = time.perf_counter() - started
         refresh_batchnorm(model, (torch.as_tensor(train_images[rows], device=device)
                                   for rows in _batches(min(len(train_images), 512), config.batch_size)))
         val_scores = resnet_scores(model, val_images, device)
         val_loss = float(np.mean(-np.log(np.clip(np.where(val_labels == 1, val_scores, 1 - val_scores), 1e-7, None))))
         val_acc = accuracy(val_labels, (val_scores >= 0.5).astype(np.int64))
-        row = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "train_accuracy": int(correct) / max(seen, 1),
-               "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds, "events_per_s": seen / max(seconds, 1e-9)}
-        history.append(row)
         if (val_acc, -val_loss) > (best["accuracy"], -best["loss"]):
-            best = {"accuracy": val_acc, "loss": val_loss, "epoch": epoch + 1,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        if checkpoint is not None:
-            keys = list(history[0])
-            save_torch({
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "aug_generator": aug_generator.get_state(), "epoch": epoch + 1,
-                "best_accuracy": best["accuracy"], "best_loss": best["loss"], "best_epoch": best["epoch"],
-                "best_state": best["state"], "history_keys": keys,
-                "history": torch.tensor([[float(h[k]) for k in keys] for h in history], dtype=torch.float64),
-            }, Path(checkpoint))
-        emit({"kind": "epoch", **tags, **row, "epochs": config.epochs, "best_epoch": best["epoch"]})
+            best.update(accuracy=val_acc, loss=val_loss, epoch=number,
+                        state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        return {"train_loss": running / max(seen, 1), "train_accuracy": int(correct) / max(seen, 1),
+                "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds,
+                "events_per_s": seen / max(seconds, 1e-9), "best_epoch": best["epoch"]}
+
+    history = loop.run(epoch)
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    for h in history:
-        h["best_epoch"] = best["epoch"]
+    for row in history:
+        row["best_epoch"] = best["epoch"]
     return model, history
 
 
 # ----------------------------------------------------------------------------- XGBoost
-def _xgb_device(device: str) -> str:
-    import xgboost
-
-    if device == "cuda" and xgboost.build_info().get("USE_CUDA", False):
-        return "cuda"
-    return "cpu"
-
-
 def train_xgboost(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
                   config: ClassifyConfig, device: str = "cpu", seed: int = 0, columns: Sequence[str] | None = None):
-    """XGBoost (native API, binary log-loss) with early stopping on the validation set.
-
-    Arguments:
-        train_x, val_x: ``(N, F)`` features. train_y, val_y: ``(N,)`` 0/1.
-        config: rounds, depth, learning rate, early-stopping patience, threads.
-        device: "cuda" uses the GPU when xgboost was built with CUDA, else the CPU.
-        seed: the booster's seed. columns: feature names (kept in the booster).
-    Returns:
-        (``xgboost.Booster`` whose ``best_iteration`` is the kept round, history rows with
-        epoch = boosting round, train_loss and val_loss as log-loss).
-    """
-    import xgboost
-
-    names = list(columns) if columns is not None else None
-    train = xgboost.DMatrix(train_x, label=train_y, feature_names=names)
-    val = xgboost.DMatrix(val_x, label=val_y, feature_names=names)
-    params = {
-        "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
-        "device": _xgb_device(device), "max_depth": config.xgb_max_depth, "eta": config.xgb_learning_rate,
-        "seed": seed, "nthread": config.threads or 0,
-    }
-    evals: dict = {}
-    booster = xgboost.train(params, train, num_boost_round=config.xgb_n_estimators, evals=[(train, "train"), (val, "val")],
-                            early_stopping_rounds=config.xgb_early_stopping, evals_result=evals, verbose_eval=False)
-    best = int(booster.best_iteration) + 1
-    history = [{"epoch": i + 1, "train_loss": float(a), "val_loss": float(b), "best_epoch": best}
-               for i, (a, b) in enumerate(zip(evals["train"]["logloss"], evals["val"]["logloss"]))]
-    return booster, history
-
-
-def xgboost_scores(booster, features: np.ndarray, columns: Sequence[str] | None = None) -> np.ndarray:
-    """P(class 1) ``(N,)`` of a booster at its best round for ``(N, F)`` features."""
-    import xgboost
-
-    matrix = xgboost.DMatrix(features, feature_names=list(columns) if columns is not None else None)
-    best = getattr(booster, "best_iteration", None)
-    rounds = (0, int(best) + 1) if best is not None else (0, 0)
-    return np.asarray(booster.predict(matrix, iteration_range=rounds), dtype=np.float64)
-
-
-def _importances(booster, columns: Sequence[str]) -> dict[str, float]:
-    gain = booster.get_score(importance_type="gain")
-    values = np.array([gain.get(c, 0.0) for c in columns], dtype=np.float64)
-    total = values.sum()
-    return {c: float(v / total) if total > 0 else 0.0 for c, v in zip(columns, values)}
+    """:func:`jetviz.models.trees.fit_xgboost` with the config's XGBoost settings; returns (booster, history)."""
+    return fit_xgboost(train_x, train_y, val_x, val_y, n_estimators=config.xgb_n_estimators,
+                       max_depth=config.xgb_max_depth, learning_rate=config.xgb_learning_rate,
+                       early_stopping=config.xgb_early_stopping, threads=config.threads, device=device, seed=seed,
+                       columns=columns)
 
 
 # ----------------------------------------------------------------------------- result
-@dataclass
-class ClassifyResult:
+class ClassifyResult(RunResult):
     """A finished (or reopened) classify run.
 
     Attributes:
@@ -431,37 +325,24 @@ class ClassifyResult:
             ``confusion`` (rows true, columns predicted), ``importance`` (XGBoost, gain share
             per column, averaged over folds), ``best_epoch`` per fold; plus ``n_events``,
             ``n_folds``, ``class_names``, ``device``.
-        predictions: ``index``, ``label``, ``fold`` and ``score_<model>`` (P(class 1),
-            out of fold), each ``(N,)``.
+        predictions: (= ``arrays``, the file ``predictions.npz``) ``index``, ``label``, ``fold``
+            and ``score_<model>`` (P(class 1), out of fold), each ``(N,)``.
     """
 
-    config: ClassifyConfig
-    run_dir: Path
-    history: list[dict]
-    metrics: dict
-    predictions: dict[str, np.ndarray]
+    runner_name = "classify"
+    arrays_name = "predictions"
+    required_arrays = ("index", "label", "fold")
+    required_metrics = ("models", "n_events", "n_folds")
+
+    @property
+    def predictions(self) -> dict[str, np.ndarray]:
+        """The out-of-fold predictions (the run's arrays)."""
+        return self.arrays
 
     @property
     def models(self) -> tuple[str, ...]:
         """The trained models, in the order of :data:`MODELS`."""
         return tuple(m for m in MODELS if f"score_{m}" in self.predictions)
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> "ClassifyResult":
-        """Reopen a finished run directory without retraining."""
-        run_dir = Path(run_dir)
-        config = ClassifyConfig.from_dict(read_json(run_dir / "config.json"))
-        metrics = read_json(run_dir / "metrics.json")
-        path = run_dir / "predictions.npz"
-        try:
-            with np.load(path) as stored:
-                predictions = {k: stored[k] for k in stored.files}
-        except FileNotFoundError:
-            raise DataFileError(path, "missing from the run directory") from None
-        except Exception as err:
-            raise DataFileError(path, f"is not a readable .npz file ({type(err).__name__}: {err})") from None
-        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
-        return cls(config, run_dir, history, metrics, predictions)
 
     def _scores(self, model: str) -> np.ndarray:
         key = f"score_{model}"
@@ -519,46 +400,37 @@ class ClassifyResult:
 
 
 # ----------------------------------------------------------------------------- runner
-class ClassifyRunner:
+class ClassifyRunner(Runner):
     """Trains and evaluates one classify run (all models, all folds).
 
-    Arguments:
-        config: the run's settings.
-        run_dir: where to write; default a new unique directory under
-            :func:`jetviz.runners.base.runs_dir`. Given the directory of an unfinished run
-            (same config), :meth:`fit` resumes it.
-        events: optional events (with ``label``) to use instead of loading ``config.sample``.
-        data: optional ready :class:`ClassifyData` (then no detector simulation).
-        client: optional ``dask.distributed.Client``: the (model, fold) units still to train
-            run as parallel tasks on its workers (each writes its unit file into the run
-            directory, which must be on storage they share); the evaluation then runs here.
+    Arguments as :class:`~jetviz.runners.base.Runner` (``data``: a ready :class:`ClassifyData`,
+    then no detector simulation), and ``client``: an optional ``dask.distributed.Client``: the
+    (model, fold) units still to train run as parallel tasks on its workers (each writes its unit
+    file into the run directory, which must be on storage they share); the evaluation then runs
+    here. Given the directory of an unfinished run (same config), :meth:`fit` resumes it.
     """
 
     name = "classify"
 
     def __init__(self, config: ClassifyConfig, run_dir: str | Path | None = None,
                  events: ak.Array | None = None, data: ClassifyData | None = None, client=None):
-        self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._events = events
-        self._data = data
+        super().__init__(config, run_dir, events, data)
         self._client = client
 
     def load_data(self, progress: Progress | None = None) -> ClassifyData:
-        """Images, features and labels of the run's ``n_events`` events."""
-        if self._data is not None:
-            return self._data.validate()
-        emit = progress or (lambda event: None)
+        """Images, features and labels of the run's ``n_events`` events (checked)."""
+        return super().load_data(progress).validate()
+
+    def prepare_data(self, progress: Progress) -> ClassifyData:
         config = self.config
         if self._events is None:
-            events = load_run_sample(config.sample, config.n_events, config.seed, emit)
+            events = load_run_sample(config.sample, config.n_events, config.seed, progress)
         else:
             events = self._events
             if len(events) < config.n_events:
                 raise ConfigError(f"{len(events)} events given, n_events = {config.n_events} needed")
             events = events[: config.n_events]
-        emit({"kind": "stage", "stage": "detector", "message": f"detector simulation and features of {len(events)} events"})
+        progress(stage_event("detector", f"detector simulation and features of {len(events)} events", 0.1))
         return prepare(events, seed=config.seed)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ClassifyResult:
@@ -569,20 +441,15 @@ class ClassifyRunner:
                 "step"/"epoch"/"unit" carry ``model`` and ``fold``).
             cancel: polled between steps; True raises :class:`Cancelled` after saving.
         """
-        emit = progress or (lambda event: None)
         config = self.config
         if not config.models:
             raise ConfigError("choose at least one model to train")
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        claim_run_dir(self.run_dir, config)
-        device = pick_device(config.device)
+        emit, device = self.begin(progress)
         data = self.load_data(emit)
         n = len(data)
         folds = stratified_folds(data.labels, config.n_folds, config.seed)
         images = image_inputs(data.images, config.image_transform)
-        units_dir = self.run_dir / "units"
-        units_dir.mkdir(exist_ok=True)
+        self.units.path.mkdir(exist_ok=True)
         models = [m for m in MODELS if m in config.models]
         history: list[dict] = []
         per_model: dict[str, dict] = {m: {"accuracy": [], "auc": [], "best_epoch": [], "importance": []} for m in models}
@@ -596,13 +463,14 @@ class ClassifyRunner:
             for model_name in models:
                 unit = f"{model_name}-fold{fold}"
                 tags = {"model": model_name, "fold": fold}
-                stored = self._read_unit(units_dir / unit)
+                stored = self._read_unit(unit)
+                span = (0.1 + 0.85 * done_units / n_units, 0.85 / n_units)
                 if stored is None:
-                    emit({"kind": "stage", "stage": "train", **tags,
-                          "message": f"training {model_name}, fold {fold + 1}/{config.n_folds}"})
+                    emit(stage_event("train", f"training {model_name}, fold {fold + 1}/{config.n_folds}", span[0],
+                                     **tags))
                     stored = self._train_unit(model_name, fold, data, images, fit_rows, val_rows, test_rows,
-                                              device, emit, cancel, tags)
-                    self._write_unit(units_dir / unit, stored)
+                                              device, emit, cancel, tags, span)
+                    self._write_unit(unit, stored)
                 unit_scores, unit_info = stored
                 scores[model_name][test_rows] = unit_scores
                 labels = data.labels[test_rows]
@@ -614,18 +482,16 @@ class ClassifyRunner:
                 if "importance" in unit_info:
                     per_model[model_name]["importance"].append(unit_info["importance"])
                 history += [{"model": model_name, "fold": fold, **row} for row in unit_info["history"]]
-                write_history(self.run_dir / "history.csv", history)
+                self.run.write_history(history)
                 done_units += 1
                 emit({"kind": "unit", **tags, "accuracy": acc, "auc": auc_value, "done": done_units, "total": n_units,
-                      "message": f"{model_name} fold {fold + 1}: accuracy {acc:.3f}, AUC {auc_value:.3f}"})
-        emit({"kind": "stage", "stage": "evaluate", "message": "evaluating"})
+                      "message": f"{model_name} fold {fold + 1}: accuracy {acc:.3f}, AUC {auc_value:.3f}",
+                      "fraction": 0.1 + 0.85 * done_units / n_units})
+        emit(stage_event("evaluate", "evaluating", 0.95))
         metrics = self._metrics(data, folds, models, per_model, scores, device)
         predictions = {"index": data.index, "label": data.labels, "fold": folds}
         predictions.update({f"score_{m}": scores[m] for m in models})
-        with atomic_write(self.run_dir / "predictions.npz", "wb") as handle:
-            np.savez(handle, **predictions)
-        write_json(self.run_dir / "metrics.json", metrics)
-        emit({"kind": "done", "metrics": metrics})
+        self.finish(emit, metrics, predictions, "predictions")
         return ClassifyResult(config, self.run_dir, history, metrics, predictions)
 
     # ------------------------------------------------------------------ one (model, fold)
@@ -633,46 +499,50 @@ class ClassifyRunner:
         """(fit, validation, test) row indices of fold ``fold``."""
         test = folds == fold
         train_rows = np.flatnonzero(~test)
-        val_mask = _validation_split(data.labels[train_rows], self.config.validation_fraction,
-                                     self.config.seed + 1000 + fold)
+        val_mask = stratified_holdout(data.labels[train_rows], self.config.validation_fraction,
+                                      self.config.seed + 1000 + fold)
         return train_rows[~val_mask], train_rows[val_mask], np.flatnonzero(test)
 
     def _units_on_dask(self, data, folds, images, models, emit, cancel) -> None:
         """Train the missing (model, fold) units as parallel tasks on the dask client."""
         from distributed import as_completed
 
-        units_dir = self.run_dir / "units"
-        todo = [(m, f) for f in range(self.config.n_folds) for m in models
-                if self._read_unit(units_dir / f"{m}-fold{f}") is None]
+        todo = [(m, f) for f in range(self.config.n_folds) for m in models if self._read_unit(f"{m}-fold{f}") is None]
         if not todo:
             return
-        emit({"kind": "stage", "stage": "train", "message": f"training {len(todo)} (model, fold) units on dask"})
+        emit(stage_event("train", f"training {len(todo)} (model, fold) units on dask"))
         [shared] = self._client.scatter([(data, folds, images)], broadcast=True, hash=False)
         futures = [self._client.submit(_unit_task, self.config.to_dict(), str(self.run_dir), m, f, shared, pure=False)
                    for m, f in todo]
         try:
             for done, future in enumerate(as_completed(futures), 1):
                 model_name, fold = future.result()
-                emit({"kind": "stage", "stage": "train", "done": done, "total": len(todo),
-                      "message": f"{model_name} fold {fold + 1} trained on dask ({done}/{len(todo)})"})
+                emit(stage_event("train", f"{model_name} fold {fold + 1} trained on dask ({done}/{len(todo)})",
+                                 0.1 + 0.85 * done / len(todo), done=done, total=len(todo)))
                 if cancel is not None and cancel():
                     raise Cancelled(f"classify run cancelled; finished units kept in {self.run_dir}")
         finally:
             self._client.cancel(futures)
             self._client.cancel([shared])
 
-    def _train_unit(self, model_name, fold, data, images, fit_rows, val_rows, test_rows, device, emit, cancel, tags):
+    @property
+    def units(self) -> RunDir:
+        """The ``units/`` directory of the finished (model, fold) units."""
+        return RunDir(self.run_dir / "units")
+
+    def _train_unit(self, model_name, fold, data, images, fit_rows, val_rows, test_rows, device, emit, cancel, tags,
+                    span=(0.0, 1.0)):
         config = self.config
         seed = config.seed + 7919 * fold
         if MODEL_INPUTS[model_name][0] == "resnet":
-            checkpoint = self.run_dir / "units" / f"{model_name}-fold{fold}.checkpoint.pt"
+            checkpoint = self.units.file(f"{model_name}-fold{fold}.checkpoint.pt")
             model, rows = train_resnet(
                 images[fit_rows], data.labels[fit_rows], images[val_rows], data.labels[val_rows], config,
                 circular_phi=model_name != "resnet_no_circular", use_augment=model_name != "resnet_no_augment",
-                device=device, seed=seed, checkpoint=checkpoint, progress=emit, cancel=cancel, tags=tags,
+                device=device, seed=seed, checkpoint=checkpoint, progress=emit, cancel=cancel, tags=tags, span=span,
             )
             unit_scores = resnet_scores(model, images[test_rows], device)
-            save_torch(model.cpu().state_dict(), self.run_dir / f"{model_name}-fold{fold}.pt")
+            self.run.save_state(f"{model_name}-fold{fold}", model.cpu().state_dict())
             checkpoint.unlink(missing_ok=True)
             return unit_scores, {"history": rows, "best_epoch": rows[-1]["best_epoch"] if rows else 0}
         if cancel is not None and cancel():
@@ -682,25 +552,20 @@ class ClassifyRunner:
                                       config, device, seed, columns)
         for row in rows[-1:]:
             emit({"kind": "epoch", **tags, **row, "epochs": config.xgb_n_estimators})
-        with atomic_write(self.run_dir / f"{model_name}-fold{fold}.json", "w", encoding="utf-8") as handle:
-            handle.write(booster.save_raw("json").decode())
+        self.run.write_text(f"{model_name}-fold{fold}.json", booster.save_raw("json").decode())
         return xgboost_scores(booster, features[test_rows], columns), {
-            "history": rows, "best_epoch": rows[-1]["best_epoch"], "importance": _importances(booster, columns)}
+            "history": rows, "best_epoch": rows[-1]["best_epoch"], "importance": xgboost_importances(booster, columns)}
 
-    @staticmethod
-    def _read_unit(stem: Path):
-        if not stem.with_suffix(".npz").exists() or not stem.with_suffix(".json").exists():
+    def _read_unit(self, unit: str):
+        """(scores, info) of a finished unit, or None (not finished yet)."""
+        if not self.units.exists(f"{unit}.npz") or not self.units.exists(f"{unit}.json"):
             return None
-        with np.load(stem.with_suffix(".npz")) as stored:
-            unit_scores = stored["scores"]
-        return unit_scores, read_json(stem.with_suffix(".json"))
+        return self.units.read_arrays(unit, ("scores",))["scores"], self.units.read_json(f"{unit}.json")
 
-    @staticmethod
-    def _write_unit(stem: Path, stored) -> None:
+    def _write_unit(self, unit: str, stored) -> None:
         unit_scores, info = stored
-        write_json(stem.with_suffix(".json"), info)  # json first: a unit counts only once its .npz exists
-        with atomic_write(stem.with_suffix(".npz"), "wb") as handle:
-            np.savez(handle, scores=unit_scores)
+        self.units.write_json(f"{unit}.json", info)  # json first: a unit counts only once its .npz exists
+        self.units.write_arrays(unit, {"scores": unit_scores})
 
     def _metrics(self, data, folds, models, per_model, scores, device) -> dict:
         recipe = get_recipe(self.config.sample)
@@ -738,5 +603,5 @@ def _unit_task(config_values: dict, run_dir: str, model_name: str, fold: int, sh
     stored = runner._train_unit(model_name, fold, data, images, fit_rows, val_rows, test_rows,
                                 pick_device(config.device), lambda event: None, None,
                                 {"model": model_name, "fold": fold})
-    runner._write_unit(runner.run_dir / "units" / f"{model_name}-fold{fold}", stored)
+    runner._write_unit(f"{model_name}-fold{fold}", stored)
     return model_name, fold

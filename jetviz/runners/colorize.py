@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 import awkward as ak
@@ -29,36 +28,21 @@ import torch
 
 from jetviz.data.pixelate import energy_map, pixel_index
 from jetviz.data.pythia import jet_labels
-from jetviz.data.recipes import get_recipe
 from jetviz.data.resonances import sigma68, ttbar_six_jet_masses
-from jetviz.data.samples import load_sample
 from jetviz.data.schema import flat_particles
-from jetviz.errors import ConfigError, JetvizError
-from jetviz.models.colorize import assignment_accuracy, colorize_loss, particle_log_probs
-from jetviz.models.crf import MeanFieldCRF
-from jetviz.models.unet import UNet
-from jetviz.runners.base import (
-    Cancelled,
-    Progress,
-    RunConfig,
-    load_torch,
-    new_run_dir,
-    pick_device,
-    read_history,
-    read_json,
-    save_torch,
-    write_history,
-    write_json,
-)
+from jetviz.errors import ConfigError
+from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_sample
+from jetviz.runners.loop import TrainingLoop, stage_event
 
 __all__ = [
     "CHANNELS",
     "ColorizeConfig",
     "ColorizeData",
-    "ColorizeModel",
     "ColorizeResult",
     "ColorizeRunner",
     "prepare",
+    "build_model",
     "Prediction",
 ]
 
@@ -216,23 +200,10 @@ def _weighted_map(events: ak.Array, weights: ak.Array, grid: dict) -> np.ndarray
     return image[:, None]
 
 
-class ColorizeModel(torch.nn.Module):
-    """U-Net (+ optional CRF) mapping input maps and particles to per-particle log colour probabilities."""
-
-    def __init__(self, config: ColorizeConfig, n_colours: int):
-        super().__init__()
-        self.n_colours = n_colours
-        self.unet = UNet(len(config.channels), n_colours, config.base_channels, config.depth, config.circular_phi)
-        self.crf = MeanFieldCRF(config.crf_omega, config.crf_alpha, config.crf_iterations, trainable=config.crf)
-        self.use_crf = config.crf
-
-    def forward(self, batch: dict[str, torch.Tensor], crf: bool | None = None, keep_all: bool = False):
-        """Per-particle log probabilities ``(B, P, K)`` (a list per CRF iteration if ``keep_all``)."""
-        logits = self.unet(batch["images"])
-        log_probs = particle_log_probs(logits, batch["pixel"])
-        if self.use_crf if crf is None else crf:
-            return self.crf(log_probs, batch["energy"], batch["direction"], batch["mask"], keep_all=keep_all)
-        return [log_probs] if keep_all else log_probs
+def build_model(config: ColorizeConfig, n_colours: int) -> ColorizeModel:
+    """The U-Net (+ CRF) of ``config`` for ``n_colours`` jet colours."""
+    return ColorizeModel(len(config.channels), n_colours, config.base_channels, config.depth, config.circular_phi,
+                         config.crf, config.crf_omega, config.crf_alpha, config.crf_iterations)
 
 
 @dataclass
@@ -250,28 +221,21 @@ class Prediction:
     data: ColorizeData
 
 
-@dataclass
-class ColorizeResult:
-    """A finished (or reopened) colorize run."""
+class ColorizeResult(RunResult):
+    """A finished (or reopened) colorize run: config, run_dir, history, metrics, model (CPU, eval)."""
 
-    config: ColorizeConfig
-    run_dir: Path
-    history: list[dict]
-    metrics: dict
-    model: ColorizeModel
-    n_colours: int
+    runner_name = "colorize"
+    arrays_name = None
+    required_metrics = ("n_colours",)
+
+    @property
+    def n_colours(self) -> int:
+        """Jet colours K of the model."""
+        return int(self.metrics["n_colours"])
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> "ColorizeResult":
-        """Reopen a run directory without retraining."""
-        run_dir = Path(run_dir)
-        config = ColorizeConfig.from_dict(read_json(run_dir / "config.json"))
-        metrics = read_json(run_dir / "metrics.json")
-        n_colours = int(metrics["n_colours"])
-        model = ColorizeModel(config, n_colours)
-        model.load_state_dict(load_torch(run_dir / "model.pt"))
-        model.eval()
-        return cls(config, run_dir, read_history(run_dir / "history.csv"), metrics, model, n_colours)
+    def build_model(cls, config: ColorizeConfig, metrics: dict) -> ColorizeModel:
+        return build_model(config, int(metrics["n_colours"]))
 
     def predict(self, data: ColorizeData, crf_iterations: int | None = None) -> Prediction:
         """U-Net maps and every CRF iteration for the given events (CPU, no gradients).
@@ -294,37 +258,21 @@ class ColorizeResult:
         )
 
 
-class ColorizeRunner:
-    """Trains and evaluates one colorize run.
+class ColorizeRunner(Runner):
+    """Trains and evaluates one colorize run (see :class:`~jetviz.runners.base.Runner` for the arguments).
 
-    Arguments:
-        config: the run's settings.
-        run_dir: where to write; default a new unique directory under
-            :func:`jetviz.runners.base.runs_dir`. Given an existing run directory with a
-            checkpoint, :meth:`fit` resumes from it.
-        events: optional events to use instead of loading ``config.sample``.
+    Given an existing run directory with a checkpoint, :meth:`fit` resumes from it.
     """
 
     name = "colorize"
 
-    def __init__(self, config: ColorizeConfig, run_dir: str | Path | None = None, events: ak.Array | None = None):
-        self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._events = events
-
     # ------------------------------------------------------------------ data
-    def load_data(self, progress: Progress | None = None) -> tuple[ColorizeData, ColorizeData, int]:
+    def prepare_data(self, progress: Progress) -> tuple[ColorizeData, ColorizeData, int]:
         """(train, test, K): the sample's first ``n_test`` events test, the next ``n_train`` train."""
         config = self.config
         n_total = config.n_train + config.n_test
         if self._events is None:
-            def sample_progress(done: int, total: int) -> None:
-                if progress:
-                    progress({"kind": "stage", "stage": "sample", "done": done, "total": total,
-                              "message": f"generating {config.sample}: {done}/{total} events"})
-
-            events = load_sample(config.sample, n_total, config.seed, progress=sample_progress, show_progress=False)
+            events = load_run_sample(config.sample, n_total, config.seed, progress)
         else:
             events = self._events
             if len(events) < n_total:
@@ -340,38 +288,26 @@ class ColorizeRunner:
         Arguments:
             progress: called with dicts (``kind`` = "stage", "step", "epoch", "done").
             cancel: polled between steps; returning True stops the run with :class:`Cancelled`
-                after saving a checkpoint.
+                (the checkpoint of the last finished epoch is kept).
         """
-        emit = progress or (lambda event: None)
+        emit, device = self.begin(progress)
         config = self.config
-        device = pick_device(config.device)
         torch.manual_seed(config.seed)
         train, test, n_colours = self.load_data(emit)
-        model = ColorizeModel(config, n_colours).to(device)
+        model = build_model(config, n_colours).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-        history: list[dict] = []
-        start_epoch = 0
-        checkpoint_path = self.run_dir / "checkpoint.pt"
-        if checkpoint_path.exists():
-            state = load_torch(checkpoint_path)
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            start_epoch = int(state["epoch"])
-            history = read_history(self.run_dir / "history.csv") if (self.run_dir / "history.csv").exists() else []
-            history = history[:start_epoch]
-            emit({"kind": "stage", "stage": "resume", "epoch": start_epoch, "message": f"resumed after epoch {start_epoch}"})
-        write_json(self.run_dir / "config.json", config.to_dict())
         generator = torch.Generator().manual_seed(config.seed)
-        for _ in range(start_epoch):  # keep the shuffles of a resumed run identical
-            torch.randperm(len(train), generator=generator)
+        loop = TrainingLoop({"model": model, "optimiser": optimiser, "generator": generator}, config.epochs,
+                            self.run.file(self.run.CHECKPOINT), emit, cancel, (0.1, 0.8), what="colorize training",
+                            after_epoch=self.run.write_history)
         n_steps = math.ceil(len(train) / config.batch_size)
-        for epoch in range(start_epoch, config.epochs):
+        quick = test.subset(slice(0, 256))  # a quick look each epoch (full evaluation at the end)
+
+        def epoch(number: int) -> dict:
             model.train()
             order = torch.randperm(len(train), generator=generator).numpy()
             started, seen, running = time.perf_counter(), 0, 0.0
-            for step in range(n_steps):
-                if cancel is not None and cancel():
-                    raise Cancelled(f"colorize run cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept in {self.run_dir}")
+            for step in loop.steps(n_steps):
                 index = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
                 batch = train.tensors(index, device)
                 loss = colorize_loss(model(batch), batch["energy"], batch["truth"], batch["mask"], config.matching)
@@ -380,27 +316,24 @@ class ColorizeRunner:
                 optimiser.step()
                 seen += len(index)
                 running += loss.item() * len(index)
-                emit({"kind": "step", "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": loss.item()})
+                loop.report(loss=loss.item())
             seconds = time.perf_counter() - started
-            row = {"epoch": epoch + 1, "train_loss": running / seen, "seconds": seconds, "events_per_s": seen / seconds}
-            # a quick look each epoch: the trained output on ≤ 256 test events (full evaluation at the end)
-            row.update({f"test_{k}": v for k, v in self.evaluate(model, test.subset(slice(0, 256)), device, masses=False,
-                                                                  outputs=("crf",) if config.crf else ("unet",)).items()})
-            history.append(row)
-            write_history(self.run_dir / "history.csv", history)
-            save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch + 1}, checkpoint_path)
-            emit({"kind": "epoch", **row, "epochs": config.epochs})
-        emit({"kind": "stage", "stage": "evaluate", "message": "evaluating"})
+            row = {"train_loss": running / seen, "seconds": seconds, "events_per_s": seen / seconds}
+            outputs = ("crf",) if config.crf else ("unet",)
+            row.update({f"test_{k}": v for k, v in self.evaluate(model, quick, device, False, outputs).items()})
+            return row
+
+        emit(stage_event("train", "training the U-Net" + (" + CRF" if config.crf else ""), 0.1))
+        history = loop.run(epoch)
+        emit(stage_event("evaluate", "evaluating", 0.9))
         metrics = {"n_colours": n_colours, "n_train": len(train), "n_test": len(test), "device": device}
         metrics.update({f"train_{k}": v for k, v in self.evaluate(model, train.subset(slice(0, 2000)), device, masses=False).items()})
         metrics.update({f"test_{k}": v for k, v in self.evaluate(model, test, device, masses=True).items()})
         if history:
             metrics["train_events_per_s"] = float(np.mean([h["events_per_s"] for h in history]))
         model = model.cpu().eval()
-        save_torch(model.state_dict(), self.run_dir / "model.pt")
-        write_json(self.run_dir / "metrics.json", metrics)
-        emit({"kind": "done", "metrics": metrics})
-        return ColorizeResult(config, self.run_dir, history, metrics, model, n_colours)
+        self.finish(emit, metrics, states={"model": model}, history=history)
+        return ColorizeResult(config, self.run_dir, history, metrics, model=model)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, model: ColorizeModel, data: ColorizeData, device: str, masses: bool = True,

@@ -36,26 +36,13 @@ import numpy as np
 import param
 import torch
 
-from jetviz.data.io import atomic_write
-from jetviz.errors import ConfigError, DataFileError, SchemaError
+from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.constituents import ABLATION, AUGMENTATIONS, augment, pad_constituents, rotate
 from jetviz.models.jetclr import JetCLREncoder, alignment, cosine_similarity, linear_classifier_test, nt_xent, uniformity
-from jetviz.runners.base import (
-    Cancelled,
-    Progress,
-    RunConfig,
-    claim_run_dir,
-    load_run_jets,
-    load_torch,
-    new_run_dir,
-    pick_device,
-    read_history,
-    read_json,
-    run_jobs,
-    save_torch,
-    write_history,
-    write_json,
-)
+from jetviz.models.splits import stratified_parts
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_jets, parallel_map
+from jetviz.runners.loop import TrainingLoop, stage_event
+from jetviz.runners.rundir import RunDir
 
 __all__ = [
     "JetclrConfig",
@@ -152,13 +139,7 @@ def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
     train_share, lct_share = config.train_share, config.lct_share
     if train_share + lct_share >= 1:
         raise ConfigError(f"train_share + lct_share = {train_share + lct_share:g} leaves no test jets (must be < 1)")
-    split = np.full(len(labels), 2, dtype=np.int8)
-    rng = np.random.default_rng(config.seed)
-    for label in (0, 1):
-        index = rng.permutation(np.flatnonzero(labels == label))
-        a = int(round(train_share * len(index)))
-        b = a + int(round(lct_share * len(index)))
-        split[index[:a]], split[index[a:b]] = 0, 1
+    split = stratified_parts(labels, (train_share, lct_share), config.seed)
     for part, name in ((1, "LCT training"), (2, "test")):
         if len(np.unique(labels[split == part])) < 2:
             raise ConfigError(f"the {name} split needs top and QCD jets: use more jets (n_jets = {len(labels)})")
@@ -179,39 +160,30 @@ def _views(x: torch.Tensor, mask: torch.Tensor, config: JetclrConfig, generator:
 
 def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: str = "cpu",
                  progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-                 checkpoint: Path | None = None, model: JetCLREncoder | None = None) -> tuple[JetCLREncoder, list[dict]]:
-    """Contrastive training on jets ``x`` ``(N, P, 3)`` / ``mask`` ``(N, P)``; per-epoch checkpoint and resume.
+                 checkpoint: Path | None = None, model: JetCLREncoder | None = None,
+                 span: tuple[float, float] = (0.0, 1.0)) -> tuple[JetCLREncoder, list[dict]]:
+    """Contrastive training on jets ``x`` ``(N, P, 3)`` / ``mask`` ``(N, P)`` in the :class:`TrainingLoop`.
 
     Returns the encoder (eval mode) and history rows (epoch, train_loss, alignment, uniformity
-    (of the last batch's representations), seconds, jets_per_s).
+    (of the last batch's representations), seconds, jets_per_s). ``checkpoint``: resumed from
+    when it exists, written after every epoch; ``span``: the part of the run's progress it fills.
     """
-    emit = progress or (lambda event: None)
+    if len(x) < 2:
+        raise ConfigError(f"contrastive training needs ≥ 2 jets, got {len(x)}")
     torch.manual_seed(config.seed)
     model = (model if model is not None else _encoder(config)).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed + 1)  # batches and augmentations (CPU)
-    history: list[dict] = []
-    start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_torch(checkpoint)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-        start = int(state["epoch"])
-        emit({"kind": "stage", "stage": "resume", "epoch": start, "message": f"resumed after epoch {start}"})
+    loop = TrainingLoop({"model": model, "optimiser": optimiser, "generator": generator}, config.epochs, checkpoint,
+                        progress, cancel, span, what="jetclr training")
     x_all, mask_all = torch.as_tensor(x), torch.as_tensor(mask)
     n_steps = max(1, len(x) // config.batch_size)  # full batches only: NT-Xent needs B ≥ 2
-    if len(x) < 2:
-        raise ConfigError(f"contrastive training needs ≥ 2 jets, got {len(x)}")
-    for epoch in range(start, config.epochs):
+
+    def epoch(number: int) -> dict:
         model.train()
         order = torch.randperm(len(x), generator=generator)
-        started, total = time.perf_counter(), 0.0
-        seen = 0
-        for step in range(n_steps):
-            if cancel is not None and cancel():
-                raise Cancelled(f"jetclr training cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept")
+        started, total, seen = time.perf_counter(), 0.0, 0
+        for step in loop.steps(n_steps):
             rows = order[step * config.batch_size:(step + 1) * config.batch_size]
             (xa, ma), (xb, mb) = _views(x_all[rows], mask_all[rows], config, generator)
             rep_a, z_a = model(xa.to(device), ma.to(device))
@@ -222,19 +194,13 @@ def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: 
             optimiser.step()
             total += float(loss.detach()) * len(rows)
             seen += len(rows)
-            emit({"kind": "step", "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": float(loss.detach())})
+            loop.report(loss=float(loss.detach()))
         seconds = time.perf_counter() - started
         with torch.no_grad():
-            row = {"epoch": epoch + 1, "train_loss": total / seen, "alignment": alignment(rep_a, rep_b),
-                   "uniformity": uniformity(rep_a), "seconds": seconds, "jets_per_s": seen / seconds}
-        history.append(row)
-        if checkpoint is not None:
-            keys = list(history[0])
-            save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch + 1,
-                        "generator": generator.get_state(), "history_keys": keys,
-                        "history": torch.tensor([[float(h[k]) for k in keys] for h in history], dtype=torch.float64)},
-                       Path(checkpoint))
-        emit({"kind": "epoch", **row, "epochs": config.epochs})
+            return {"train_loss": total / seen, "alignment": alignment(rep_a, rep_b), "uniformity": uniformity(rep_a),
+                    "seconds": seconds, "jets_per_s": seen / seconds}
+
+    history = loop.run(epoch)
     return model.eval(), history
 
 
@@ -263,7 +229,7 @@ def invariance_curve(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, angl
     return np.array(out)
 
 
-class JetclrResult:
+class JetclrResult(RunResult):
     """A finished (or reopened) jetclr run.
 
     Attributes:
@@ -276,27 +242,15 @@ class JetclrResult:
             ``angles``, ``invariance``/``invariance_untrained``.
     """
 
-    def __init__(self, config: JetclrConfig, run_dir: Path, history: list[dict], metrics: dict,
-                 arrays: dict[str, np.ndarray], model: JetCLREncoder):
-        self.config, self.run_dir, self.history = config, Path(run_dir), history
-        self.metrics, self.arrays, self.model = metrics, arrays, model
-        self._data: JetclrData | None = None
+    runner_name = "jetclr"
+    required_arrays = ("labels", "split", "pt", "mass", "test_index", "rep", "scores", "scores_untrained", "angles",
+                       "invariance", "invariance_untrained")
+    required_metrics = ("row", "auc", "rejection", "auc_untrained", "rejection_untrained")
+    _data: JetclrData | None = None
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> "JetclrResult":
-        """Reopen a finished run without retraining."""
-        run_dir = Path(run_dir)
-        config = JetclrConfig.from_dict(read_json(run_dir / "config.json"))
-        metrics = read_json(run_dir / "metrics.json")
-        try:
-            with np.load(run_dir / "arrays.npz") as stored:
-                arrays = {k: stored[k] for k in stored.files}
-        except FileNotFoundError:
-            raise DataFileError(run_dir / "arrays.npz", "missing from the run directory") from None
-        model = _encoder(config)
-        model.load_state_dict(load_torch(run_dir / "model.pt"))
-        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
-        return cls(config, run_dir, history, metrics, arrays, model.eval())
+    def build_model(cls, config: JetclrConfig, metrics: dict) -> JetCLREncoder:
+        return _encoder(config)
 
     def roc(self, trained: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
         """(false-positive rate (QCD), true-positive rate (top), AUC) of the linear classifier test."""
@@ -307,6 +261,10 @@ class JetclrResult:
         fpr, tpr, _ = roc_curve(labels, scores)
         return fpr, tpr, roc_auc(labels, scores)
 
+    def untrained(self) -> JetCLREncoder:
+        """The run's encoder before training (its ``initial.pt`` weights), CPU, eval mode."""
+        return RunDir(self.run_dir).load_model(_encoder(self.config), "initial")
+
     def load_data(self) -> JetclrData:
         """The run's jets (from the sample cache; generated again if it was removed)."""
         if self._data is None:
@@ -314,53 +272,32 @@ class JetclrResult:
         return self._data
 
 
-class JetclrRunner:
-    """Trains and evaluates one jetclr run.
-
-    Arguments:
-        config: the run's settings.
-        run_dir: where to write (default: a new unique directory); an unfinished run with the
-            same settings resumes from its last epoch.
-        events: optional jets (with ``label``) instead of loading ``config.sample``.
-        data: optional prepared jets (shared by the runs of an ablation).
-    """
+class JetclrRunner(Runner):
+    """Trains and evaluates one jetclr run (see :class:`~jetviz.runners.base.Runner` for the arguments;
+    ``data``: prepared jets, shared by the runs of an ablation)."""
 
     name = "jetclr"
 
-    def __init__(self, config: JetclrConfig, run_dir: str | Path | None = None, events: ak.Array | None = None,
-                 data: JetclrData | None = None):
-        self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._events, self._data = events, data
-
-    def load_data(self, progress: Progress | None = None) -> JetclrData:
+    def prepare_data(self, progress: Progress) -> JetclrData:
         """The run's jets (generated on first use, then from the sample cache)."""
-        if self._data is None:
-            self._data = load_run_jets(self.config, self._events, progress, prepare)
-        return self._data
+        return load_run_jets(self.config, self._events, progress, prepare)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> JetclrResult:
         """Contrastive training, then the linear classifier test and the invariance curve (trained and untrained)."""
-        emit = progress or (lambda event: None)
+        emit, device = self.begin(progress)
         config = self.config
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        claim_run_dir(self.run_dir, config)
-        device = pick_device(config.device)
         data = self.load_data(emit)
         torch.manual_seed(config.seed)
         initial = _encoder(config)
-        if not (self.run_dir / "initial.pt").exists():
-            save_torch(initial.state_dict(), self.run_dir / "initial.pt")
+        if not self.run.exists("initial.pt"):
+            self.run.save_state("initial", initial.state_dict())
         untrained = copy.deepcopy(initial).eval()
-        emit({"kind": "stage", "stage": "train",
-              "message": f"contrastive training, augmentations: {', '.join(config.augmentations) or 'none'}"})
+        emit(stage_event("train", f"contrastive training, augmentations: {', '.join(config.augmentations) or 'none'}",
+                         0.1))
         train = data.split == 0
         model, history = train_jetclr(data.x[train], data.mask[train], config, device, progress=emit, cancel=cancel,
-                                      checkpoint=self.run_dir / "checkpoint.pt", model=initial)
-        write_history(self.run_dir / "history.csv", history)
-        emit({"kind": "stage", "stage": "evaluate", "message": "linear classifier test and invariance curve"})
+                                      checkpoint=self.run.file(self.run.CHECKPOINT), model=initial, span=(0.1, 0.8))
+        emit(stage_event("evaluate", "linear classifier test and invariance curve", 0.9))
         lct, test = np.flatnonzero(data.split == 1), np.flatnonzero(data.split == 2)
         results, reps = {}, {}
         for name, encoder in (("trained", model), ("untrained", untrained.to(device))):
@@ -391,14 +328,9 @@ class JetclrRunner:
                   "rep": reps["trained"], "scores": results["trained"]["scores"],
                   "scores_untrained": results["untrained"]["scores"], "angles": angles,
                   "invariance": invariance["trained"], "invariance_untrained": invariance["untrained"]}
-        model = model.cpu()
-        save_torch(model.state_dict(), self.run_dir / "model.pt")
-        with atomic_write(self.run_dir / "arrays.npz", "wb") as handle:
-            np.savez(handle, **arrays)
-        write_json(self.run_dir / "metrics.json", metrics)
-        (self.run_dir / "checkpoint.pt").unlink(missing_ok=True)
-        emit({"kind": "done", "metrics": metrics})
-        return JetclrResult(config, self.run_dir, history, metrics, arrays, model.eval())
+        model = model.cpu().eval()
+        self.finish(emit, metrics, arrays, states={"model": model}, history=history)
+        return JetclrResult(config, self.run_dir, history, metrics, arrays, model)
 
 
 _SUMMARY = ("row", "auc", "rejection", "auc_untrained", "rejection_untrained", "alignment", "uniformity",
@@ -431,7 +363,7 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
     if unknown:
         raise ConfigError(f"unknown ablation row(s) {unknown}; choose from {list(ABLATION)}")
     emit = progress or (lambda event: None)
-    root = Path(root) if root is not None else new_run_dir("jetclr-ablation")
+    root = Path(root) if root is not None else RunDir.new("jetclr-ablation").path
     root.mkdir(parents=True, exist_ok=True)
     data = JetclrRunner(config, root / "shared").load_data(emit)
     threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, min(workers, len(rows))))
@@ -439,8 +371,8 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
              str(root / row.replace("+", "_")), data) for row in rows]
     done = [_summary(JetclrResult.load(job[1])) for job in jobs if (Path(job[1]) / "metrics.json").exists()]
     todo = [job for job in jobs if not (Path(job[1]) / "metrics.json").exists()]
-    results = done + run_jobs(_ablation_job, todo, workers, client, emit, describe=lambda row: f"{row['row']}")
+    results = done + parallel_map(_ablation_job, todo, workers, client, emit, describe=lambda row: f"{row['row']}")
     order = list(ABLATION)
     results.sort(key=lambda row: order.index(row["row"]))
-    write_json(root / "ablation.json", results)
+    RunDir(root).write_json("ablation.json", results)
     return results

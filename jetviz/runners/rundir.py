@@ -32,7 +32,7 @@ import numpy as np
 from jetviz.data.io import atomic_write, json_default
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["RunDir", "runs_dir"]
+__all__ = ["RunDir", "runs_dir", "load_torch_file"]
 
 
 def runs_dir() -> Path:
@@ -41,6 +41,25 @@ def runs_dir() -> Path:
     root = Path(os.environ.get("JETVIZ_RUNS", cache / "runs"))
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def load_torch_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; any failure a DataFileError saying why in one line."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataFileError(path, "missing from the run directory") from None
+    except pickle.UnpicklingError:  # torch's message advises weights_only=False: never do that
+        raise DataFileError(path, "is not a torch file of tensors (damaged, or it holds pickled objects, "
+                                  "which jetviz never loads)") from None
+    except Exception as err:  # RuntimeError / EOFError / zip errors from torch
+        lines = str(err).strip().splitlines()
+        raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: "
+                                  f"{(lines[0] if lines else '')[:160]})") from None
 
 
 def _number(text: str):
@@ -134,6 +153,14 @@ class RunDir:
         if kind is not None and not isinstance(value, kind):
             raise DataFileError(path, f"holds a JSON {type(value).__name__}, expected a {kind.__name__}")
         return value
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``text`` (UTF-8) to ``name`` atomically."""
+        path = self.file(name)
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
 
     # ----------------------------------------------------------------------------- config and metrics
     def claim(self, config) -> None:
@@ -255,16 +282,8 @@ class RunDir:
         return path
 
     def load_state(self, name: str) -> Any:
-        """``torch.load(weights_only=True)`` of ``<name>.pt`` on the CPU."""
-        import torch
-
-        path = self.file(f"{name}.pt")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise DataFileError(path, "missing from the run directory") from None
-        except Exception as err:  # RuntimeError / UnpicklingError / EOFError from torch
-            raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: {err})") from None
+        """``torch.load(weights_only=True)`` of ``<name>.pt`` on the CPU (see :func:`load_torch_file`)."""
+        return load_torch_file(self.file(f"{name}.pt"))
 
     def load_model(self, model, name: str = "model"):
         """Load the state dict ``<name>.pt`` into ``model`` (returned, in eval mode).

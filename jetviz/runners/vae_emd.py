@@ -40,28 +40,14 @@ import numpy as np
 import param
 import torch
 
-from jetviz.data.io import atomic_write
 from jetviz.data.pixelate import jet_images
-from jetviz.errors import ConfigError, DataFileError, SchemaError
+from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
-from jetviz.models.metrics import roc_auc, roc_curve
+from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
-from jetviz.runners.base import (
-    Cancelled,
-    Progress,
-    RunConfig,
-    claim_run_dir,
-    load_run_jets,
-    load_torch,
-    new_run_dir,
-    pick_device,
-    read_history,
-    read_json,
-    run_jobs,
-    save_torch,
-    write_history,
-    write_json,
-)
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_jets, parallel_map
+from jetviz.runners.loop import TrainingLoop, stage_event
+from jetviz.runners.rundir import RunDir
 
 __all__ = [
     "BETAS",
@@ -72,8 +58,8 @@ __all__ = [
     "VaeEmdRunner",
     "reconstruction_distance",
     "prepare",
-    "pair_distances",
-    "pearson",
+    "emd_study",
+    "train_vae",
     "beta_scan",
 ]
 
@@ -164,25 +150,6 @@ def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
     return VaeEmdData(images.astype(np.float32), labels, pt, mass, split)
 
 
-def pair_distances(features: np.ndarray) -> np.ndarray:
-    """Euclidean distances of all pairs i < j of ``(N, D)`` rows, as a flat ``(N(N−1)/2,)`` array
-    in the order of ``np.triu_indices(N, 1)``."""
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    sq = (x**2).sum(1)
-    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0, None)
-    return np.sqrt(d2[np.triu_indices(len(x), 1)])
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation coefficient of two equal-length 1-d arrays (NaN if either is constant)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise SchemaError(f"pearson needs two equal 1-d arrays of ≥ 2 values, got {a.shape} and {b.shape}")
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 # ----------------------------------------------------------------------------- EMD part
 def _point_sets(images: np.ndarray, config: VaeEmdConfig):
     half = config.image_width / 2
@@ -214,7 +181,7 @@ def emd_study(data: VaeEmdData, config: VaeEmdConfig, progress: Progress | None 
 
     def stage(name: str):
         def report(done: int, total: int) -> None:
-            emit({"kind": "stage", "stage": "emd", "done": done, "total": total, "message": f"EMD {name}: {done}/{total} pairs"})
+            emit(stage_event("emd", f"EMD {name}: {done}/{total} pairs", done=done, total=total))
         return report
 
     corr_sets = _point_sets(data.images[corr_index], config)
@@ -238,39 +205,30 @@ def emd_study(data: VaeEmdData, config: VaeEmdConfig, progress: Progress | None 
 # ----------------------------------------------------------------------------- VAE part
 def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", beta: float | None = None,
               progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-              checkpoint: Path | None = None, validation: np.ndarray | None = None) -> tuple[ConvVAE, list[dict]]:
-    """Train a :class:`ConvVAE` on ``(N, 1, n_pix, n_pix)`` images; per-epoch checkpoint and resume.
+              checkpoint: Path | None = None, validation: np.ndarray | None = None,
+              span: tuple[float, float] = (0.0, 1.0)) -> tuple[ConvVAE, list[dict]]:
+    """Train a :class:`ConvVAE` on ``(N, 1, n_pix, n_pix)`` images in the :class:`TrainingLoop`.
 
     Returns the model (eval mode) and history rows (epoch, train_loss, train_reco (the MSE or
-    sliced W_1 term), train_kld, val_loss, seconds, jets_per_s).
+    sliced W_1 term), train_kld, val_loss, seconds, jets_per_s). ``checkpoint``: resumed from
+    when it exists, written after every epoch; ``span``: the part of the run's progress it fills.
     """
-    emit = progress or (lambda event: None)
     beta = config.beta if beta is None else float(beta)
     torch.manual_seed(config.seed)
     model = ConvVAE(config.n_pix, config.n_down, config.latent, config.channels).to(device)
     distance = reconstruction_distance(config, device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
-    history: list[dict] = []
-    start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_torch(checkpoint)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-        start = int(state["epoch"])
-        emit({"kind": "stage", "stage": "resume", "epoch": start, "message": f"resumed after epoch {start}"})
+    loop = TrainingLoop({"model": model, "optimiser": optimiser, "generator": generator}, config.epochs, checkpoint,
+                        progress, cancel, span, what="vae_emd training")
     x_all = torch.as_tensor(images)
     n_steps = math.ceil(len(images) / config.batch_size)
-    for epoch in range(start, config.epochs):
+
+    def epoch(number: int) -> dict:
         model.train()
         order = torch.randperm(len(images), generator=generator)
         started, totals = time.perf_counter(), np.zeros(3)
-        for step in range(n_steps):
-            if cancel is not None and cancel():
-                raise Cancelled(f"vae_emd training cancelled in epoch {epoch + 1}; checkpoint after epoch {epoch} kept")
+        for step in loop.steps(n_steps):
             rows = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = x_all[rows].to(device)
             reconstruction, mu, logvar = model(x)
@@ -280,20 +238,15 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
             optimiser.step()
             batch = torch.stack([loss.detach().sum(), reco.detach().sum(), kld.detach().sum()]).cpu().numpy()
             totals += batch
-            emit({"kind": "step", "epoch": epoch + 1, "step": step + 1, "n_steps": n_steps, "loss": float(batch[0] / len(rows))})
+            loop.report(loss=float(batch[0] / len(rows)))
         seconds = time.perf_counter() - started
-        row = {"epoch": epoch + 1, "train_loss": totals[0] / len(images), "train_reco": totals[1] / len(images),
+        row = {"train_loss": totals[0] / len(images), "train_reco": totals[1] / len(images),
                "train_kld": totals[2] / len(images), "seconds": seconds, "jets_per_s": len(images) / seconds}
         if validation is not None:
             row["val_loss"] = float(vae_scores(model, validation, beta, device, distance=distance).mean())
-        history.append(row)
-        if checkpoint is not None:
-            keys = list(history[0])
-            save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch + 1,
-                        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "history_keys": keys,
-                        "history": torch.tensor([[float(h.get(k, np.nan)) for k in keys] for h in history],
-                                                dtype=torch.float64)}, Path(checkpoint))
-        emit({"kind": "epoch", **row, "epochs": config.epochs})
+        return row
+
+    history = loop.run(epoch)
     return model.eval(), history
 
 
@@ -338,8 +291,7 @@ def correlations(model: ConvVAE, data: VaeEmdData, emd: dict, device: str = "cpu
 
 
 # ----------------------------------------------------------------------------- result
-@dataclass
-class VaeEmdResult:
+class VaeEmdResult(RunResult):
     """A finished (or reopened) vae_emd run.
 
     Attributes:
@@ -350,28 +302,14 @@ class VaeEmdResult:
             arrays of :func:`emd_study`, ``latent`` (μ of the test jets, ``test_index``).
     """
 
-    config: VaeEmdConfig
-    run_dir: Path
-    history: list[dict]
-    metrics: dict
-    arrays: dict[str, np.ndarray]
-    model: ConvVAE
+    runner_name = "vae_emd"
+    required_arrays = ("labels", "split", "pt", "mass", "score_vae", "latent", "test_index", "corr_index", "w_p0.5",
+                       "w_p1", "anomaly_index", "score_emd_mean", "score_emd_medoids")
+    required_metrics = ("correlations", "auc")
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> "VaeEmdResult":
-        """Reopen a finished run without retraining."""
-        run_dir = Path(run_dir)
-        config = VaeEmdConfig.from_dict(read_json(run_dir / "config.json"))
-        metrics = read_json(run_dir / "metrics.json")
-        try:
-            with np.load(run_dir / "arrays.npz") as stored:
-                arrays = {k: stored[k] for k in stored.files}
-        except FileNotFoundError:
-            raise DataFileError(run_dir / "arrays.npz", "missing from the run directory") from None
-        model = ConvVAE(config.n_pix, config.n_down, config.latent, config.channels)
-        model.load_state_dict(load_torch(run_dir / "model.pt"))
-        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
-        return cls(config, run_dir, history, metrics, arrays, model.eval())
+    def build_model(cls, config: VaeEmdConfig, metrics: dict) -> ConvVAE:
+        return ConvVAE(config.n_pix, config.n_down, config.latent, config.channels)
 
     def anomaly_scores(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """{score name: (labels, scores)} of the three anomaly scores on their test jets."""
@@ -397,52 +335,40 @@ class VaeEmdResult:
 
 
 # ----------------------------------------------------------------------------- runner
-class VaeEmdRunner:
-    """Trains and evaluates one vae_emd run.
+class VaeEmdRunner(Runner):
+    """Trains and evaluates one vae_emd run (see :class:`~jetviz.runners.base.Runner` for the arguments).
 
-    Arguments:
-        config: the run's settings.
-        run_dir: where to write (default: a new unique directory); an unfinished run with the
-            same settings resumes (the EMD part is kept in ``emd.npz``, the VAE checkpoints
-            per epoch).
-        events: optional jets (with ``label``) instead of loading ``config.sample``.
-        client: optional ``dask.distributed.Client`` for the EMD matrices.
+    An unfinished run resumes: the EMD part is kept in ``emd.npz``, the VAE checkpoints per
+    epoch. ``client``: an optional ``dask.distributed.Client`` for the EMD matrices; ``emd``: an
+    EMD study already made for these jets (shared by the runs of a β scan).
     """
 
     name = "vae_emd"
 
     def __init__(self, config: VaeEmdConfig, run_dir: str | Path | None = None, events: ak.Array | None = None,
                  client=None, emd: dict | None = None, data: VaeEmdData | None = None):
-        self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._events, self._client, self._emd, self._data = events, client, emd, data
+        super().__init__(config, run_dir, events, data)
+        self._client, self._emd = client, emd
 
-    def load_data(self, progress: Progress | None = None) -> VaeEmdData:
+    def prepare_data(self, progress: Progress) -> VaeEmdData:
         """The run's jet images (generated on first use, then from the sample cache)."""
-        if self._data is None:
-            self._data = load_run_jets(self.config, self._events, progress, prepare)
-        return self._data
+        return load_run_jets(self.config, self._events, progress, prepare)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:
         """EMD study (cached in the run directory), VAE training, correlations and anomaly AUCs."""
-        emit = progress or (lambda event: None)
+        emit, device = self.begin(progress)
         config = self.config
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        claim_run_dir(self.run_dir, config)
-        device = pick_device(config.device)
         data = self.load_data(emit)
-        emd = self._emd if self._emd is not None else self._emd_part(data, emit)
-        emit({"kind": "stage", "stage": "train", "message": f"training the VAE (β = {config.beta:g})"})
+        emd = self._emd if self._emd is not None else self.emd_part(data, emit)
+        emit(stage_event("train", f"training the VAE (β = {config.beta:g})", 0.4))
         train = data.images[data.split == 0]
         rng = np.random.default_rng(config.seed + 2)
-        validation = data.images[rng.choice(np.flatnonzero((data.split == 1) & (data.labels == 0)),
-                                            min(256, int(((data.split == 1) & (data.labels == 0)).sum())), replace=False)]
+        qcd_test = np.flatnonzero((data.split == 1) & (data.labels == 0))
+        validation = data.images[rng.choice(qcd_test, min(256, len(qcd_test)), replace=False)]
         model, history = train_vae(train, config, device, progress=emit, cancel=cancel,
-                                   checkpoint=self.run_dir / "checkpoint.pt", validation=validation)
-        write_history(self.run_dir / "history.csv", history)
-        emit({"kind": "stage", "stage": "evaluate", "message": "correlations and anomaly scores"})
+                                   checkpoint=self.run.file(self.run.CHECKPOINT), validation=validation,
+                                   span=(0.4, 0.55))
+        emit(stage_event("evaluate", "correlations and anomaly scores", 0.95))
         score_vae = vae_scores(model, data.images, config.beta, device, distance=reconstruction_distance(config, device))
         test = data.split == 1
         _, latent, _ = representations(model, data.images[test], device)
@@ -459,23 +385,16 @@ class VaeEmdRunner:
             },
             "final_train_loss": history[-1]["train_loss"] if history else float("nan"),
         }
-        model = model.cpu()
-        save_torch(model.state_dict(), self.run_dir / "model.pt")
-        with atomic_write(self.run_dir / "arrays.npz", "wb") as handle:
-            np.savez(handle, **arrays)
-        write_json(self.run_dir / "metrics.json", metrics)
-        (self.run_dir / "checkpoint.pt").unlink(missing_ok=True)
-        emit({"kind": "done", "metrics": metrics})
-        return VaeEmdResult(config, self.run_dir, history, metrics, arrays, model.eval())
+        model = model.cpu().eval()
+        self.finish(emit, metrics, arrays, states={"model": model}, history=history)
+        return VaeEmdResult(config, self.run_dir, history, metrics, arrays, model)
 
-    def _emd_part(self, data: VaeEmdData, emit: Progress) -> dict:
-        path = self.run_dir / "emd.npz"
-        if path.exists():
-            with np.load(path) as stored:
-                return {k: stored[k] for k in stored.files}
+    def emd_part(self, data: VaeEmdData, emit: Progress) -> dict:
+        """The run's EMD study (:func:`emd_study`), kept in ``emd.npz`` of the run directory."""
+        if self.run.exists("emd.npz"):
+            return self.run.read_arrays("emd")
         emd = emd_study(data, self.config, emit, self._client)
-        with atomic_write(path, "wb") as handle:
-            np.savez(handle, **emd)
+        self.run.write_arrays("emd", emd)
         return emd
 
 
@@ -499,14 +418,14 @@ def beta_scan(config: VaeEmdConfig, betas: Sequence[float] = BETAS, workers: int
         one summary row per β (AUCs, correlations, final loss, run directory), in β order.
     """
     emit = progress or (lambda event: None)
-    root = Path(root) if root is not None else new_run_dir("vae_emd-scan")
+    root = Path(root) if root is not None else RunDir.new("vae_emd-scan").path
     root.mkdir(parents=True, exist_ok=True)
     base = VaeEmdRunner(config, root / "shared", client=client)
     data = base.load_data(emit)
-    emd = base._emd_part(data, emit)
+    emd = base.emd_part(data, emit)
     threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, workers))  # no oversubscription
     jobs = [(dict(config.to_dict(), beta=float(b), threads=threads), str(root / f"beta-{b:g}"), data, emd) for b in betas]
-    rows = run_jobs(_scan_job, jobs, workers, client, emit, describe=lambda row: f"β = {row['beta']:g}")
+    rows = parallel_map(_scan_job, jobs, workers, client, emit, describe=lambda row: f"β = {row['beta']:g}")
     rows.sort(key=lambda row: row["beta"])
-    write_json(root / "scan.json", rows)
+    RunDir(root).write_json("scan.json", rows)
     return rows

@@ -56,9 +56,9 @@ from jetviz.runners.vae_emd import (
     VaeEmdResult,
     VaeEmdRunner,
     beta_scan,
-    pair_distances,
     representations,
 )
+from jetviz.models.metrics import pair_distances
 from jetviz.ui.events import bounded_input
 from jetviz.ui.runs import RunPage, RunStore, RunView, fit_on_backend
 

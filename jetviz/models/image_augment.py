@@ -19,7 +19,7 @@ import torch
 
 from jetviz.errors import ConfigError, SchemaError
 
-__all__ = ["eta_flip", "phi_roll", "augment"]
+__all__ = ["eta_flip", "phi_roll", "augment_images"]
 
 
 def _check(images: torch.Tensor, name: str) -> None:
@@ -72,7 +72,7 @@ def phi_roll(images: torch.Tensor, generator: torch.Generator | None = None, shi
     return torch.gather(images, -1, index)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator | None = None, flip_eta: bool = True,
+def augment_images(images: torch.Tensor, generator: torch.Generator | None = None, flip_eta: bool = True,
             roll_phi: bool = True, p_flip: float = 0.5) -> torch.Tensor:
     """The training augmentation of seed 003: :func:`eta_flip` then :func:`phi_roll`, each switchable.
 
