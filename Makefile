@@ -1,10 +1,13 @@
 # jetviz — two commands for a new user:
-#   make app    install everything into .venv, then serve the dashboard (panel serve app/)
+#   make app    install everything into .venv, then serve the dashboard on localhost only
+#               (jetviz serve → panel serve app/ --address 127.0.0.1); ADDRESS=0.0.0.0 exposes it, with a warning
 #   make test   install everything into .venv, then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5006
+# the interface the dashboard listens on: loopback unless you ask for another (it runs code for whoever reaches it)
+ADDRESS ?= 127.0.0.1
 
 .PHONY: app test install bench clean-cache
 
@@ -19,8 +22,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 app: install
-	@echo "jetviz dashboard: http://localhost:$(PORT)/app  (pages: ?page=events ...)"
-	$(VENV)/bin/panel serve app/ --port $(PORT) --allow-websocket-origin=localhost:$(PORT)
+	$(PY) -m jetviz.serve --address $(ADDRESS) --port $(PORT)
 
 test: install
 	$(PY) -m pytest tests --nbmake notebooks $(PYTEST_ARGS)

@@ -12,11 +12,9 @@ The same entry could be registered as a ``jupyter_serverproxy_servers`` entry po
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
-__all__ = ["SERVER_NAME", "app_dir", "panel_executable", "panel_server", "servers"]
+__all__ = ["SERVER_NAME", "app_dir", "panel_server", "servers"]
 
 #: URL segment under the Jupyter base URL (``{base_url}panel/``); also the ``--prefix`` tail.
 SERVER_NAME = "panel"
@@ -46,28 +44,23 @@ def app_dir() -> Path:
     )
 
 
-def panel_executable() -> str:
-    """The ``panel`` script of this Python environment (falls back to ``panel`` on ``$PATH``)."""
-    here = Path(sys.executable).parent / "panel"
-    if here.is_file():
-        return str(here)
-    return shutil.which("panel") or "panel"
-
-
 def panel_server() -> dict:
     """jupyter-server-proxy server-process config for the dashboard.
 
     ``{port}`` and ``{base_url}`` are left as templates: jupyter-server-proxy fills them (the port
     it picked, the notebook base URL with its trailing slash). ``absolute_url=True`` keeps the
     full path on proxied requests, which is what Panel's ``--prefix {base_url}panel`` expects.
+
+    The Panel server listens on loopback only (:func:`jetviz.serve.serve_command`): nothing but
+    jupyter-server-proxy, which authenticates every request with the Jupyter server's token,
+    reaches it. Its websocket origin check allows any page origin (``*``) because the public host
+    name of the Jupyter server (mybinder.org's, a hub's) is not known when the command is written;
+    the proxy's authentication, not the origin, is what keeps other people out.
     """
+    from jetviz.serve import serve_command
+
     return {
-        "command": [
-            panel_executable(), "serve", str(app_dir()),
-            "--allow-websocket-origin=*",
-            "--port", "{port}",
-            "--prefix", "{base_url}" + SERVER_NAME,
-        ],
+        "command": serve_command(app_dir(), "127.0.0.1", "{port}", ["*"], prefix="{base_url}" + SERVER_NAME),
         "absolute_url": True,
         "timeout": 120,
         "launcher_entry": {

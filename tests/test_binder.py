@@ -127,7 +127,8 @@ def test_panel_server_config():
     assert cmd[1] == "serve" and Path(cmd[0]).name == "panel"
     assert cmd[cmd.index("--port") + 1] == "{port}"
     assert cmd[cmd.index("--prefix") + 1] == "{base_url}" + binder.SERVER_NAME
-    assert "--allow-websocket-origin=*" in cmd
+    assert "--allow-websocket-origin=*" in cmd  # the proxy authenticates; the public host is not known here
+    assert cmd[cmd.index("--address") + 1] == "127.0.0.1"  # nothing but the proxy reaches it
     app = Path(cmd[2])
     assert app.is_absolute() and (app / "main.py").is_file()
     assert app == (ROOT / "app").resolve()
