@@ -5,7 +5,7 @@ The registry is ``$JETVIZ_REGISTRY`` (default ``<runs_dir()>/registry.sqlite``, 
 directories of ``$JETVIZ_RUNS``); a resumed run executes on the backend typed in the page
 (default ``local``).
 """
-from jetviz.ui.registry import RunsPage
+from jetviz.ui.runs import RunsPage
 
 
 def page() -> RunsPage:

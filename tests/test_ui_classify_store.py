@@ -8,6 +8,7 @@ import panel as pn
 import pytest
 
 from jetviz.errors import ConfigError
+from jetviz.runners.classify import ClassifyRunner
 from jetviz.ui import classify as ui
 
 #: a run that trains in seconds on a busy 2-core CPU (one torch thread)
@@ -108,7 +109,7 @@ def test_open_run_without_retraining(trained, monkeypatch):
     monkeypatch.setenv("JETVIZ_RUNS", str(root))
     fresh = ui.ClassifyStore(sample="toy_bh_sph", n_events=300)
     assert list(fresh.param.run.objects) == [store.run] and fresh.run == store.run
-    monkeypatch.setattr(ui.ClassifyRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(ClassifyRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
     fresh.open_run(fresh.run, blocking=True)
     assert fresh.error == "" and fresh.config.n_events == 120  # the run's settings are shown
     assert fresh.history == store.history and fresh.result.metrics == store.result.metrics

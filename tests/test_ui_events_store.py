@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jetviz.ui import events as ui
+from jetviz.ui.widgets import bounded_input
 
 
 pytestmark = pytest.mark.usefixtures("reset_panel_state")
@@ -78,7 +79,7 @@ def test_background_load_runs_off_the_event_loop():
 def test_bounded_input_rejects_out_of_range_visibly():
     store = ui.EventsStore(sample="toy_ee_6jet", n_events=12)
     messages = []
-    box = ui.bounded_input(store, "n_events", messages.append, label="Events")
+    box = bounded_input(store, "n_events", messages.append, label="Events")
     box.value = 5
     assert store.n_events == 12 and box.value == 12
     assert "out of range" in messages[-1] and "10" in messages[-1]

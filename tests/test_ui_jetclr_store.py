@@ -10,6 +10,8 @@ import panel as pn
 import pytest
 
 from jetviz.errors import ConfigError
+from jetviz.plots.jetclr import ablation_table
+from jetviz.runners.jetclr import TALK, JetclrRunner
 from jetviz.ui import jetclr as ui
 
 #: a run that trains in seconds on a busy 2-core CPU (one torch thread)
@@ -154,7 +156,7 @@ def test_open_run_without_retraining(trained, monkeypatch):
     fresh = ui.JetclrStore(sample="toy_top_qcd", n_jets=300)
     assert list(fresh.param.run.objects.values()) == [store.run] and fresh.run == store.run
     assert set(fresh.ablation) == {"all"}  # a finished run fills its row
-    monkeypatch.setattr(ui.JetclrRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(JetclrRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
     fresh.open_run(fresh.run, blocking=True)
     assert fresh.error == "" and fresh.config.n_jets == 120  # the run's settings are shown
     assert fresh.result.metrics == store.result.metrics and len(fresh.history) == 2
@@ -185,7 +187,7 @@ def test_ablation_fills_the_table(runs):
     assert store.error == "" and not store.running and store.progress == 100
     assert list(store.ablation) == ["none", "translations", "rotations", "soft+collinear", "all"]
     assert all(entry["source"].startswith("ablation jetclr-ablation-") for entry in store.ablation.values())
-    table = ui.ablation_table(store.ablation, ui.TALK)
+    table = ablation_table(store.ablation, TALK)
     assert "—" not in set(table["ours AUC"])
     later = ui.JetclrStore(**TINY)  # a new session shows the ablation's rows
     assert set(later.ablation) == set(store.ablation)
@@ -217,15 +219,18 @@ def test_background_training_and_cancel(runs, train_then_cancel):
     assert store.data is not None and len(store.data) == 120
 
 
-def test_training_from_the_page_on_a_dask_cluster_and_a_bad_backend(tmp_path, monkeypatch):
-    """The store's Train on field: the run goes to a real dask LocalCluster (worker processes) and
-    comes back with its progress and result; a backend that does not parse is refused before it starts."""
+def test_training_from_the_page_on_a_dask_cluster_and_a_backend_not_allowed(tmp_path, monkeypatch):
+    """The store's Train on choice: the operator allows a real dask LocalCluster (worker processes) in
+    $JETVIZ_BACKENDS; the run goes there and comes back with its progress and result. A backend the
+    operator did not allow is refused before anything starts, from the constructor or the param."""
     import distributed
 
     monkeypatch.setenv("JETVIZ_RUNS", str(tmp_path))
     monkeypatch.setenv("JETVIZ_REGISTRY", str(tmp_path / "registry.sqlite"))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        monkeypatch.setenv("JETVIZ_BACKENDS", f"local,{cluster.scheduler_address}")
         store = ui.JetclrStore(**TINY, backend=cluster.scheduler_address)
+        assert store.backend_spec == cluster.scheduler_address and store.notice == ""
         store.train(blocking=True)
         assert store.error == "" and store.result is not None and len(store.history) == 2
         assert f"via `{cluster.scheduler_address}`" in store.where and "pid" in store.where
@@ -236,9 +241,13 @@ def test_training_from_the_page_on_a_dask_cluster_and_a_bad_backend(tmp_path, mo
         from jetviz.compute import close_dask_clients
 
         close_dask_clients()
-    store.backend = "ftp://nowhere"
-    store.train(blocking=True)
-    assert "unknown backend 'ftp://nowhere'" in store.notice and not store.running
+    monkeypatch.delenv("JETVIZ_BACKENDS")  # the default allows local and process only
+    refused = ui.JetclrStore(**TINY, backend="tcp://elsewhere:8786")
+    assert "not allowed" in refused.notice and refused.backend == "local"
+    assert list(refused.param.backend.objects) == ["local", "process"]
+    with pytest.raises(ValueError):  # the select offers the allowed ones only
+        refused.backend = "ftp://nowhere"
+    assert not refused.running and refused.result is None
 
 
 def test_run_deep_link_reopens_a_finished_run(runs):

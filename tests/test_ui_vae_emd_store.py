@@ -10,6 +10,7 @@ import panel as pn
 import pytest
 
 from jetviz.errors import ConfigError
+from jetviz.runners.vae_emd import VaeEmdRunner
 from jetviz.ui import vae_emd as ui
 
 #: a run that trains in seconds on a busy 2-core CPU (one torch thread, EMDs in this process)
@@ -116,7 +117,7 @@ def test_open_run_without_retraining(trained, monkeypatch):
     monkeypatch.setenv("JETVIZ_RUNS", str(root))
     fresh = ui.VaeEmdStore(sample="toy_top_qcd", n_jets=300)
     assert list(fresh.param.run.objects.values()) == [store.run] and fresh.run == store.run
-    monkeypatch.setattr(ui.VaeEmdRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(VaeEmdRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
     fresh.open_run(fresh.run, blocking=True)
     assert fresh.error == "" and fresh.config.n_jets == 200  # the run's settings are shown
     assert fresh.result.metrics == store.result.metrics and len(fresh.history) == 2

@@ -158,13 +158,14 @@ def _point_sets(images: np.ndarray, config: VaeEmdConfig):
 
 
 def emd_study(data: VaeEmdData, config: VaeEmdConfig, progress: Progress | None = None,
-              client=None) -> dict[str, np.ndarray]:
+              client=None, span: tuple[float, float] = (0.1, 0.3)) -> dict[str, np.ndarray]:
     """The β-independent EMD part: pair W_p matrices, k-medoids and the EMD anomaly scores.
 
     Returns a dict of arrays: ``corr_index`` (n_corr,) jets of the correlation set,
     ``w_p0.5``/``w_p1`` (n_corr(n_corr−1)/2,) pair distances, ``pool_index``, ``medoids``
     (indices into the sample), ``anomaly_index`` (test jets scored), ``score_emd_mean``,
     ``score_emd_medoids`` (W_1 to the mean QCD training image / to the nearest medoid).
+    ``span``: the part (start, width) of the run's progress that each of its matrices fills.
     """
     emit = progress or (lambda event: None)
     rng = np.random.default_rng(config.seed + 1)
@@ -181,7 +182,8 @@ def emd_study(data: VaeEmdData, config: VaeEmdConfig, progress: Progress | None 
 
     def stage(name: str):
         def report(done: int, total: int) -> None:
-            emit(stage_event("emd", f"EMD {name}: {done}/{total} pairs", done=done, total=total))
+            emit(stage_event("emd", f"EMD {name}: {done}/{total} pairs", span[0] + span[1] * done / max(total, 1),
+                             done=done, total=total))
         return report
 
     corr_sets = _point_sets(data.images[corr_index], config)

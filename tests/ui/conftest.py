@@ -126,6 +126,7 @@ def app_url(tmp_path_factory) -> str:
         "JETVIZ_CACHE": str(tmp / "cache"),
         "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
         "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
+        "JETVIZ_BACKENDS": "local,process,kernel:python3",  # the operator allows a second kernel (offload test)
         **{f"JETVIZ_CLASSIFY_{k}": v for k, v in CLASSIFY_ENV.items()},
         **{f"JETVIZ_VAE_EMD_{k}": v for k, v in VAE_EMD_ENV.items()},
     }

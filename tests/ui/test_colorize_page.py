@@ -13,6 +13,7 @@ import panel as pn
 import pytest
 
 from jetviz.errors import ConfigError
+from jetviz.runners.colorize import ColorizeRunner
 from jetviz.ui import colorize as ui
 
 #: a run that trains in a few seconds on a busy 2-core CPU
@@ -98,7 +99,7 @@ def test_open_run_without_retraining(trained, monkeypatch):
     monkeypatch.setenv("JETVIZ_RUNS", str(root))
     fresh = ui.ColorizeStore(sample="toy_ee_6jet", n_train=100)
     assert fresh.param.run.objects == [store.run] and fresh.run == store.run
-    monkeypatch.setattr(ui.ColorizeRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(ColorizeRunner, "fit", lambda *a, **k: pytest.fail("retrained"))
     fresh.open_run(fresh.run, blocking=True)
     assert fresh.error == "" and fresh.config.n_train == 32  # the run's settings are shown
     assert fresh.history == store.history
@@ -110,7 +111,7 @@ def test_errors_are_shown(runs, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ui, "load_sample", broken)
+    monkeypatch.setattr("jetviz.data.samples.load_sample", broken)  # where every runner loads its sample
     store = ui.ColorizeStore(**TINY)
     store.train(blocking=True)
     assert store.error == "OSError: disk full" and not store.running and store.result is None

@@ -1,5 +1,4 @@
-"""The runs page: every run of the registry listed, two runs' curves compared, a finished run
-reopened on its runner's page and an interrupted one resumed from its last checkpoint.
+"""The runs page's data store: every run of the registry, the selection, the comparison and a resume.
 
 - :class:`RunsStore`: the page's data store. It reads the SQLite run registry
   (:class:`jetviz.compute.registry.Registry`, default ``$JETVIZ_REGISTRY`` or
@@ -9,8 +8,8 @@ reopened on its runner's page and an interrupted one resumed from its last check
   thread (:class:`~jetviz.ui.background.QueuePolling`), its progress drained on the session's
   loop. Reading the registry is a few small SQLite queries and runs on the loop; nothing here
   loads a run's results (its metrics come from the registry).
-- :class:`RunsPage`: the page: registry and filter controls (sidebar), the table of runs, the
-  comparison plot, and Reopen / Resume for the run selected last.
+- The page (:class:`~jetviz.ui.runs.views.RunsPage`): registry and filter controls (sidebar), the
+  table of runs, the comparison plot, and Reopen / Resume for the run selected last.
 
 Errors (a registry file that is not a database, a resume refused or failed) arrive in the
 store's ``error`` and are shown in the page.
@@ -31,12 +30,13 @@ import param
 from panel.viewable import Viewer
 
 from jetviz.compute.registry import Registry, RunRecord, default_registry_path
-from jetviz.compute.worker import RUNNERS
 from jetviz.plots.runs import common_metrics, history_curves
+from jetviz.runners.catalog import RUNNER_NAMES
 from jetviz.ui.background import QueuePolling, WorkStatus, served
+from jetviz.ui.backends import BackendChoice
 
-__all__ = ["RunsStore", "RunsPage", "TABLE_COLUMNS", "MAIN_METRICS", "main_metric", "runs_frame", "reopen_href",
-           "metrics_rows"]
+__all__ = ["RunsStore", "TABLE_COLUMNS", "MAIN_METRICS", "ACTIVE", "RESUMABLE", "main_metric", "runs_frame",
+           "reopen_href", "metrics_rows"]
 
 #: columns of the table of runs
 TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir")
@@ -127,7 +127,7 @@ def metrics_rows(metrics: Mapping | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
-class RunsStore(WorkStatus, QueuePolling, Viewer):
+class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     """The runs page's data store: the registry's runs, the selection, the comparison and a resume.
 
     Parameters
@@ -138,7 +138,8 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
     runner : str
         Only runs of this runner (``"all"``: every run).
     backend : str
-        Where a resumed run executes (a :func:`jetviz.compute.backend` spec, default ``"local"``).
+        Where a resumed run executes: one of the backends the operator allows
+        (:mod:`jetviz.ui.backends`; default ``$JETVIZ_BACKEND`` or the first allowed).
 
     Call :meth:`refresh` (the *Refresh* button) to read the registry again, :meth:`select` to
     choose runs (two at most: the last two win), :meth:`resume` to resume the focused run and
@@ -146,9 +147,7 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
     """
 
     path = param.String(default="", doc="registry file; '' for the default ($JETVIZ_REGISTRY)")
-    runner = param.Selector(default=_ALL, objects=[_ALL, *RUNNERS], doc="only runs of this runner")
-    backend = param.String(default="local", doc="backend of a resumed run: local, process, kernel[:NAME], "
-                                                "http(s)://gateway?token=…, dask, tcp://…")
+    runner = param.Selector(default=_ALL, objects=[_ALL, *RUNNER_NAMES], doc="only runs of this runner")
     refresh_button = param.Event(label="↻ Refresh")
     resume_button = param.Event(label="Resume")
     cancel_button = param.Event(label="Cancel")
@@ -167,7 +166,9 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
     latest = param.Dict(default={}, precedence=-1, doc="the resumed run's latest step/epoch event")
 
     def __init__(self, **params):
+        requested = params.pop("backend", None)
         super().__init__(**params)
+        self._init_backends(requested)
         self._cancel_event = threading.Event()
         self._auto = None  # the periodic refresh while runs are active
         self._auto_cleanup = False
@@ -302,7 +303,7 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
         self._cancel_event.clear()
         self.param.update(resuming=True, resumed_id=record.id, final_status="", latest={}, progress=0, error="",
                           notice="", status=f"resuming {record.runner} run {record.id} on {self.backend} …")
-        self._start_work(self._resume_work, (self.registry_path, record, self.backend, self._cancel_event),
+        self._start_work(self._resume_work, (self.registry_path, record, self.backend_spec, self._cancel_event),
                          blocking, f"jetviz-resume-{record.id}")
 
     def cancel(self) -> None:
@@ -350,15 +351,8 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("kind")
-        record = self.record(self.resumed_id)
-        planned = (record.config.get("epochs") if record is not None else None) or event.get("epochs")
         if kind in ("step", "epoch"):
-            epoch = event.get("epoch") or 0
-            epochs = event.get("epochs") or planned
-            if kind == "step" and event.get("n_steps"):
-                fraction = (epoch - 1 + event.get("step", 0) / event["n_steps"]) / epochs if epochs else 0.0
-            else:
-                fraction = epoch / epochs if epochs else 0.0
+            epoch, epochs = event.get("epoch") or 0, event.get("epochs")
             latest = {**self.latest, **{k: v for k, v in event.items() if k != "kind"}, "epochs": epochs}
             loss = next((event[k] for k in ("loss", "train_loss") if _number(event.get(k))), latest.get("loss"))
             if loss is not None:
@@ -368,13 +362,14 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
                 parts.append(f"loss {float(loss):.4g}")
             if _number(event.get("eta_s")):
                 parts.append(f"ETA {event['eta_s']:.0f} s")
-            self.param.update(progress=max(0, min(99, int(100 * fraction))), latest=latest,
-                              status=" · ".join(parts))
+            self.param.update(latest=latest, status=" · ".join(parts))
         elif kind == "hello":
             self.status = event.get("message", "started")
             self.refresh()  # the table shows the run running (and refreshes itself while it does)
         elif kind == "stage":
             self.status = event.get("message", event.get("stage", ""))
+        if _number(event.get("fraction")):  # the runner's run-wide progress
+            self.progress = max(0, min(99, int(100 * float(event["fraction"]))))
 
     def _ended(self, status: str, message: str = "") -> None:
         update = {"resuming": False, "final_status": status, "status": ""}
@@ -399,8 +394,8 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
                                 css_classes=["jetviz-registry-path"], **wide)
         runner = pn.widgets.Select.from_param(self.param.runner, label="Runner", css_classes=["jetviz-runner"], **wide)
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, css_classes=["jetviz-refresh"], **wide)
-        backend = pn.widgets.TextInput.from_param(self.param.backend, label="Backend for Resume",
-                                                  css_classes=["jetviz-backend"], **wide)
+        backend = pn.widgets.Select.from_param(self.param.backend, label="Backend for Resume",
+                                               css_classes=["jetviz-backend"], **wide)
         alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
                               css_classes=["jetviz-error"], **wide)
         notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
@@ -408,145 +403,3 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
         return pn.Column(path, runner, refresh, backend, notice, alert, width=290)
 
 
-class RunsPage(Viewer):
-    """The runs page: the store's controls (sidebar) and the table, comparison, Reopen and Resume.
-
-    Parameters
-    ----------
-    store : RunsStore, optional
-        The data store (default: a new one from the remaining keyword arguments, e.g. ``path``).
-    """
-
-    store = param.ClassSelector(class_=RunsStore, doc="the page's data store")
-
-    def __init__(self, **params):
-        store_params = {k: params.pop(k) for k in list(params) if k not in type(self).param and k != "name"}
-        if params.get("store") is None:
-            params["store"] = RunsStore(**store_params)
-        super().__init__(**params)
-        self._syncing = False
-        self._table = pn.widgets.Tabulator(
-            self.store.frame, selectable="checkbox", disabled=True, show_index=False, pagination="local", page_size=15,
-            sizing_mode="stretch_width", css_classes=["jetviz-runs-table"], header_align="center",
-            titles={"seconds": "wall s", "epochs": "epochs recorded", "metric": "main metric"},
-        )
-        self._table.param.watch(self._table_selected, "selection")
-        self.store.param.watch(self._show_frame, "frame")
-        self.store.param.watch(self._show_selection, "selected")
-
-    # ----------------------------------------------------------------------------- table <-> store
-    def _table_selected(self, event) -> None:
-        if self._syncing:
-            return
-        frame = self._table.value
-        ids = [frame["id"].iloc[i] for i in event.new if 0 <= i < len(frame)]
-        previous = [i for i in self.store.selected if i in ids]
-        added = [i for i in ids if i not in previous]
-        self.store.select(previous + added)
-
-    def _show_frame(self, event) -> None:
-        self._syncing = True
-        try:
-            self._table.value = event.new
-            self._table.selection = self._rows(self.store.selected)
-        finally:
-            self._syncing = False
-
-    def _show_selection(self, event) -> None:
-        rows = self._rows(event.new)
-        if sorted(rows) != sorted(self._table.selection):
-            self._syncing = True
-            try:
-                self._table.selection = rows
-            finally:
-                self._syncing = False
-
-    def _rows(self, ids: Sequence[str]) -> list[int]:
-        frame = self._table.value
-        if frame is None or frame.empty:
-            return []
-        index = {run_id: i for i, run_id in enumerate(frame["id"])}
-        return [index[i] for i in ids if i in index]
-
-    # ----------------------------------------------------------------------------- parts
-    def _compare(self, histories: dict, metric: str | None):
-        if len(histories) < 2:
-            return pn.pane.Markdown("*Select two runs in the table to compare their curves.*"
-                                    if self.store.records else "", css_classes=["jetviz-compare-hint"])
-        if metric is None:
-            return pn.pane.Alert("These runs have no metric in common to compare.", alert_type="warning")
-        try:
-            return pn.pane.HoloViews(self.store.comparison(), linked_axes=False)
-        except ValueError as err:
-            return pn.pane.Alert(str(err), alert_type="warning")
-
-    def _focus(self, focus: RunRecord | None, resuming: bool, backend: str):
-        if focus is None:
-            return pn.pane.Markdown("*Select a run to reopen or resume it.*" if self.store.records else "")
-        title = pn.pane.Markdown(f"#### Run `{focus.id}` · {focus.runner} · **{focus.status}**\n"
-                                 f"`{focus.run_dir}`", sizing_mode="stretch_width")
-        parts: list = [title]
-        if focus.status == "done":
-            href = reopen_href(focus)
-            parts.append(pn.pane.HTML(f'<a href="{href}" target="_top" class="jetviz-reopen-link">'
-                                      f'Reopen on the {focus.runner} page →</a>', css_classes=["jetviz-reopen"]))
-            parts.append(pn.widgets.Tabulator(metrics_rows(focus.metrics), disabled=True, show_index=False,
-                                              width=420, height=min(360, 40 + 30 * max(1, len(focus.metrics or {}))),
-                                              css_classes=["jetviz-run-metrics"]))
-        elif focus.status in RESUMABLE:
-            parts.append(pn.pane.Markdown(
-                f"Interrupted ({focus.error or focus.status}). *Resume* continues it from its last checkpoint "
-                f"on the backend `{backend}`.", sizing_mode="stretch_width"))
-        elif focus.status in ACTIVE:
-            parts.append(pn.pane.Markdown("*Under way: the table refreshes itself.*"))
-        return pn.Column(*parts, sizing_mode="stretch_width")
-
-    def _resume_controls(self) -> pn.viewable.Viewable:
-        store = self.store
-        can = pn.bind(lambda focus, resuming: bool(focus is not None and focus.status in RESUMABLE and not resuming),
-                      store.param.focus, store.param.resuming)
-        resume = pn.widgets.Button.from_param(store.param.resume_button, color="primary", css_classes=["jetviz-resume"],
-                                              disabled=pn.bind(lambda c: not c, can))
-        cancel = pn.widgets.Button.from_param(store.param.cancel_button, color="danger", variant="outline",
-                                              disabled=store.param.resuming.rx.not_(), css_classes=["jetviz-cancel"])
-        shown = pn.bind(lambda resuming, final: bool(resuming or final), store.param.resuming, store.param.final_status)
-        progress = pn.indicators.Progress(value=store.param.progress, max=100, bar_color="info", visible=shown,
-                                          sizing_mode="stretch_width", css_classes=["jetviz-resume-progress"])
-        status = pn.pane.Markdown(store.param.status, visible=store.param.resuming, css_classes=["jetviz-status"])
-        final = pn.pane.Markdown(pn.bind(lambda s, i: f"Resumed run `{i}`: **{s}**" if s else "",
-                                         store.param.final_status, store.param.resumed_id),
-                                 visible=store.param.final_status.rx.bool(), css_classes=["jetviz-final-status"])
-        return pn.Column(pn.Row(resume, cancel), progress, status, final, sizing_mode="stretch_width")
-
-    def controls(self) -> pn.viewable.Viewable:
-        """Registry, runner filter, Refresh, the Resume backend, errors (the store's view)."""
-        return self.store
-
-    def body(self) -> pn.viewable.Viewable:
-        """The table of runs, the comparison plot, Reopen / Resume of the run selected last."""
-        store = self.store
-        empty = pn.pane.Alert("### No runs yet — train one on a runner page\n"
-                              "Runs trained on the colorize, classify, vae_emd and jetclr pages (or with "
-                              "`jetviz.compute.submit`) are recorded here.", alert_type="info",
-                              visible=pn.bind(lambda r, e: not r and not e, store.param.records, store.param.error),
-                              css_classes=["jetviz-empty"], sizing_mode="stretch_width")
-        has_runs = store.param.records.rx.bool()
-        metric = pn.widgets.Select.from_param(store.param.metric, width=220, css_classes=["jetviz-metric"])
-        compare = pn.panel(pn.bind(self._compare, store.param.histories, store.param.metric),
-                           css_classes=["jetviz-compare"], sizing_mode="stretch_width")
-        focus = pn.panel(pn.bind(self._focus, store.param.focus, store.param.resuming, store.param.backend),
-                         css_classes=["jetviz-focus"], sizing_mode="stretch_width")
-        loaded = pn.pane.Markdown(store.param.loaded, css_classes=["jetviz-loaded"], margin=(0, 10))
-        return pn.Column(
-            "## Runs", empty,
-            pn.Column(loaded, self._table, visible=has_runs, sizing_mode="stretch_width"),
-            pn.Row(
-                pn.Column("### Compare", metric, compare, sizing_mode="stretch_width"),
-                pn.Column("### Reopen / resume", focus, self._resume_controls(), width=460),
-                visible=has_runs, sizing_mode="stretch_width",
-            ),
-            sizing_mode="stretch_width",
-        )
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(self.controls(), self.body(), sizing_mode="stretch_width")

@@ -1,30 +1,31 @@
-"""What the pages that train runs share: a run store, its views' base and the page around them.
+"""What the pages that train runs share: the training store, its views' base and the page around them.
 
-The colorize and classify pages (:mod:`jetviz.ui.colorize`, :mod:`jetviz.ui.classify`) each
-train one kind of run (a :mod:`jetviz.runners` runner) in a background thread and reopen
-finished runs. The plumbing is the same for every runner and lives here:
+The colorize, classify, vae_emd and jetclr pages each train one runner (a :mod:`jetviz.runners`
+runner, looked up by name in :mod:`jetviz.runners.catalog`) and reopen its finished runs. All of
+that is written once here:
 
-- :class:`RunStore`: the page's data store. It holds the runner's config (its bounded params
-  become the controls), *Train* / *Cancel* / *Open run* / *↻* and the list of finished runs, the
-  run state (``running``, ``training``, ``progress``, ``status``, ``error``, ``notice``,
-  ``loaded``, ``history``, ``result``), starts the worker threads and drains their messages on
-  the session's loop (:class:`~jetviz.ui.background.QueuePolling`). A subclass names its
-  runner (``runner_name``), its config class (the ``config`` param's ``class_``) and its
-  defaults, and writes the workers and what to do with their messages.
-- :class:`RunView`: base of the views of one store. :class:`RunPage`: the page composing a
-  store and its views, with deep links (config values in the URL query).
-- :func:`config_defaults`: a config from page defaults, ``JETVIZ_<PAGE>_<PARAM>`` env vars and
-  keyword overrides; :func:`apply_url_query`: config values from a URL query;
-  :func:`finished_runs`: the finished run directories of a runner.
+- :class:`TrainingStore`: a page's data store. It holds the runner's config (its bounded params
+  become the controls), *Train* / *Cancel* / *Open run* / *↻*, the list of finished runs, the
+  backend chosen from the operator's allow-list, and the run state (``running``, ``training``,
+  ``progress``, ``status``, ``error``, ``notice``, ``loaded``, ``history``, ``data``,
+  ``result``). Training and reopening are the same for every runner: the worker thread builds
+  the runner from the catalog, prepares its data, fits it as a :mod:`jetviz.compute` job on the
+  chosen backend (or reopens ``Result.load``), and hands the page the result, the data and what
+  the page's :attr:`derive` function computed from them off the event loop. The progress bar is
+  the runner's own run-wide ``fraction``.
+- A page's store is a subclass that *passes its work in*: its config class (the ``config``
+  param's ``class_``), its page defaults, what it derives from a result in the worker
+  (:attr:`derive`), how it shows a result (:meth:`show`) and new data (:meth:`show_data`), and
+  its controls (:meth:`controls_list`). Nothing of the training logic is overridden.
+- :class:`TrainingView`: base of the views of one store. :class:`TrainingPage`: the page composing
+  a store and its views, with deep links (config values in the URL query, ``?run=<name>``).
 
-Training never runs in the web server's thread: the store's worker thread submits it as a
-:mod:`jetviz.compute` job on the store's ``backend`` (a thread of the server process by
-default, or a local process, a Jupyter kernel, a gateway URL or a dask cluster; ``JETVIZ_BACKEND``
-sets the default) and relays the job's progress stream (:func:`fit_on_backend`); every run is
-recorded in the run registry. A deep link ``?run=<run directory name>`` reopens a finished run.
+Training never runs in the web server's thread (:mod:`jetviz.ui.background`); every run is
+recorded in the run registry.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -36,9 +37,13 @@ import param
 from panel.viewable import Viewer
 from param.parameterized import batch_call_watchers
 
-from jetviz.runners.base import RunConfig, runs_dir
+from jetviz.runners.base import RunConfig
+from jetviz.runners.catalog import runner_spec
+from jetviz.runners.loop import stage_event
+from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.events import bounded_input
+from jetviz.ui.backends import BackendChoice
+from jetviz.ui.widgets import bounded_input
 
 __all__ = [
     "parse_value",
@@ -46,9 +51,9 @@ __all__ = [
     "apply_url_query",
     "finished_runs",
     "fit_on_backend",
-    "RunStore",
-    "RunView",
-    "RunPage",
+    "TrainingStore",
+    "TrainingView",
+    "TrainingPage",
 ]
 
 
@@ -137,26 +142,36 @@ def apply_url_query(config: param.Parameterized, args: Mapping[str, Sequence], n
     return rejected
 
 
-def finished_runs(runner: str, files: Sequence[str], root: Path | None = None,
-                  valid: Callable[[Path], bool] | None = None) -> list[Path]:
+def finished_runs(runner: str, root: Path | None = None) -> list[Path]:
     """Finished run directories of ``runner``, newest first (by the time of their ``metrics.json``).
+
+    A directory counts when it is named ``<runner>-*``, holds ``metrics.json`` and a
+    ``config.json`` that is valid for the runner's config class (another runner's, or a damaged
+    one, is not offered).
 
     Parameters
     ----------
     runner : str
-        Only directories named ``<runner>-*`` count.
-    files : sequence of str
-        Files a finished run directory holds (``metrics.json`` among them).
+        A runner of :mod:`jetviz.runners.catalog`.
     root : Path, optional
-        Where to look (default: :func:`~jetviz.runners.base.runs_dir`).
-    valid : callable, optional
-        ``valid(path)``: whether a directory that holds ``files`` counts (default: all do).
+        Where to look (default: :func:`~jetviz.runners.rundir.runs_dir`).
     """
     root = runs_dir() if root is None else Path(root)
     if not root.is_dir():
         return []
-    runs = [path for path in root.glob(f"{runner}-*")
-            if all((path / name).is_file() for name in files) and (valid is None or valid(path))]
+    config_class = runner_spec(runner).config
+
+    def valid(path: Path) -> bool:
+        run = RunDir(path)
+        if not run.finished:
+            return False
+        try:
+            run.read_config(config_class)
+        except Exception:  # another runner's or a damaged config: not offered
+            return False
+        return True
+
+    runs = [path for path in root.glob(f"{runner}-*") if path.is_dir() and valid(path)]
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 
@@ -166,8 +181,8 @@ def fit_on_backend(runner, backend: str, progress: Callable[[dict], None], cance
 
     Blocks (call it from a worker thread), relays the job's events to ``progress``, cancels it
     when ``cancel`` is set, and returns the runner's result (raises what
-    :meth:`jetviz.compute.Job.result` raises). ``backend`` as :func:`jetviz.compute.backend`
-    reads it; for "local" the job runs in a thread of this process and gets ``runner_kwargs``
+    :meth:`jetviz.compute.Job.result` raises). ``backend`` is a spec from the operator's
+    allow-list; for "local" the job runs in a thread of this process and gets ``runner_kwargs``
     (data the page prepared already).
     """
     from jetviz.compute import ThreadBackend, run_job
@@ -176,53 +191,35 @@ def fit_on_backend(runner, backend: str, progress: Callable[[dict], None], cance
     return run_job(runner.name, runner.config, chosen, run_dir=runner.run_dir, progress=progress, cancel=cancel.is_set)
 
 
-class RunStore(WorkStatus, QueuePolling, Viewer):
-    """Base of a page's data store that trains runs in the background and reopens finished ones.
+def _no_derivation(result, data, progress) -> tuple:
+    return ()
+
+
+class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
+    """Base of a page's data store that trains runs of one runner and reopens finished ones.
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
     run after the current step (what it finished is kept). *Open run* reopens a finished run
-    from :func:`~jetviz.runners.base.runs_dir` without retraining (:meth:`open_run`). Errors
+    from :func:`~jetviz.runners.rundir.runs_dir` without retraining (:meth:`open_run`). Errors
     arrive in ``error``, rejected inputs and cancellations in ``notice``.
 
-    A subclass sets the class attributes below, overrides the ``config`` param with its config
-    class and defines the workers ``_train_work(token, messages, *work_args, config, cancel, backend)``
-    (``backend`` last: pass it to :func:`fit_on_backend`)
-    and ``_open_work(token, messages, *work_args, run_dir)`` (static: they touch no param and
-    no Panel object, only put ``("event" | "done" | …, token, …)`` messages on the queue; what
-    they raise arrives as a ``"cancelled"`` or ``"error"`` message), ``_on_progress(event)`` (a runner progress dict other than a
-    stage), ``_apply(*done)`` (the ``"done"`` payload) and ``_settings()`` (the config's controls).
+    What a page passes in (class attributes of its subclass):
 
-    Attributes
-    ----------
-    runner_name : str
-        Runner name: prefix of the run directories (``<runner_name>-*``), of the env vars
-        (``JETVIZ_<RUNNER_NAME>_<PARAM>``) and of the worker thread's name.
-    page_defaults : mapping
-        The page's default config values (before env vars).
-    url_params : tuple of str
-        Config params that a deep link (the URL query) may set.
-    run_files : tuple of str
-        Files that a finished run directory holds.
-    sample_progress : int
-        Progress (percent) when the sample is loaded (``stage`` events ``"sample"`` go from 0 to it).
-    stage_progress : mapping
-        ``{stage: progress}``: the progress (percent) at the start of the runner's other stages.
+    - :attr:`runner_name`, :attr:`page_defaults`, :attr:`url_params`, :attr:`step_labels`;
+    - :attr:`derive`: ``derive(result, data, progress, **options) -> tuple``, run in the worker
+      thread after a training or reopening (predictions, an untrained encoder …), ``options``
+      from :meth:`derive_options`; its tuple arrives in :meth:`show`;
+    - :meth:`show` (a result, its data and what was derived), :meth:`show_data` (new data before a
+      training), :meth:`describe` (the line saying what is shown) and :meth:`controls_list`;
+    - :meth:`on_message` for the messages of the page's own actions (started with :meth:`start`).
     """
 
     runner_name: str = "run"
     page_defaults: Mapping[str, Any] = {}
     url_params: tuple[str, ...] = ()
-    run_files: tuple[str, ...] = ("metrics.json",)
-    sample_progress: int = 10
-    stage_progress: Mapping[str, int] = {}
-
-    #: (start, width) in percent of the progress bar that the training steps fill; None: steps are ignored
-    step_progress: tuple[int, int] | None = None
     #: what the status line calls the epochs and the loss of a step
     step_labels: tuple[str, str] = ("epoch", "loss")
-
-    _run_config: RunConfig | None = None  # the running training's config (a subclass sets it in _train_updates)
-    _last_step: dict | None = None  # the newest training step of the messages being drained
+    derive: Callable[..., tuple] = staticmethod(_no_derivation)
 
     config = param.ClassSelector(class_=RunConfig, doc="the run's settings")
     train_button = param.Event(label="Train", doc="train a new run with these settings")
@@ -231,12 +228,10 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     run = param.Selector(default=None, objects=[], allow_None=True, label="Finished runs",
                          doc="a finished run directory under runs_dir()")
     open_button = param.Event(label="Open run", doc="reopen the chosen run without retraining")
-    backend = param.String(default="local", label="Train on",
-                           doc="local | process | kernel[:NAME] | http(s)://gateway:port?token=… | dask | "
-                               "tcp://scheduler:8786 (default: JETVIZ_BACKEND or local)")
     refresh_button = param.Event(label="↻", doc="list the run directories again")
 
     history = param.List(default=[], precedence=-1, doc="training rows of the run (live while training)")
+    data = param.Parameter(default=None, precedence=-1, doc="the run's prepared data")
     result = param.Parameter(default=None, precedence=-1, doc="the result of the run shown, or None")
     running = param.Boolean(default=False, precedence=-1, doc="training or opening is under way")
     training = param.Boolean(default=False, precedence=-1, doc="a training (cancellable) is under way")
@@ -247,10 +242,13 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
             config_class = self.config_class()
             config_params = {k: params.pop(k) for k in list(params) if k in config_class.param and k != "name"}
             params["config"] = self.default_config(**config_params)
-        params.setdefault("backend", os.environ.get("JETVIZ_BACKEND", "local"))
+        requested = params.pop("backend", None)
         super().__init__(**params)
+        self._init_backends(requested)
         self._cancel = threading.Event()
-        self._show_config()
+        self._run_config: RunConfig | None = None  # the running training's config
+        self._last_step: dict | None = None  # the newest training step of the messages being drained
+        self.show_config()
         self.refresh_runs()
 
     # ----------------------------------------------------------------------------- configuration
@@ -266,28 +264,22 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
 
     @classmethod
     def default_config(cls, environ: Mapping[str, str] | None = None, **overrides) -> RunConfig:
-        """The page's default config: :attr:`page_defaults`, then env vars, then ``overrides``.
-
-        Parameters
-        ----------
-        environ : mapping, optional
-            The environment (default: ``os.environ``): any config param ``x`` can be set with
-            ``JETVIZ_<RUNNER_NAME>_X`` (values as :func:`parse_value` reads them).
-        **overrides
-            Config values that win over both.
-
-        Raises
-        ------
-        jetviz.errors.ConfigError
-            A value that cannot be parsed or is out of bounds (names the variable).
-        """
+        """The page's default config: :attr:`page_defaults`, then ``JETVIZ_<RUNNER_NAME>_X`` env
+        vars, then ``overrides`` (see :func:`config_defaults`)."""
         return config_defaults(cls.config_class(), cls.page_defaults, cls.env_prefix(), environ, **overrides)
 
     def read_url_query(self, args: Mapping[str, Sequence]) -> list[str]:
-        """Set the config's :attr:`url_params` from a URL query; report and return the rejected ones."""
+        """Set the config's :attr:`url_params` from a URL query; report and return the rejected ones.
+
+        ``?backend=`` chooses among the allowed backends only; ``?run=<run directory name>``
+        reopens that finished run.
+        """
         rejected = apply_url_query(self.config, args, self.url_params)
-        self._show_config()
-        if "run" in args:  # ?run=<run directory name>: reopen that finished run
+        self.show_config()
+        if "backend" in args:  # one of the allowed backends only (a refusal is reported by choose_backend)
+            raw = args["backend"][-1]
+            self.choose_backend(raw.decode() if isinstance(raw, bytes) else str(raw))
+        if "run" in args:
             raw = args["run"][-1]
             name = Path(raw.decode() if isinstance(raw, bytes) else str(raw)).name
             if str(runs_dir() / name) in self.param.run.objects.values():
@@ -298,23 +290,14 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         self.report_url_rejected(rejected)
         return rejected
 
-    def _show_config(self) -> None:
+    def show_config(self) -> None:
         """Update params derived from ``config`` (after it was built or changed by the URL)."""
 
     # ----------------------------------------------------------------------------- run list
     @classmethod
     def list_runs(cls, root: Path | None = None) -> list[Path]:
-        """Finished run directories of this runner, newest first.
-
-        A directory counts when it is named ``<runner_name>-*``, holds :attr:`run_files` and
-        :meth:`_valid_run` accepts it; ``root`` defaults to :func:`~jetviz.runners.base.runs_dir`.
-        """
-        return finished_runs(cls.runner_name, cls.run_files, root, cls._valid_run)
-
-    @classmethod
-    def _valid_run(cls, path: Path) -> bool:
-        """Whether the finished run directory ``path`` is offered (default: always)."""
-        return True
+        """Finished run directories of this runner, newest first (see :func:`finished_runs`)."""
+        return finished_runs(cls.runner_name, root)
 
     @param.depends("refresh_button", watch=True)
     def refresh_runs(self) -> None:
@@ -327,7 +310,7 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
     def _show_run(self, run_dir: Path) -> None:
         """List the runs again and choose ``run_dir`` (the run just shown) when it is listed."""
         self.refresh_runs()
-        self.run = str(run_dir) if str(run_dir) in self.param.run.objects else self.run
+        self.run = str(run_dir) if str(run_dir) in self.param.run.objects.values() else self.run
 
     # ----------------------------------------------------------------------------- actions
     @param.depends("train_button", watch=True)
@@ -345,6 +328,16 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         else:
             self.report(f"No finished {self.runner_name} run yet: train one first.")
 
+    def busy(self) -> bool:
+        """True (and a notice) when a run is under way, so a new one must wait."""
+        if self.running:
+            self.report("A run is already under way: wait for it or press Cancel.")
+        return self.running
+
+    def copy_config(self) -> RunConfig:
+        """A copy of the current ``config`` for a worker (the page may change its own meanwhile)."""
+        return type(self.config).from_dict(self.config.to_dict())
+
     def cancel(self) -> None:
         """Ask the running training to stop after its current step (what it finished is kept)."""
         if self.training:
@@ -357,56 +350,75 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         Parameters
         ----------
         blocking : bool or None
-            As :meth:`jetviz.ui.events.EventsStore.load`: True works in this thread, False in a
-            background thread drained by a periodic callback, None (default) background when
-            served or in a Jupyter kernel.
+            True works in this thread (scripts, tests), False in a background thread drained by a
+            periodic callback, None (default) background when served or in a Jupyter kernel.
         """
-        if self.running:
-            self.report("A run is already under way: wait for it or press Cancel.")
+        if self.busy():
             return
-        from jetviz.compute import backend as parse_backend
-        from jetviz.errors import ConfigError
-
-        try:
-            parse_backend(self.backend)
-        except ConfigError as err:
-            self.report(str(err))
-            return
-        config = type(self.config).from_dict(self.config.to_dict())  # the worker's own copy
+        config = self.copy_config()
         self._cancel.clear()
-        self.param.update(history=[], training=True, notice="", where="", **self._train_updates(config))
-        self._start(self._train_work, (*self._work_args(), config, self._cancel, self.backend), blocking,
-                    self._train_status(config))
+        self._run_config = config
+        self.param.update(history=[], training=True, notice="", where="")
+        self.start(self._train_work, (self.runner_name, config, self._cancel, self.backend_spec, self.derivation()),
+                   blocking, f"training on {self.describe_config(config)} …")
 
     def open_run(self, run_dir: str | Path, blocking: bool | None = None) -> None:
         """Reopen a finished run without retraining (``blocking`` as in :meth:`train`)."""
         if self.running:
             self.report("A run is under way: wait for it or press Cancel.")
             return
-        self.param.update(**self._open_updates())
-        self._start(self._open_work, (*self._work_args(), Path(run_dir)), blocking, f"opening {Path(run_dir).name} …")
+        self.start(self._open_work, (self.runner_name, Path(run_dir), self.derivation()), blocking,
+                   f"opening {Path(run_dir).name} …")
 
-    def _train_updates(self, config: RunConfig) -> dict:
-        """Params to set when a training of ``config`` starts (and private state to reset)."""
+    def derivation(self) -> Callable[..., tuple]:
+        """:attr:`derive` with the page's :meth:`derive_options` bound (read here, on the session's loop)."""
+        return functools.partial(type(self).derive, **self.derive_options())
+
+    def derive_options(self) -> dict:
+        """Keyword arguments of :attr:`derive` taken from the page's params (default: none)."""
         return {}
 
-    def _open_updates(self) -> dict:
-        """Params to set when a run is reopened (and private state to reset)."""
-        return {}
-
-    def _train_status(self, config: RunConfig) -> str:
-        """The status line while a training of ``config`` starts."""
-        return f"training on {config.sample} …"
-
-    def _work_args(self) -> tuple:
-        """Arguments both workers get after ``token`` and ``messages``."""
-        return ()
-
-    # ----------------------------------------------------------------------------- worker plumbing
-    def _start(self, work, args: tuple, blocking: bool | None, status: str) -> None:
+    def start(self, work: Callable[..., None], args: tuple, blocking: bool | None, status: str) -> None:
+        """Start ``work(token, messages, *args)`` in the background (see :mod:`jetviz.ui.background`)."""
         self.param.update(running=True, progress=0, error="", status=status)
         self._start_work(work, args, blocking, f"jetviz-{self.runner_name}")
 
+    def describe_config(self, config: RunConfig) -> str:
+        """What a training of ``config`` runs on, for the status line."""
+        for name, unit in (("n_jets", "jets"), ("n_events", "events")):
+            if name in config.param:
+                return f"{getattr(config, name)} {config.sample} {unit}"
+        return str(config.sample)
+
+    # ----------------------------------------------------------------------------- workers
+    @staticmethod
+    def _train_work(token: int, messages, runner_name: str, config: RunConfig, cancel: threading.Event,
+                    backend: str, derive: Callable) -> None:
+        """Worker: prepare the data, train as a job on ``backend``, derive the page's extras."""
+        runner = runner_spec(runner_name).runner(config)
+
+        def put(event: dict) -> None:
+            messages.put(("event", token, event))
+            if event.get("kind") == "unit" and runner.run.exists(RunDir.HISTORY):  # every row of the finished units
+                messages.put(("history", token, runner.run.read_history()))
+
+        put(stage_event("run", f"run directory {runner.run_dir.name}", 0.0, run_dir=str(runner.run_dir)))
+        data = runner.load_data(put)
+        messages.put(("data", token, data))
+        result = fit_on_backend(runner, backend, put, cancel, {"data": data})
+        messages.put(("done", token, result, data, derive(result, data, put)))
+
+    @staticmethod
+    def _open_work(token: int, messages, runner_name: str, run_dir: Path, derive: Callable) -> None:
+        """Worker: reopen the run, prepare its data again (from the caches), derive the page's extras."""
+        put = lambda event: messages.put(("event", token, event))  # noqa: E731
+        spec = runner_spec(runner_name)
+        result = spec.result.load(run_dir)
+        put(stage_event("open", f"loading the data of {Path(run_dir).name} again …", 0.0))
+        data = spec.runner(result.config, run_dir).load_data(put)
+        messages.put(("done", token, result, data, derive(result, data, put)))
+
+    # ----------------------------------------------------------------------------- messages
     def _on_session_destroyed(self) -> None:
         super()._on_session_destroyed()  # a running job's result is dropped
         self._cancel.set()  # and a training stops (what it finished is kept): nobody is watching
@@ -426,6 +438,10 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
                 if kind == "done":
                     self._finish()
                     self._apply(*payload)
+                elif kind == "data":
+                    self.show_data(payload[0])
+                elif kind == "history":
+                    self.history = list(payload[0])
                 elif kind == "cancelled":
                     self._finish()
                     self.param.update(running=False, training=False, status="", notice=f"Cancelled: {payload[0]}")
@@ -434,10 +450,12 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
                     self._finish()
                     self.param.update(running=False, training=False, status="", error=payload[0])
                 else:
-                    self._on_message(kind, payload)
+                    self.on_message(kind, payload)
             self._on_events(events)
         finally:
-            self._drained()
+            last_step, self._last_step = self._last_step, None
+            if last_step is not None and self.running:
+                self._on_step(last_step)
 
     def _on_events(self, events: list[dict]) -> None:
         """Apply a run of progress events with the watchers called once per changed param at the
@@ -450,75 +468,77 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
                 self._on_event(event)
 
     def _on_event(self, event: dict) -> None:
-        """A progress dict of the runner (``"event"`` message): stages and the job's ``hello`` here,
-        the rest in :meth:`_on_progress`."""
-        if event.get("kind") == "step" and self.step_progress is not None:
-            self._last_step = event  # only the newest step of a drain is shown: see _drained
+        """One progress event of the runner (or the job's ``hello``)."""
+        kind = event.get("kind")
+        if "fraction" in event and kind != "step":
+            self.progress = int(round(100 * min(max(float(event["fraction"]), 0.0), 1.0)))
+        if kind == "step":
+            self._last_step = event  # only the newest step of a drain is shown
+            self.on_step(event)
             return
-        self._last_step = None
-        if event.get("kind") == "stage":
-            self._on_stage(event)
-        elif event.get("kind") == "hello":
+        if kind == "hello":
             gpu = "a GPU is available" if event.get("cuda") else "no GPU"
             self.where = (f"Training on **{event.get('host', '?')}** (pid {event.get('pid', '?')}, device "
                           f"{event.get('device', '?')}; {gpu}) via `{self.backend}`")
-        else:
-            self._on_progress(event)
-
-    def _on_stage(self, event: dict) -> None:
-        """A ``stage`` event: its message as the status; progress as :attr:`sample_progress` and
-        :attr:`stage_progress` say."""
-        update = {"status": event.get("message", event.get("stage", ""))}
-        stage = event.get("stage")
-        if stage == "sample" and event.get("total"):
-            update["progress"] = int(self.sample_progress * event["done"] / event["total"])
-        elif stage in self.stage_progress:
-            update["progress"] = self.stage_progress[stage]
-        self.param.update(**update)
-
-    def _on_progress(self, event: dict) -> None:
-        """A progress dict of the runner other than a stage (step, epoch, done …)."""
-        raise NotImplementedError
-
-    @staticmethod
-    def _history_row(event: dict) -> dict:
-        """The history row of an ``epoch`` event."""
-        return {k: v for k, v in event.items() if k not in ("kind", "epochs")}
-
-    def _on_message(self, kind: str, payload: list) -> None:
-        """A message of the store's own ``kind`` (not event, done, cancelled or error); default: ignored."""
-
-    def _drained(self) -> None:
-        """Called after each drain (the queue is empty, or the job is over): the newest training
-        step of the drain moves the progress bar (:meth:`_on_step`)."""
-        last_step, self._last_step = self._last_step, None
-        if last_step is not None and self.running:
-            self._on_step(last_step)
+        elif kind == "stage":
+            self.status = event.get("message", event.get("stage", ""))
+        elif kind == "epoch":
+            self.history = [*self.history, {k: v for k, v in event.items() if k not in ("kind", "epochs", "fraction")}]
+        elif kind == "unit":
+            self.status = event.get("message", "")
+        elif kind == "done":
+            self.status = "evaluated"
 
     def _on_step(self, event: dict) -> None:
-        """Show a ``step`` event: progress within :attr:`step_progress`, epoch, step and loss in the status."""
+        """Show the newest ``step`` event: the progress bar at its ``fraction``, epoch, step and loss."""
         config = self._run_config or self.config
-        epochs, n_steps = max(int(config.epochs), 1), max(int(event["n_steps"]), 1)
-        within = ((event["epoch"] - 1) * n_steps + event["step"]) / (epochs * n_steps)
-        start, width = self.step_progress or (0, 100)
+        if "fraction" in event:
+            self.progress = int(round(100 * min(max(float(event["fraction"]), 0.0), 1.0)))
+        epochs = int(event.get("epochs") or getattr(config, "epochs", 1))
         epoch_label, loss_label = self.step_labels
-        self.param.update(progress=int(start + width * min(within, 1.0)),
-                          status=(f"{epoch_label} {event['epoch']}/{epochs}, step {event['step']}/{n_steps}, "
-                                  f"{loss_label} {event['loss']:.4g}"))
+        where = ""
+        if "model" in event:
+            where = f"{event['model']}" + (f", fold {event['fold'] + 1}/{config.n_folds}" if "fold" in event else "") + ": "
+        self.status = (f"{where}{epoch_label} {event['epoch']}/{epochs}, step {event['step']}/{event['n_steps']}, "
+                       f"{loss_label} {event['loss']:.4g}")
 
-    def _apply(self, *done) -> None:
-        """Show the run of a ``"done"`` message."""
-        raise NotImplementedError
+    def on_step(self, event: dict) -> None:
+        """Every ``step`` event as it is drained (a page with a per-step curve collects them); default: nothing."""
+
+    def on_message(self, kind: str, payload: list) -> None:
+        """A message of the page's own actions (not event, data, done, cancelled or error); default: ignored."""
+
+    def _apply(self, result, data, derived: tuple = ()) -> None:
+        """Show a finished or reopened run (the ``"done"`` message)."""
+        config = result.config
+        self.config.param.update(**{k: v for k, v in config.to_dict().items() if k in self.config.param})
+        with batch_call_watchers(self):
+            self.param.update(result=result, data=data, history=list(result.history), running=False, training=False,
+                              progress=100, status="", loaded=self.describe(result, data, derived))
+            self.show(result, data, *derived)
+        self._show_run(result.run_dir)
+
+    def show(self, result, data, *derived) -> None:
+        """Page-specific params of a shown run (called once ``result``/``data`` are set)."""
+
+    def show_data(self, data) -> None:
+        """New data arrived (before a training): show it; the previous result goes."""
+        self.param.update(data=data, result=None, loaded="")
+
+    def describe(self, result, data, derived: tuple = ()) -> str:
+        """The line saying what is shown."""
+        metrics = result.metrics
+        return f"{result.run_dir.name} · {result.config.sample} · device {metrics.get('device', '?')}"
 
     # ----------------------------------------------------------------------------- view
-    def _number(self, name: str, label: str, widget=pn.widgets.IntInput, **kw) -> pn.widgets.Widget:
+    def number(self, name: str, label: str, widget=pn.widgets.IntInput, **kw) -> pn.widgets.Widget:
         """A bounded number input for the config param ``name`` (rejected values go to ``notice``)."""
         return bounded_input(self.config, name, self.report, widget=widget, label=label,
                              sizing_mode="stretch_width", **kw)
 
-    def _settings(self) -> list:
+    def controls_list(self) -> list:
         """The config's controls, top of the settings panel."""
-        raise NotImplementedError
+        return [pn.widgets.Select.from_param(self.config.param.sample, label="Sample", sizing_mode="stretch_width")]
 
     def __panel__(self) -> pn.viewable.Viewable:
         wide = {"sizing_mode": "stretch_width"}
@@ -542,20 +562,19 @@ class RunStore(WorkStatus, QueuePolling, Viewer):
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, width=40, margin=(24, 5, 5, 0))
         open_button = pn.widgets.Button.from_param(self.param.open_button, color="primary", variant="outline",
                                                    disabled=self.param.running, css_classes=["jetviz-open"], **wide)
-        backend = pn.widgets.TextInput.from_param(self.param.backend, sizing_mode="stretch_width",
-                                                  css_classes=["jetviz-backend"],
-                                                  placeholder="local, process, kernel:python3, http://…, dask")
+        backend = pn.widgets.Select.from_param(self.param.backend, sizing_mode="stretch_width",
+                                               css_classes=["jetviz-backend"])
         return pn.Column(
-            *self._settings(), backend, notice, pn.Row(train, cancel, **wide),
+            *self.controls_list(), backend, notice, pn.Row(train, cancel, **wide),
             progress, status, where, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
             width=290,
         )
 
 
-class RunView(Viewer):
-    """Base of the views of a :class:`RunStore` (a subclass narrows ``store`` to its store class)."""
+class TrainingView(Viewer):
+    """Base of the views of a :class:`TrainingStore` (a subclass narrows ``store`` to its store class)."""
 
-    store = param.ClassSelector(class_=RunStore, doc="the page's data store")
+    store = param.ClassSelector(class_=TrainingStore, doc="the page's data store")
 
     @staticmethod
     def _empty(what: str = "") -> pn.pane.Markdown:
@@ -563,15 +582,15 @@ class RunView(Viewer):
                                 css_classes=["jetviz-empty"])
 
 
-class RunPage(Viewer):
-    """Base of a page composing a :class:`RunStore` (its controls, on the left) and its views (``body()``).
+class TrainingPage(Viewer):
+    """Base of a page composing a :class:`TrainingStore` (its controls, on the left) and its views (``body()``).
 
     A subclass narrows ``store`` to its store class, names its views in ``views`` and defines
     ``body()``.
 
     Parameters
     ----------
-    store : RunStore, optional
+    store : TrainingStore, optional
         The data store (default: a new one of the ``store`` param's class, built from the
         remaining keyword arguments, which may be config params).
     url_query : bool
@@ -581,13 +600,13 @@ class RunPage(Viewer):
     Attributes
     ----------
     views : mapping
-        ``{attribute: view class}``: each view (a :class:`RunView`) is built on the store and set
-        as that attribute of the page (e.g. ``page.training``).
+        ``{attribute: view class}``: each view (a :class:`TrainingView`) is built on the store and
+        set as that attribute of the page (e.g. ``page.training``).
     """
 
-    views: Mapping[str, type[RunView]] = {}
+    views: Mapping[str, type[TrainingView]] = {}
 
-    store = param.ClassSelector(class_=RunStore, doc="the page's data store")
+    store = param.ClassSelector(class_=TrainingStore, doc="the page's data store")
     url_query = param.Boolean(default=False, doc="read config values from the URL query (served)")
 
     def __init__(self, **params):

@@ -14,7 +14,7 @@ import pytest
 
 from jetviz.compute import Registry, submit
 from jetviz.runners.jetclr import JetclrConfig
-from jetviz.ui import registry as ui
+from jetviz.ui import runs as ui
 
 pytestmark = pytest.mark.usefixtures("reset_panel_state", "one_torch_thread")
 
@@ -156,13 +156,23 @@ def test_a_failing_resume_is_shown_not_raised(filled, tmp_path):
     store.select(["gone1"])
     store.resume(blocking=True)
     assert store.final_status == "failed" and "is gone" in store.error and not store.resuming
-    store.backend = "nonsense"
+    with pytest.raises(ValueError):  # the Resume backend is a select over the allowed ones
+        store.backend = "nonsense"
+    refused = ui.RunsStore(path=str(path), backend="tcp://elsewhere:8786")
+    assert "not allowed" in refused.notice and refused.backend == "local" and not refused.resuming
+
+
+def test_a_resume_on_an_allowed_backend_that_fails_is_shown(filled, tmp_path, monkeypatch):
+    path = tmp_path / "r.sqlite"
+    other = Registry(path)
     other.create("gone2", "jetclr", tmp_path, "local", dict(TINY, epochs=2))
     other.set_status("gone2", "cancelled")
-    store.refresh()
+    monkeypatch.setenv("JETVIZ_BACKENDS", "local,kernel:no-such-kernel")
+    store = ui.RunsStore(path=str(path), backend="kernel:no-such-kernel")
+    assert store.backend_spec == "kernel:no-such-kernel"
     store.select(["gone2"])
     store.resume(blocking=True)
-    assert "unknown backend 'nonsense'" in store.error
+    assert store.final_status == "failed" and "no-such-kernel" in store.error and not store.resuming
 
 
 def test_an_empty_registry_shows_a_friendly_message(tmp_path):
@@ -201,7 +211,7 @@ def test_the_table_refreshes_itself_only_while_a_run_is_active(tmp_path, monkeyp
         started.append(Callback())
         return started[-1]
 
-    monkeypatch.setattr(ui, "served", lambda: True)
+    monkeypatch.setattr(ui.store, "served", lambda: True)
     monkeypatch.setattr(pn.state, "add_periodic_callback", add)
     monkeypatch.setattr(pn.state, "on_session_destroyed", cleanups.append)
     store = ui.RunsStore(path=str(reg.path))

@@ -1,0 +1,235 @@
+"""The colorize page's views and the page (seed 000).
+
+Views depend only on the store's params (:class:`~jetviz.ui.colorize.store.ColorizeStore`):
+:class:`EventView` (event picker, CRF-iteration slider, grey energy map → predicted colours →
+truth colours), :class:`ProbabilityView` (per-jet heat maps), :class:`TrainingView` (live loss
+curves), :class:`ResultsView` (the talk's table next to ours, accuracy and mass resolution,
+m_W / m_top histograms). :class:`ColorizePage` composes them; it renders in ``panel serve`` and
+inline in JupyterLab.
+"""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+import param
+
+from jetviz.plots.colorize import (
+    LOSS_NOTE,
+    colour_scatter,
+    energy_map_image,
+    loss_curves,
+    mass_histograms,
+    metrics_table,
+    probability_maps,
+    reproduction_table,
+    run_rows,
+)
+from jetviz.ui.colorize.store import ColorizeEvent, ColorizeStore, Display
+from jetviz.ui.training import TrainingPage
+from jetviz.ui.training import TrainingView as _TrainingViewBase
+from jetviz.ui.widgets import bounded_input
+
+__all__ = ["EventView", "ProbabilityView", "TrainingView", "ResultsView", "ColorizePage"]
+
+
+class _StoreView(_TrainingViewBase):
+    store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
+
+
+class EventView(_StoreView):
+    """Test-event picker and CRF-iteration slider; grey energy map → predicted colours → truth colours."""
+
+    plot_size = param.Integer(default=200, bounds=(150, 600), doc="plot area width and height, pixels")
+
+    def _step(self, delta: int) -> None:
+        lo, hi = self.store.param.event_index.bounds
+        self.store.event_index = int(np.clip(self.store.event_index + delta, lo, hi))
+
+    def _summary(self, current: ColorizeEvent | None, iteration: int, loaded: str) -> str:
+        if current is None:
+            return "*No run shown yet: press* Train *or open a finished run.*"
+        t = min(iteration, current.n_iterations)
+        step = "U-Net output" if t == 0 else f"after {t} CRF iteration{'s' if t > 1 else ''}"
+        return (f"**{current.summary()}** — energy-weighted accuracy {current.accuracy(t):.2f} ({step})"
+                f"  \n<small>{loaded}</small>")
+
+    def _grey(self, current: ColorizeEvent | None):
+        if current is None:
+            return self._empty()
+        size = self.plot_size
+        return energy_map_image(current.image, current.eta_range, frame_width=size, frame_height=size,
+                                title="input: energy map")
+
+    def _predicted(self, current: ColorizeEvent | None, iteration: int):
+        if current is None:
+            return pn.pane.Markdown("")
+        t = min(iteration, current.n_iterations)
+        colour, prob = current.colours(t)
+        step = "U-Net" if t == 0 else f"CRF step {t}"
+        return colour_scatter(current.eta, current.phi, current.energy, colour, probability=prob,
+                              what="predicted jet", title=f"predicted ({step})",
+                              eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
+                              frame_height=self.plot_size, legend=False)
+
+    def _truth(self, current: ColorizeEvent | None):
+        if current is None:
+            return pn.pane.Markdown("")
+        return colour_scatter(current.eta, current.phi, current.energy, current.truth, what="truth jet",
+                              title=f"truth (Durham {current.mapping.size} jets)",
+                              eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
+                              frame_height=self.plot_size)
+
+    def controls(self) -> pn.viewable.Viewable:
+        """Event slider with ◀ ▶ and a number box, the CRF-iteration slider, and the summary line."""
+        store = self.store
+        disabled = store.param.display.rx.is_(None)
+        slider = pn.widgets.IntSlider.from_param(store.param.event_index, label="Test event", disabled=disabled,
+                                                 throttled=True, sizing_mode="stretch_width", min_width=180,
+                                                 css_classes=["jetviz-event-slider"])
+        prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled,
+                                 css_classes=["jetviz-prev"])
+        nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled,
+                                css_classes=["jetviz-next"])
+        prev.on_click(lambda event: self._step(-1))
+        nxt.on_click(lambda event: self._step(+1))
+        number = bounded_input(store, "event_index", store.report, label="Test event index", width=120,
+                               disabled=disabled, css_classes=["jetviz-event-input"])
+        crf = pn.widgets.IntSlider.from_param(store.param.crf_iteration, label="CRF iteration (0 = U-Net)",
+                                              disabled=disabled, sizing_mode="stretch_width", min_width=180,
+                                              css_classes=["jetviz-crf-slider"])
+        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.current, store.param.crf_iteration,
+                                           store.param.loaded),
+                                   css_classes=["jetviz-event-summary"], sizing_mode="stretch_width")
+        return pn.Column(pn.Row(slider, prev, nxt, number, crf, sizing_mode="stretch_width"), summary,
+                         sizing_mode="stretch_width")
+
+    def plots(self) -> pn.viewable.Viewable:
+        """Energy map, predicted colours (at the CRF iteration chosen), truth colours, side by side."""
+        store = self.store
+        return pn.FlexBox(
+            pn.panel(pn.bind(self._grey, store.param.current), linked_axes=False, css_classes=["jetviz-energy-map"]),
+            pn.panel(pn.bind(self._predicted, store.param.current, store.param.crf_iteration), linked_axes=False,
+                     css_classes=["jetviz-predicted"]),
+            pn.panel(pn.bind(self._truth, store.param.current), linked_axes=False, css_classes=["jetviz-truth"]),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.controls(), self.plots(), sizing_mode="stretch_width")
+
+
+class ProbabilityView(_StoreView):
+    """Per-jet probability heat maps of the current event (U-Net softmax, one panel per colour)."""
+
+    def _plot(self, current: ColorizeEvent | None):
+        if current is None:
+            return self._empty()
+        return probability_maps(current.pixel_probs, current.eta_range, mapping=current.mapping,
+                                title=f"P(jet) per pixel, test event {current.index} (U-Net)")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.panel(pn.bind(self._plot, self.store.param.current), linked_axes=False,
+                        css_classes=["jetviz-heatmaps"])
+
+
+class TrainingView(_StoreView):
+    """Loss curves: train and test per epoch, the per-step training loss while it trains.
+
+    The plot is an ``hv.DynamicMap`` fed by a ``Pipe`` stream: live updates patch the plot's data
+    in place instead of rebuilding the figure, which keeps the training thread's share of the GIL.
+    """
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        import holoviews as hv
+
+        store = self.store
+        pipe = hv.streams.Pipe(data=(list(store.history), list(store.steps)))
+        plot = hv.DynamicMap(lambda data: loss_curves(*data, width=500), streams=[pipe])
+        # a closure, not a bound method: a stream subscriber bound to the view would keep the session alive
+        store.param.watch(lambda *events: pipe.send((list(store.history), list(store.steps))), ["history", "steps"])
+        return pn.pane.HoloViews(plot, linked_axes=False, css_classes=["jetviz-loss"])
+
+
+class ResultsView(_StoreView):
+    """The talk's loss table with this run next to it; accuracy and W / top mass per assignment."""
+
+    def _tables(self, result) -> tuple:
+        if result is None:
+            return reproduction_table(), metrics_table({})
+        return (reproduction_table(run_rows(result.metrics, result.config.n_train, bool(result.config.crf),
+                                            name=f"this run ({result.config.sample})")),
+                metrics_table(result.metrics))
+
+    def _masses(self, display: Display | None):
+        if display is None or not display.masses:
+            return pn.pane.Markdown("")
+        return mass_histograms(display.masses)
+
+    def masses(self) -> pn.viewable.Viewable:
+        """m_W and m_top histograms over the shown test events (truth, U-Net, U-Net + CRF, anti-kt)."""
+        return pn.panel(pn.bind(self._masses, self.store.param.display), linked_axes=False,
+                        css_classes=["jetviz-masses"])
+
+    def reproduction(self) -> pn.viewable.Viewable:
+        """The talk's loss table with this run's rows, and the note on the loss scale."""
+        from bokeh.models.widgets.tables import NumberFormatter
+
+        three = NumberFormatter(format="0.000")
+        repro = pn.widgets.Tabulator(pn.bind(lambda r: self._tables(r)[0], self.store.param.result),
+                                     formatters={c: three for c in ("loss train", "loss test", "loss train per jet",
+                                                                    "loss test per jet", "accuracy test")},
+                                     css_classes=["jetviz-repro"], disabled=True, show_index=False,
+                                     layout="fit_data_table", sizing_mode="stretch_width")
+        return pn.Column(
+            "#### Loss vs training-set size: seed 000's table, this run below it", repro,
+            pn.pane.Markdown(f"<small>{LOSS_NOTE}</small>", sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+
+    def metrics(self) -> pn.viewable.Viewable:
+        """Energy-weighted accuracy and W / top mass (median, σ68) per jet assignment, test set."""
+        def fmt(spec: str):
+            return lambda v: "–" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
+
+        formatters = {"accuracy": fmt(".3f"), **{c: fmt(".1f") for c in ("m_W median", "m_W σ68", "m_top median",
+                                                                         "m_top σ68")}}
+        table = pn.pane.DataFrame(pn.bind(lambda r: self._tables(r)[1], self.store.param.result), index=False,
+                                  formatters=formatters, na_rep="–", css_classes=["jetviz-metrics"], margin=(0, 10))
+        return pn.Column("#### Test set: energy-weighted accuracy, W / top mass [GeV]", table)
+
+    def tables(self) -> pn.viewable.Viewable:
+        """The reproduction table, the note on the loss scale, and the metrics table."""
+        return pn.Column(self.reproduction(), self.metrics(), sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.tables(), self.masses(), sizing_mode="stretch_width")
+
+
+class ColorizePage(TrainingPage):
+    """The colorize page: run settings, training and runs on the left; training curves, event
+    display with CRF slider, per-jet heat maps and the reproduction table on the right.
+
+    Parameters
+    ----------
+    **params
+        ``store`` (a :class:`ColorizeStore`) and ``url_query`` (deep links such as
+        ``?page=colorize&n_train=500&crf=true``) as in :class:`~jetviz.ui.training.TrainingPage`; any
+        other keyword arguments are :class:`ColorizeConfig` params for a new store, e.g.
+        ``ColorizePage(sample="toy_ee_6jet", n_train=32)``.
+    """
+
+    views = {"events": EventView, "probabilities": ProbabilityView, "training": TrainingView, "results": ResultsView}
+
+    store = param.ClassSelector(class_=ColorizeStore, doc="the page's data store")
+
+    def body(self) -> pn.viewable.Viewable:
+        """Loss curves and tables, event display with the CRF slider, per-jet heat maps."""
+        return pn.Column(
+            pn.FlexBox(self.training, self.results.metrics(), sizing_mode="stretch_width"),
+            pn.layout.Divider(),
+            self.events,
+            pn.FlexBox(self.probabilities, self.results.masses(), sizing_mode="stretch_width"),
+            pn.layout.Divider(),
+            self.results.reproduction(),
+            sizing_mode="stretch_width",
+        )

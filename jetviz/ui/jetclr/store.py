@@ -1,0 +1,369 @@
+"""The jetclr page's data store (seed 004): jets, training, the augmentation explorer, rotations, the ablation.
+
+:class:`JetclrStore` holds a :class:`~jetviz.runners.jetclr.JetclrConfig` (its bounded params
+become the controls), loads the run's jets (*Load jets*, and on page load: the augmentation
+explorer needs no training), trains and reopens runs through
+:class:`~jetviz.ui.training.TrainingStore`, runs the seed's ablation
+(:func:`~jetviz.runners.jetclr.ablation`, *Run ablation*) and exposes the live ``history``, the
+jets (``data``), the ``result``, the chosen jet and its augmented copy (``augmented``), its
+rotation by ``angle`` with s(r(x), r(R(θ)x)) for the trained and the untrained encoder
+(``rotated``), the jets selected in the representation space (``selected``) and the ablation
+rows (``ablation``) as params. The views are in :mod:`jetviz.ui.jetclr.views`.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+import torch
+
+from jetviz.models.constituents import AUGMENTATIONS, augment, rotate
+from jetviz.models.jetclr import JetCLREncoder, cosine_similarity
+from jetviz.runners.jetclr import TALK, JetclrConfig, JetclrData, JetclrResult, JetclrRunner, ablation
+from jetviz.runners.rundir import RunDir, runs_dir
+from jetviz.ui.training import TrainingStore
+
+__all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "collect_ablation", "untrained_encoder",
+           "JetclrStore"]
+
+#: the page's default run: real top/QCD jets, small enough for a CPU (a minute or two on two cores)
+PAGE_DEFAULTS: dict[str, Any] = {"sample": "top_qcd", "n_jets": 800, "epochs": 3, "d_model": 32, "n_heads": 4,
+                                 "n_layers": 1, "n_angles": 13, "n_invariance": 64}
+#: config params that a deep link (``?page=jetclr&n_jets=2000&augmentations=rotations``) may set
+URL_PARAMS = ("sample", "n_jets", "n_constituents", "extra_slots", "augmentations", "translation_width",
+              "split_probability", "lambda_soft", "d_model", "n_heads", "n_layers", "rep_dim", "proj_dim",
+              "temperature", "epochs", "batch_size", "learning_rate", "n_angles", "n_invariance", "threads", "seed",
+              "device")
+
+
+def untrained_encoder(result: JetclrResult) -> JetCLREncoder:
+    """The run's encoder before training (its ``initial.pt`` weights), CPU, eval mode.
+
+    Raises
+    ------
+    jetviz.errors.DataFileError
+        ``initial.pt`` missing or unreadable.
+    """
+    return result.untrained()
+
+
+def _summary(metrics: dict, source: str) -> dict:
+    keys = ("auc", "rejection", "auc_untrained", "rejection_untrained", "alignment", "uniformity")
+    return {**{k: metrics.get(k) for k in keys}, "source": source}
+
+
+def collect_ablation(result: JetclrResult | None = None, root: Path | None = None) -> dict[str, dict]:
+    """Ablation rows for the table: ``{row: {"auc", "rejection", …, "source"}}``.
+
+    The shown run fills its own row (``result.metrics["row"]``); the newest
+    ``jetclr-ablation-*/ablation.json`` under ``root`` (default ``runs_dir()``) and then the other
+    finished jetclr runs (newest first) fill the rows still empty.
+    """
+    root = runs_dir() if root is None else Path(root)
+    rows: dict[str, dict] = {}
+    if result is not None:
+        rows[result.metrics["row"]] = _summary(result.metrics, f"this run ({result.run_dir.name})")
+    files = sorted(root.glob("jetclr-ablation-*/ablation.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in files[:1]:
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for entry in summary if isinstance(summary, list) else []:
+            if isinstance(entry, dict) and "row" in entry:
+                rows.setdefault(entry["row"], _summary(entry, f"ablation {path.parent.name}"))
+    for run in JetclrStore.list_runs(root):
+        try:
+            metrics = RunDir(run).read_metrics()
+        except Exception:  # a damaged run is skipped
+            continue
+        if "row" in metrics:
+            rows.setdefault(metrics["row"], _summary(metrics, run.name))
+    return rows
+
+
+class JetclrStore(TrainingStore):
+    """Settings, jets, training and results of the jetclr page (the page's data store).
+
+    :meth:`load_jets` loads the jets of the current settings (the augmentation explorer works
+    before any training). Set the ``config``'s params and press *Train* (or call :meth:`train`);
+    *Cancel* stops the training after the current step. *Open run* reopens a finished run
+    (:meth:`open_run`); *Run ablation* (:meth:`run_ablation`) trains one run per row of the
+    talk's table. Results arrive in ``history`` (live), ``data``, ``result``, ``augmented``,
+    ``rotated``, ``selected`` and ``ablation``; errors in ``error``, rejected inputs and
+    cancellations in ``notice``.
+
+    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_JETCLR_<PARAM>`` env vars
+    (``JETVIZ_JETCLR_SAMPLE=toy_top_qcd``, ``JETVIZ_JETCLR_N_JETS=200``), then the keyword
+    arguments (see :func:`default_config`). Finished runs are ``jetclr-*`` directories with
+    ``metrics.json``, ``arrays.npz``, ``model.pt``, ``initial.pt`` and a valid ``config.json``.
+    """
+
+    runner_name = "jetclr"
+    page_defaults = PAGE_DEFAULTS
+    url_params = URL_PARAMS
+    step_labels = ("epoch", "NT-Xent loss")
+    derive = staticmethod(lambda result, data, progress: (untrained_encoder(result),))
+
+    config = param.ClassSelector(class_=JetclrConfig, doc="the run's settings")
+    load_button = param.Event(label="Load jets", doc="load the jets of these settings (no training)")
+    jet = param.Integer(default=0, bounds=(0, 1), label="Jet", doc="the jet shown (sample index)")
+    shown_augmentations = param.ListSelector(default=list(AUGMENTATIONS), objects=list(AUGMENTATIONS),
+                                             label="Augmentations shown", doc="augmentations of the explorer's copy")
+    draw = param.Integer(default=0, bounds=(0, 2**31 - 1), label="Draw (seed)",
+                         doc="seed of the explorer's random augmentation")
+    new_draw_button = param.Event(label="New draw", doc="another random augmentation of the jet")
+    angle = param.Number(default=0.0, bounds=(0.0, 360.0), label="Rotation angle θ [deg]",
+                         doc="rotation of the jet about its axis, degrees")
+    ablation_button = param.Event(label="Run ablation",
+                                  doc="train one run per row of the talk's table (same jets) in the background")
+    ablation_workers = param.Integer(default=1, bounds=(1, 16), label="Ablation processes",
+                                     doc="parallel processes of the ablation (1: one run after the other)")
+
+    data = param.ClassSelector(class_=JetclrData, default=None, precedence=-1, doc="the jets")
+    augmented = param.Dict(default=None, allow_None=True, precedence=-1,
+                           doc="the jet shown and its augmented copy (x, mask, x_aug, mask_aug, …)")
+    rotated = param.Dict(default=None, allow_None=True, precedence=-1,
+                         doc="the jet shown rotated by angle, with s of the trained and untrained encoder")
+    selected = param.List(default=[], precedence=-1, doc="sample indices of the jets selected in the latent view")
+    ablation = param.Dict(default={}, precedence=-1, doc="ablation rows shown: {row: {auc, rejection, …, source}}")
+
+    _untrained: JetCLREncoder | None = None
+
+    @param.depends("refresh_button", watch=True)
+    def refresh_runs(self) -> None:
+        """List the finished runs again, and the ablation rows they fill."""
+        super().refresh_runs()
+        self.ablation = collect_ablation(self.result)
+
+    # ----------------------------------------------------------------------------- actions
+    @param.depends("load_button", watch=True)
+    def _on_load(self) -> None:
+        self.load_jets()
+
+    @param.depends("new_draw_button", watch=True)
+    def _on_new_draw(self) -> None:
+        self.draw = (self.draw + 1) % (2**31 - 1)
+
+    @param.depends("ablation_button", watch=True)
+    def _on_ablation(self) -> None:
+        self.run_ablation()
+
+    def load_jets(self, blocking: bool | None = None) -> None:
+        """Load the jets of the current settings (generated on first use, then from the sample cache).
+
+        The shown run (if any) goes; ``blocking`` as in :meth:`train`.
+        """
+        if self.busy():
+            return
+        config = self.copy_config()
+        self.start(self._load_work, (config,), blocking, f"loading {config.n_jets} {config.sample} jets …")
+
+    def run_ablation(self, blocking: bool | None = None, workers: int | None = None) -> None:
+        """Run :func:`~jetviz.runners.jetclr.ablation` (all rows of the talk's table) with the current config.
+
+        Parameters
+        ----------
+        blocking : bool or None
+            As in :meth:`train`.
+        workers : int, optional
+            Local processes (default: :attr:`ablation_workers`; 1 runs the rows one after the
+            other in the worker thread).
+        """
+        if self.busy():
+            return
+        config = self.copy_config()
+        self._run_config = config
+        self.notice = ""
+        workers = int(self.ablation_workers if workers is None else workers)
+        self.start(self._ablation_work, (config, workers), blocking,
+                   f"ablation: {len(TALK)} runs on {config.n_jets} {config.sample} jets …")
+
+    # ----------------------------------------------------------------------------- workers
+    @staticmethod
+    def _load_work(token: int, messages: queue.SimpleQueue, config: JetclrConfig) -> None:
+        """Background part: touch no param and no Panel object, only put messages on the queue."""
+        with tempfile.TemporaryDirectory(prefix="jetviz-jetclr-jets-") as scratch:  # only the jets: no run directory
+            data = JetclrRunner(config, scratch).load_data(lambda event: messages.put(("event", token, event)))
+        messages.put(("jets", token, data))
+
+    @staticmethod
+    def _ablation_work(token: int, messages: queue.SimpleQueue, config: JetclrConfig, workers: int) -> None:
+        put = lambda event: messages.put(("event", token, event))  # noqa: E731
+        root = RunDir.new("jetclr-ablation").path
+        put({"kind": "stage", "stage": "run", "message": f"ablation directory {root.name}"})
+        rows = ablation(config, workers=workers, root=root, progress=put)
+        messages.put(("ablation", token, rows, str(root)))
+
+    # ----------------------------------------------------------------------------- messages
+    def on_message(self, kind: str, payload: list) -> None:
+        if kind == "jets":
+            self._finish()
+            self.show_data(payload[0])
+            config = self.config
+            self.param.update(running=False, training=False, progress=100, status="",
+                              loaded=f"{len(payload[0])} {config.sample} jets loaded (no run yet)")
+        elif kind == "ablation":
+            self._finish()
+            self.param.update(running=False, training=False, progress=100, status="")
+            self.refresh_runs()
+
+    def show_data(self, data: JetclrData) -> None:
+        """New jets arrived (loaded, or before a training): the previous result goes."""
+        n = len(data)
+        self._untrained = None
+        self.param.jet.bounds = (0, max(n - 1, 1))
+        self.param.update(data=data, result=None, selected=[], loaded="", jet=min(self.jet, n - 1))
+
+    def show(self, result: JetclrResult, data: JetclrData, untrained: JetCLREncoder) -> None:
+        n = len(data)
+        self._untrained = untrained
+        self.param.jet.bounds = (0, max(n - 1, 1))
+        self.param.update(selected=[], jet=self.jet if self.jet < n else int(result.arrays["test_index"][0]))
+
+    def describe(self, result: JetclrResult, data: JetclrData, derived: tuple = ()) -> str:
+        config, m = result.config, result.metrics
+        return (f"{result.run_dir.name} · {config.sample} · {len(data)} jets · augmentations "
+                f"{', '.join(config.augmentations) or 'none'} (row “{m.get('row')}”) · d_model {config.d_model}, "
+                f"{config.n_layers} layer(s), {config.n_heads} heads · {config.epochs} epochs · "
+                f"device {m.get('device', '?')}")
+
+    # ----------------------------------------------------------------------------- derived data
+    def _shown_config(self) -> JetclrConfig:
+        return self.result.config if self.result is not None else self.config
+
+    def augment_jet(self, jet: int, which=None, draw: int | None = None) -> dict:
+        """Jet ``jet`` (sample index) and one random augmentation of it.
+
+        Parameters
+        ----------
+        which : iterable of str, optional
+            Augmentations (default: :attr:`shown_augmentations`), applied as the runner does, with
+            the shown run's (or the config's) widths.
+        draw : int, optional
+            Seed of the augmentation (default: :attr:`draw`).
+
+        Returns
+        -------
+        dict
+            ``jet``, ``label`` (1 top, 0 QCD), ``pt``, ``mass`` (GeV), ``which`` (list), ``draw``,
+            ``x``/``mask`` ``(P, 3)``/``(P,)`` the jet, ``x_aug``/``mask_aug`` its augmentation.
+
+        Raises
+        ------
+        ValueError
+            No jets loaded, or an index out of range.
+        """
+        data = self._jets(jet)
+        which = list(self.shown_augmentations if which is None else which)
+        draw = int(self.draw if draw is None else draw)
+        config = self._shown_config()
+        generator = torch.Generator().manual_seed(draw)
+        x, mask = torch.as_tensor(data.x[jet][None]), torch.as_tensor(data.mask[jet][None])
+        x_aug, mask_aug = augment(x, mask, which=which, translation_width=config.translation_width,
+                                  split_probability=config.split_probability, lambda_soft=config.lambda_soft,
+                                  generator=generator)
+        return {"jet": int(jet), "label": int(data.labels[jet]), "pt": float(data.pt[jet]),
+                "mass": float(data.mass[jet]), "which": which, "draw": draw, "x": data.x[jet], "mask": data.mask[jet],
+                "x_aug": x_aug[0].numpy(), "mask_aug": mask_aug[0].numpy()}
+
+    @torch.no_grad()
+    def rotate_jet(self, jet: int, angle: float) -> dict:
+        """Jet ``jet`` rotated about its axis by ``angle`` degrees, and s(r(x), r(R(θ)x)).
+
+        Returns
+        -------
+        dict
+            ``jet``, ``label``, ``angle`` (degrees), ``x``/``mask`` the jet, ``x_rot`` the rotated
+            jet ``(P, 3)``; ``trained`` and ``untrained``: the cosine similarity of the
+            representations of the jet and of its rotation for the shown run's trained and
+            untrained encoder (None without a run).
+
+        Raises
+        ------
+        ValueError
+            No jets loaded, or an index out of range.
+        """
+        data = self._jets(jet)
+        x, mask = torch.as_tensor(data.x[jet][None]), torch.as_tensor(data.mask[jet][None])
+        turned, _ = rotate(x, mask, angles=torch.tensor([np.radians(float(angle))], dtype=x.dtype))
+        out = {"jet": int(jet), "label": int(data.labels[jet]), "angle": float(angle), "x": data.x[jet],
+               "mask": data.mask[jet], "x_rot": turned[0].numpy(), "trained": None, "untrained": None}
+        encoders = {"trained": self.result.model if self.result is not None else None, "untrained": self._untrained}
+        for name, model in encoders.items():
+            if model is not None:
+                model.eval()
+                out[name] = float(cosine_similarity(model.represent(x, mask), model.represent(turned, mask))[0])
+        return out
+
+    def _jets(self, jet: int) -> JetclrData:
+        data = self.data
+        if data is None:
+            raise ValueError("no jets loaded yet: press Load jets, Train or open a run")
+        if not 0 <= int(jet) < len(data):
+            raise ValueError(f"jet index must lie in 0 … {len(data) - 1}, got {jet}")
+        return data
+
+    @param.depends("data", "jet", "shown_augmentations", "draw", "result", watch=True)
+    def _update_augmented(self) -> None:
+        if self.data is None:
+            self.augmented = None
+            return
+        try:
+            self.augmented = self.augment_jet(self.jet)
+        except Exception as err:  # shown in the page
+            self.augmented = None
+            self.error = f"augmenting jet {self.jet}: {type(err).__name__}: {err}"
+
+    @param.depends("data", "jet", "angle", "result", watch=True)
+    def _update_rotated(self) -> None:
+        if self.data is None:
+            self.rotated = None
+            return
+        try:
+            self.rotated = self.rotate_jet(self.jet, self.angle)
+        except Exception as err:  # shown in the page
+            self.rotated = None
+            self.error = f"rotating jet {self.jet}: {type(err).__name__}: {err}"
+
+    # ----------------------------------------------------------------------------- view
+    def controls_list(self) -> list:
+        c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self.number
+        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sizes = pn.Row(number("n_jets", "Jets (half top)", step=100), number("epochs", "Epochs"), **wide)
+        augmentations = pn.widgets.MultiChoice.from_param(c.param.augmentations, label="Augmentations of the views",
+                                                          css_classes=["jetviz-train-aug"], **wide)
+        network = pn.Row(number("d_model", "Width d_model"), number("n_layers", "Layers"), **wide)
+        heads = pn.Row(number("n_heads", "Heads"), number("rep_dim", "Representation"), **wide)
+        advanced = pn.Card(
+            pn.Row(number("n_constituents", "Constituents"), number("extra_slots", "Split slots"), **wide),
+            pn.Row(number("proj_dim", "Projection"), number("temperature", "Temperature τ",
+                                                            widget=pn.widgets.FloatInput, step=0.01), **wide),
+            pn.Row(number("batch_size", "Batch size"),
+                   number("learning_rate", "Learning rate", widget=pn.widgets.FloatInput, step=1e-4), **wide),
+            pn.Row(number("translation_width", "Translation ± (rad)", widget=pn.widgets.FloatInput, step=0.05),
+                   number("split_probability", "Split chance", widget=pn.widgets.FloatInput, step=0.1), **wide),
+            pn.Row(number("lambda_soft", "Λ_soft (GeV)", widget=pn.widgets.FloatInput, step=0.05),
+                   number("n_angles", "Invariance angles"), **wide),
+            pn.Row(number("n_invariance", "Invariance jets"), number("threads", "Threads (0 = all)"), **wide),
+            pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device", **wide), **wide),
+            title="More settings", collapsed=True, **wide,
+        )
+        load = pn.widgets.Button.from_param(self.param.load_button, color="primary", variant="outline",
+                                            disabled=self.param.running, css_classes=["jetviz-load"], **wide)
+        return [sample, sizes, augmentations, network, heads, advanced, load]
+
+
+#: ``default_config(environ=None, **overrides)``: the page's default :class:`JetclrConfig`
+#: (:data:`PAGE_DEFAULTS`, then ``JETVIZ_JETCLR_<PARAM>`` env vars, then ``overrides``)
+default_config = JetclrStore.default_config
+#: ``list_runs(root=None)``: finished jetclr run directories, newest first
+list_runs = JetclrStore.list_runs
+
+

@@ -1,0 +1,277 @@
+"""The jetclr page's views and the page (seed 004).
+
+Views depend only on the store's params (:class:`~jetviz.ui.jetclr.store.JetclrStore`):
+:class:`AugmentationView` (original vs augmented constituents), :class:`RotationView` (angle
+slider, rotated jet, s values, invariance curve), :class:`ResultsView` (ablation table and AUC
+bars vs the talk, 1/ε_b vs ε_s curves of the trained and untrained encoder, the numbers, the loss
+per epoch), :class:`LatentView` (PCA of the representations, box/lasso selection shows the
+selected jets). :class:`JetclrPage` composes them; it renders in ``panel serve`` and inline in
+JupyterLab.
+"""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+import param
+
+from jetviz.plots.jetclr import (
+    CLASS_NAMES,
+    ablation_bars,
+    ablation_table,
+    augmentation_pair,
+    constituent_grid,
+    invariance_plot,
+    loss_curve,
+    rejection_curves,
+    representation_points,
+)
+from jetviz.runners.jetclr import TALK
+from jetviz.ui.jetclr.store import JetclrStore
+from jetviz.ui.training import TrainingPage, TrainingView
+from jetviz.ui.widgets import bounded_input
+
+__all__ = ["AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
+
+#: jets shown for a representation-space selection
+FIRST_SELECTED = 4
+
+
+def _row(layout) -> pn.Row:
+    """The panels of an ``hv.Layout`` as separate plots in a row (keeps fixed-size plots from squeezing)."""
+    return pn.Row(*[pn.pane.HoloViews(panel, linked_axes=False) for panel in layout])
+
+
+def _jet_name(jet: int, label: int) -> str:
+    return f"jet {jet} ({CLASS_NAMES[int(label)]})"
+
+
+class _StoreView(TrainingView):
+    store = param.ClassSelector(class_=JetclrStore, doc="the page's data store")
+
+
+class AugmentationView(_StoreView):
+    """Choose augmentations, a jet and a random draw: the jet's constituents next to its augmented copy."""
+
+    @staticmethod
+    def _summary(augmented: dict | None) -> str:
+        if augmented is None:
+            return "*No jets yet: press* Load jets *(or train / open a run).*"
+        n, n_aug = int(augmented["mask"].sum()), int(augmented["mask_aug"].sum())
+        which = ", ".join(augmented["which"]) or "none (the copy is the jet itself)"
+        return (f"**{_jet_name(augmented['jet'], augmented['label']).capitalize()}**: pT {augmented['pt']:.0f} GeV, "
+                f"mass {augmented['mass']:.0f} GeV, {n} constituents → {n_aug} after the augmentation "
+                f"({which}; draw {augmented['draw']}). Total pT {augmented['x'][:, 0].sum():.1f} → "
+                f"{augmented['x_aug'][:, 0].sum():.1f} GeV.")
+
+    @staticmethod
+    def _plots(augmented: dict | None):
+        if augmented is None:
+            return pn.pane.Markdown("")
+        return _row(augmentation_pair(augmented["x"], augmented["mask"], augmented["x_aug"], augmented["mask_aug"],
+                                      titles=(f"{_jet_name(augmented['jet'], augmented['label'])}",
+                                              f"augmented (draw {augmented['draw']})")))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        store = self.store
+        which = pn.widgets.CheckButtonGroup.from_param(store.param.shown_augmentations, color="primary",
+                                                       variant="outline", css_classes=["jetviz-augmentations"])
+        jet = bounded_input(store, "jet", store.report, label="Jet", width=120, disabled=store.param.data.rx.is_(None),
+                            css_classes=["jetviz-jet"])
+        draw = pn.widgets.IntInput.from_param(store.param.draw, width=120, css_classes=["jetviz-draw"])
+        new = pn.widgets.Button.from_param(store.param.new_draw_button, color="primary", variant="outline",
+                                           css_classes=["jetviz-new-draw"], margin=(24, 10, 5, 10))
+        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.augmented), sizing_mode="stretch_width",
+                                   css_classes=["jetviz-aug-summary"])
+        plots = pn.panel(pn.bind(self._plots, store.param.augmented), linked_axes=False,
+                         css_classes=["jetviz-aug-plots"])
+        return pn.Column("### Augmentation explorer: a jet and a random augmentation of it",
+                         pn.Row(pn.Column("Augmentations:", which), jet, draw, new), summary, plots,
+                         sizing_mode="stretch_width")
+
+
+class RotationView(_StoreView):
+    """An angle slider (degrees) rotates the jet about its axis: the rotated constituents, s of the
+    trained and untrained encoder, and the run's invariance curve with a marker at the angle."""
+
+    @staticmethod
+    def _summary(rotated: dict | None) -> str:
+        if rotated is None:
+            return "*No jets yet: press* Load jets *(or train / open a run).*"
+        head = f"s(r(x), r(R(θ)x)) of {_jet_name(rotated['jet'], rotated['label'])} at θ = {rotated['angle']:.0f}°: "
+        if rotated["trained"] is None:
+            return head + "*train or open a run to see the encoders' similarity.*"
+        return head + f"**trained {rotated['trained']:.6f}**, untrained {rotated['untrained']:.6f}" \
+            if rotated["untrained"] is not None else head + f"**trained {rotated['trained']:.6f}**"
+
+    @staticmethod
+    def _jets(rotated: dict | None):
+        if rotated is None:
+            return pn.pane.Markdown("")
+        return _row(augmentation_pair(rotated["x"], rotated["mask"], rotated["x_rot"], rotated["mask"],
+                                      titles=(_jet_name(rotated["jet"], rotated["label"]),
+                                              f"rotated by θ = {rotated['angle']:.0f}°")))
+
+    @staticmethod
+    def _curve(result, rotated: dict | None):
+        if result is None:
+            return TrainingView._empty(" (invariance curve)")
+        a = result.arrays
+        values = None if rotated is None else {"trained": rotated["trained"], "untrained": rotated["untrained"]}
+        angle = None if rotated is None else np.radians(rotated["angle"])
+        return invariance_plot(a["angles"], a["invariance"], a["invariance_untrained"], angle=angle, values=values)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        store = self.store
+        slider = pn.widgets.FloatSlider.from_param(store.param.angle, step=5.0, width=360,
+                                                   css_classes=["jetviz-angle"])
+        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.rotated), sizing_mode="stretch_width",
+                                   css_classes=["jetviz-similarity"])
+        jets = pn.panel(pn.bind(self._jets, store.param.rotated), linked_axes=False, css_classes=["jetviz-rotated"])
+        curve = pn.panel(pn.bind(self._curve, store.param.result, store.param.rotated), linked_axes=False,
+                         css_classes=["jetviz-invariance"])
+        return pn.Column("### Rotation invariance: rotate the jet, compare the representations", slider, summary,
+                         pn.FlexBox(jets, curve, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+
+class ResultsView(_StoreView):
+    """The ablation table and AUC bars vs the talk, the rejection curves of the trained and the
+    untrained encoder, the run's numbers, the contrastive loss per epoch, *Run ablation*."""
+
+    @staticmethod
+    def _numbers(result) -> str:
+        if result is None:
+            return ""
+        m = result.metrics
+
+        def rej(v):
+            return "∞" if v is None or not np.isfinite(v) else f"{v:.1f}"
+
+        return (f"**Linear classifier test** ({m['n_lct']} training, {m['n_test']} test jets; "
+                f"{m['n_train']} jets for the contrastive training): "
+                f"trained AUC **{m['auc']:.3f}**, 1/ε_b(ε_s = 0.5) **{rej(m['rejection'])}**; "
+                f"untrained AUC {m['auc_untrained']:.3f}, 1/ε_b {rej(m['rejection_untrained'])}. "
+                f"Alignment {m['alignment']:.4f} (0 = invariant), uniformity {m['uniformity']:.3f} (lower = more "
+                f"uniform); smallest ⟨s⟩ over the angles: trained {m['invariance_min']:.4f}, untrained "
+                f"{m['invariance_min_untrained']:.4f}.")
+
+    @staticmethod
+    def _roc(result):
+        if result is None:
+            return TrainingView._empty(" (rejection curves)")
+        return rejection_curves({"trained encoder": result.roc(), "untrained encoder": result.roc(trained=False)})
+
+    @staticmethod
+    def _sources(rows: dict) -> str:
+        if not rows:
+            return "<small>No run yet fills a row: train one, or press Run ablation (one run per row).</small>"
+        return "<small>" + "; ".join(f"{row}: {entry['source']}" for row, entry in rows.items()) + \
+            ". 1/ε_b at ε_s = 0.5, from the linear classifier test on the test jets; the talk trained far larger " \
+            "encoders on far more jets.</small>"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        store = self.store
+        table = pn.widgets.Tabulator(pn.bind(lambda rows: ablation_table(rows, TALK), store.param.ablation),
+                                     css_classes=["jetviz-ablation"], disabled=True, show_index=False,
+                                     layout="fit_data_table", sizing_mode="stretch_width")
+        sources = pn.pane.Markdown(pn.bind(self._sources, store.param.ablation), sizing_mode="stretch_width")
+        bars = pn.panel(pn.bind(lambda rows: ablation_bars(rows, TALK), store.param.ablation), linked_axes=False,
+                        css_classes=["jetviz-ablation-bars"])
+        button = pn.widgets.Button.from_param(store.param.ablation_button, color="primary", variant="outline",
+                                              disabled=store.param.running, css_classes=["jetviz-run-ablation"],
+                                              margin=(24, 10, 5, 10))
+        workers = bounded_input(store, "ablation_workers", store.report, label="Processes", width=120)
+        numbers = pn.pane.Markdown(pn.bind(self._numbers, store.param.result), sizing_mode="stretch_width",
+                                   css_classes=["jetviz-numbers"])
+        roc = pn.panel(pn.bind(self._roc, store.param.result), linked_axes=False, css_classes=["jetviz-roc"])
+        loss = pn.panel(pn.bind(lambda h: loss_curve(h) if h else pn.pane.Markdown(""), store.param.history),
+                        linked_axes=False,
+                        css_classes=["jetviz-loss"])
+        return pn.Column("### Ablation: the talk's table, ours next to it", table, sources,
+                         pn.Row(workers, button), bars, numbers, pn.Row(roc, loss),
+                         sizing_mode="stretch_width")
+
+
+class LatentView(_StoreView):
+    """The test jets' representations in the plane of their first two principal components, top/QCD
+    coloured; a box or lasso selection shows the first selected jets' constituents."""
+
+    def _points(self, result):
+        if result is None:
+            return self._empty(" (representation space)")
+        import holoviews as hv
+
+        a = result.arrays
+        jets = a["test_index"]
+        points = representation_points(a["rep"], a["labels"][jets], jets)
+        store = self.store
+
+        def picked(index) -> None:  # Selection1D calls its subscribers with the keyword ``index`` (rows)
+            store.selected = [int(jets[k]) for k in index]
+
+        hv.streams.Selection1D(source=points).add_subscriber(picked)
+        return points
+
+    @staticmethod
+    def _selection(selected: list, data):
+        if not selected or data is None:
+            return pn.pane.Markdown("*Select jets with the box or lasso tool to see their constituents.*")
+        rows = np.asarray(selected, dtype=np.int64)
+        rows = rows[rows < len(data)]
+        if not len(rows):
+            return pn.pane.Markdown("")
+        n_top = int(data.labels[rows].sum())
+        head = pn.pane.Markdown(f"**{len(rows)} jets selected** ({len(rows) - n_top} QCD, {n_top} top); the first "
+                                f"{min(len(rows), FIRST_SELECTED)}:", css_classes=["jetviz-selection-summary"])
+        first = rows[:FIRST_SELECTED]
+        grid = constituent_grid([data.x[k] for k in first], [data.mask[k] for k in first],
+                                [_jet_name(int(k), data.labels[k]) for k in first])
+        return pn.Column(head, _row(grid))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        store = self.store
+        points = pn.panel(pn.bind(self._points, store.param.result), linked_axes=False, css_classes=["jetviz-latent"])
+        selection = pn.panel(pn.bind(self._selection, store.param.selected, store.param.data), linked_axes=False,
+                             css_classes=["jetviz-latent-selection"])
+        return pn.Column("### Representation space (test jets)", pn.FlexBox(points, selection,
+                                                                            sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
+
+class JetclrPage(TrainingPage):
+    """The jetclr page: settings, training and runs on the left; the augmentation explorer, the
+    rotation invariance, the results vs the talk and the representation space on the right.
+
+    Parameters
+    ----------
+    autoload : bool
+        Load the jets of the settings when the page opens (served: after the page is up), so
+        the augmentation explorer works before any training.
+    **params
+        ``store`` and ``url_query`` as in :class:`~jetviz.ui.training.TrainingPage`, or
+        :class:`JetclrConfig` params for a new :class:`JetclrStore`:
+        ``JetclrPage(sample="toy_top_qcd", n_jets=200)``; deep link ``?page=jetclr&epochs=5``.
+    """
+
+    views = {"augmentations": AugmentationView, "rotation": RotationView, "results": ResultsView,
+             "latent": LatentView}
+
+    store = param.ClassSelector(class_=JetclrStore, doc="the page's data store")
+    autoload = param.Boolean(default=True, doc="load the jets when the page opens")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.autoload and self.store.data is None:
+            self._autoload()  # served or in a kernel: in the background, drained once the page is up
+
+    def _autoload(self) -> None:
+        if self.store.data is None and not self.store.running:
+            self.store.load_jets()
+
+    def body(self) -> pn.viewable.Viewable:
+        """Augmentation explorer, rotation invariance, results, representation space."""
+        loaded = pn.pane.Markdown(self.store.param.loaded.rx.pipe(lambda s: f"<small>{s}</small>" if s else ""),
+                                  sizing_mode="stretch_width", css_classes=["jetviz-loaded"])
+        return pn.Column(
+            loaded, self.augmentations, pn.layout.Divider(), self.rotation, pn.layout.Divider(), self.results,
+            pn.layout.Divider(), self.latent, sizing_mode="stretch_width",
+        )
