@@ -12,19 +12,25 @@ A runner is ``Config (param) → Runner(config, run_dir).fit(progress, cancel) �
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import param
 
 from jetviz.data.io import json_default  # noqa: F401 (transitional re-export, see the end)
-from jetviz.errors import Cancelled, ConfigError  # noqa: F401 (Cancelled: transitional re-export)
+from jetviz.errors import Cancelled, ConfigError, SchemaError  # noqa: F401 (Cancelled: transitional re-export)
 from jetviz.runners.loop import Progress, stage_event
 from jetviz.runners.rundir import RunDir, runs_dir  # noqa: F401 (runs_dir: transitional re-export)
 
 __all__ = [
     "RunConfig",
+    "JetSampleConfig",
+    "JetSample",
+    "jet_labels_and_kinematics",
     "Runner",
+    "JetRunner",
     "RunResult",
     "Progress",
     "pick_device",
@@ -61,6 +67,51 @@ class RunConfig(param.Parameterized):
     @classmethod
     def from_json(cls, text: str) -> "RunConfig":
         return cls.from_dict(json.loads(text))
+
+
+class JetSampleConfig(RunConfig):
+    """Base of the jet runners' configs: which jets (a subclass sets its own defaults)."""
+
+    sample = param.Selector(default="top_qcd", objects=["top_qcd", "toy_top_qcd"],
+                            doc="top (label 1) vs QCD (label 0) jets")
+    n_jets = param.Integer(default=3000, bounds=(40, 5_000_000), doc="jets in all, half top")
+    jet_R = param.Number(default=1.0, bounds=(0.2, 2.0), doc="anti-kt radius R")
+    pt_min = param.Number(default=450.0, bounds=(10.0, 5000.0), doc="jet pT above (GeV)")
+    pt_max = param.Number(default=1000.0, bounds=(20.0, 10000.0), doc="jet pT below (GeV)")
+
+
+@dataclass
+class JetSample:
+    """What every jet runner keeps of its jets besides the model inputs.
+
+    Attributes:
+        labels: ``(N,)`` int64 (1 top, 0 QCD). pt, mass: ``(N,)`` jet pT and mass (GeV).
+        split: ``(N,)`` int8: the runner's parts (training, test, …).
+    """
+
+    labels: np.ndarray
+    pt: np.ndarray
+    mass: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def jet_labels_and_kinematics(events, runner: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(labels, pt, mass)`` of jets (events whose particles are a jet's constituents), ``(N,)`` each.
+
+    Raises:
+        SchemaError: the events lack ``particles`` or a per-jet ``label`` (names the runner).
+    """
+    import awkward as ak
+
+    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
+        raise SchemaError(f"{runner} needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
+    particles = events.particles
+    px, py, pz, energy = (ak.to_numpy(ak.sum(particles[c], axis=1)) for c in ("px", "py", "pz", "E"))
+    pt = np.hypot(px, py)
+    return ak.to_numpy(events.label).astype(np.int64), pt, np.sqrt(np.clip(energy**2 - pt**2 - pz**2, 0, None))
 
 
 def pick_device(name: str = "auto") -> str:
@@ -148,13 +199,14 @@ class Runner:
         """Load and prepare the run's data (a subclass's job)."""
         raise NotImplementedError
 
-    def begin(self, progress: Progress | None) -> tuple[Progress, str]:
-        """The first step of ``fit``: torch threads, claim the run directory, pick the device.
+    def begin(self, progress: Progress | None) -> tuple[Progress, str, Any]:
+        """The first step of ``fit``: torch threads, claim the run directory, pick the device, load the data.
 
         Returns
         -------
-        (emit, device)
-            The progress callable (a no-op when ``progress`` is None) and "cpu" or "cuda".
+        (emit, device, data)
+            The progress callable (a no-op when ``progress`` is None), "cpu" or "cuda", and
+            :meth:`load_data`'s data.
         """
         import torch
 
@@ -162,7 +214,9 @@ class Runner:
         if threads:
             torch.set_num_threads(int(threads))
         self.run.claim(self.config)
-        return (progress or (lambda event: None)), pick_device(self.config.device)
+        emit = progress or (lambda event: None)
+        device = pick_device(self.config.device)
+        return emit, device, self.load_data(emit)
 
     def finish(self, emit: Progress, metrics: Mapping, arrays: Mapping | None = None, arrays_name: str = "arrays",
                states: Mapping | None = None, history: list[dict] | None = None) -> None:
@@ -177,6 +231,17 @@ class Runner:
         self.run.write_metrics(metrics)
         self.run.clear_checkpoint()
         emit({"kind": "done", "metrics": dict(metrics), "fraction": 1.0})
+
+
+class JetRunner(Runner):
+    """Base of the jet runners: the data is ``prepare(jets, config)`` of the config's jet sample
+    (:func:`load_run_jets`); a subclass sets :attr:`prepare`."""
+
+    prepare: Callable = staticmethod(lambda events, config: events)
+
+    def prepare_data(self, progress: Progress):
+        """The run's jets, prepared (generated on first use, then from the sample cache)."""
+        return load_run_jets(self.config, self._events, progress, type(self).prepare)
 
 
 class RunResult:

@@ -444,8 +444,7 @@ class ClassifyRunner(Runner):
         config = self.config
         if not config.models:
             raise ConfigError("choose at least one model to train")
-        emit, device = self.begin(progress)
-        data = self.load_data(emit)
+        emit, device, data = self.begin(progress)
         n = len(data)
         folds = stratified_folds(data.labels, config.n_folds, config.seed)
         images = image_inputs(data.images, config.image_transform)

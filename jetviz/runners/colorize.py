@@ -290,10 +290,9 @@ class ColorizeRunner(Runner):
             cancel: polled between steps; returning True stops the run with :class:`Cancelled`
                 (the checkpoint of the last finished epoch is kept).
         """
-        emit, device = self.begin(progress)
+        emit, device, (train, test, n_colours) = self.begin(progress)
         config = self.config
         torch.manual_seed(config.seed)
-        train, test, n_colours = self.load_data(emit)
         model = build_model(config, n_colours).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         generator = torch.Generator().manual_seed(config.seed)

@@ -36,11 +36,12 @@ import numpy as np
 import param
 import torch
 
-from jetviz.errors import ConfigError, SchemaError
+from jetviz.errors import ConfigError
 from jetviz.models.constituents import ABLATION, AUGMENTATIONS, augment, pad_constituents, rotate
 from jetviz.models.jetclr import JetCLREncoder, alignment, cosine_similarity, linear_classifier_test, nt_xent, uniformity
 from jetviz.models.splits import stratified_parts
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_jets, parallel_map
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, jet_labels_and_kinematics,
+                                 parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -57,7 +58,6 @@ __all__ = [
     "TALK",
 ]
 
-SAMPLES = ("top_qcd", "toy_top_qcd")
 #: the seed's ablation table (REFERENCE.md): row → (1/ε_b at ε_s = 0.5, AUC)
 TALK: dict[str, tuple[float, float]] = {
     "none": (15, 0.905),
@@ -68,14 +68,13 @@ TALK: dict[str, tuple[float, float]] = {
 }
 
 
-class JetclrConfig(RunConfig):
+class JetclrConfig(JetSampleConfig):
     """Settings of one jetclr run (every value bounded; JSON round trip via ``to_dict``/``from_dict``)."""
 
-    sample = param.Selector(default="top_qcd", objects=list(SAMPLES), doc="top (label 1) vs QCD (label 0) jets")
-    n_jets = param.Integer(default=12000, bounds=(40, 5_000_000), doc="jets in all, half top")
-    jet_R = param.Number(default=0.8, bounds=(0.2, 2.0), doc="anti-kt radius R")
-    pt_min = param.Number(default=550.0, bounds=(10.0, 5000.0), doc="jet pT above (GeV)")
-    pt_max = param.Number(default=650.0, bounds=(20.0, 10000.0), doc="jet pT below (GeV)")
+    n_jets = param.Integer(default=12000)
+    jet_R = param.Number(default=0.8)
+    pt_min = param.Number(default=550.0)
+    pt_max = param.Number(default=650.0)
     n_constituents = param.Integer(default=50, bounds=(2, 500), doc="hardest constituents kept per jet")
     extra_slots = param.Integer(default=20, bounds=(0, 500), doc="free rows per jet for collinear splits")
     augmentations = param.ListSelector(default=list(AUGMENTATIONS), objects=list(AUGMENTATIONS),
@@ -104,8 +103,8 @@ class JetclrConfig(RunConfig):
         return next((row for row, names in ABLATION.items() if set(names) == chosen), "custom")
 
 
-@dataclass
-class JetclrData:
+@dataclass(kw_only=True)
+class JetclrData(JetSample):
     """Padded constituents, labels and splits.
 
     Attributes:
@@ -116,26 +115,12 @@ class JetclrData:
 
     x: np.ndarray
     mask: np.ndarray
-    labels: np.ndarray
-    pt: np.ndarray
-    mass: np.ndarray
-    split: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
     """Constituent tensors, labels, jet pT and mass, and the seeded stratified split."""
-    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
-        raise SchemaError(f"jetclr needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
-    particles = events.particles
-    x, mask = pad_constituents(particles, config.n_constituents, config.extra_slots)
-    labels = ak.to_numpy(events.label).astype(np.int64)
-    px, py = ak.to_numpy(ak.sum(particles.px, axis=1)), ak.to_numpy(ak.sum(particles.py, axis=1))
-    pz, energy = ak.to_numpy(ak.sum(particles.pz, axis=1)), ak.to_numpy(ak.sum(particles.E, axis=1))
-    pt = np.hypot(px, py)
-    mass = np.sqrt(np.clip(energy**2 - pt**2 - pz**2, 0, None))
+    labels, pt, mass = jet_labels_and_kinematics(events, "jetclr")
+    x, mask = pad_constituents(events.particles, config.n_constituents, config.extra_slots)
     train_share, lct_share = config.train_share, config.lct_share
     if train_share + lct_share >= 1:
         raise ConfigError(f"train_share + lct_share = {train_share + lct_share:g} leaves no test jets (must be < 1)")
@@ -145,7 +130,7 @@ def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
             raise ConfigError(f"the {name} split needs top and QCD jets: use more jets (n_jets = {len(labels)})")
     if (split == 0).sum() < 2:
         raise ConfigError("the contrastive training split needs ≥ 2 jets")
-    return JetclrData(x, mask, labels, pt, mass, split)
+    return JetclrData(labels, pt, mass, split, x=x, mask=mask)
 
 
 def _encoder(config: JetclrConfig) -> JetCLREncoder:
@@ -272,21 +257,18 @@ class JetclrResult(RunResult):
         return self._data
 
 
-class JetclrRunner(Runner):
+class JetclrRunner(JetRunner):
     """Trains and evaluates one jetclr run (see :class:`~jetviz.runners.base.Runner` for the arguments;
     ``data``: prepared jets, shared by the runs of an ablation)."""
 
     name = "jetclr"
 
-    def prepare_data(self, progress: Progress) -> JetclrData:
-        """The run's jets (generated on first use, then from the sample cache)."""
-        return load_run_jets(self.config, self._events, progress, prepare)
+    prepare = staticmethod(prepare)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> JetclrResult:
         """Contrastive training, then the linear classifier test and the invariance curve (trained and untrained)."""
-        emit, device = self.begin(progress)
+        emit, device, data = self.begin(progress)
         config = self.config
-        data = self.load_data(emit)
         torch.manual_seed(config.seed)
         initial = _encoder(config)
         if not self.run.exists("initial.pt"):

@@ -45,7 +45,8 @@ from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_jets, parallel_map
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, jet_labels_and_kinematics,
+                                 parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -67,17 +68,12 @@ __all__ = [
 BETAS = (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4)
 #: the W_p powers of the correlation study
 P_VALUES = (0.5, 1.0)
-SAMPLES = ("top_qcd", "toy_top_qcd")
 
 
-class VaeEmdConfig(RunConfig):
+class VaeEmdConfig(JetSampleConfig):
     """Settings of a vae_emd run (all bounded, so the UI gets validated widgets)."""
 
-    sample = param.Selector(default="top_qcd", objects=list(SAMPLES), doc="top (label 1) vs QCD (label 0) jets")
-    n_jets = param.Integer(default=3000, bounds=(40, 2_000_000), doc="jets in all, half top")
-    jet_R = param.Number(default=1.0, bounds=(0.2, 2.0), doc="anti-kt radius R (also the EMD's R)")
-    pt_min = param.Number(default=450.0, bounds=(10.0, 5000.0), doc="jet pT above (GeV)")
-    pt_max = param.Number(default=1000.0, bounds=(20.0, 10000.0), doc="jet pT below (GeV)")
+    jet_R = param.Number(default=1.0, doc="anti-kt radius R (also the EMD's R)")
     n_pix = param.Integer(default=40, bounds=(8, 128), doc="image side in pixels (divisible by 2**n_down)")
     image_width = param.Number(default=2.0, bounds=(0.2, 6.0), doc="image side in Δη and Δφ (radians)")
     train_fraction = param.Number(default=0.6, bounds=(0.1, 0.95), doc="share of the QCD jets for training")
@@ -98,8 +94,8 @@ class VaeEmdConfig(RunConfig):
     threads = param.Integer(default=0, bounds=(0, 1024), doc="torch CPU threads (0 = library default)")
 
 
-@dataclass
-class VaeEmdData:
+@dataclass(kw_only=True)
+class VaeEmdData(JetSample):
     """Jet images and labels.
 
     Attributes:
@@ -109,19 +105,11 @@ class VaeEmdData:
     """
 
     images: np.ndarray
-    labels: np.ndarray
-    pt: np.ndarray
-    mass: np.ndarray
-    split: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
     """Jet images (rotated, flipped, unit sum), labels, pT, mass and the QCD train/test split."""
-    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
-        raise SchemaError(f"vae_emd needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
+    labels, pt, mass = jet_labels_and_kinematics(events, "vae_emd")
     particles = events.particles
     counts = ak.to_numpy(ak.num(particles, axis=1))
     if (counts == 0).any():
@@ -134,11 +122,6 @@ def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
     if empty.any():
         raise SchemaError(f"{int(empty.sum())} jet image(s) are empty (no constituent inside {config.image_width} rad), "
                           f"e.g. jet {int(np.flatnonzero(empty)[0])}; widen image_width")
-    labels = ak.to_numpy(events.label).astype(np.int64)
-    px, py = ak.sum(particles.px, axis=1), ak.sum(particles.py, axis=1)
-    pz, energy = ak.sum(particles.pz, axis=1), ak.sum(particles.E, axis=1)
-    pt = np.hypot(ak.to_numpy(px), ak.to_numpy(py))
-    mass = np.sqrt(np.clip(ak.to_numpy(energy) ** 2 - pt**2 - ak.to_numpy(pz) ** 2, 0, None))
     split = np.ones(len(labels), dtype=np.int8)
     qcd = np.flatnonzero(labels == 0)
     rng = np.random.default_rng(config.seed)
@@ -147,7 +130,7 @@ def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
     if n_train < 2 or (labels == 1).sum() == 0 or len(qcd) - n_train < 2:
         raise ConfigError(f"vae_emd needs ≥ 2 QCD training, ≥ 2 QCD test and ≥ 1 top jets; have {n_train}, "
                           f"{len(qcd) - n_train}, {int((labels == 1).sum())}")
-    return VaeEmdData(images.astype(np.float32), labels, pt, mass, split)
+    return VaeEmdData(labels, pt, mass, split, images=images.astype(np.float32))
 
 
 # ----------------------------------------------------------------------------- EMD part
@@ -337,7 +320,7 @@ class VaeEmdResult(RunResult):
 
 
 # ----------------------------------------------------------------------------- runner
-class VaeEmdRunner(Runner):
+class VaeEmdRunner(JetRunner):
     """Trains and evaluates one vae_emd run (see :class:`~jetviz.runners.base.Runner` for the arguments).
 
     An unfinished run resumes: the EMD part is kept in ``emd.npz``, the VAE checkpoints per
@@ -352,15 +335,12 @@ class VaeEmdRunner(Runner):
         super().__init__(config, run_dir, events, data)
         self._client, self._emd = client, emd
 
-    def prepare_data(self, progress: Progress) -> VaeEmdData:
-        """The run's jet images (generated on first use, then from the sample cache)."""
-        return load_run_jets(self.config, self._events, progress, prepare)
+    prepare = staticmethod(prepare)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:
         """EMD study (cached in the run directory), VAE training, correlations and anomaly AUCs."""
-        emit, device = self.begin(progress)
+        emit, device, data = self.begin(progress)
         config = self.config
-        data = self.load_data(emit)
         emd = self._emd if self._emd is not None else self.emd_part(data, emit)
         emit(stage_event("train", f"training the VAE (β = {config.beta:g})", 0.4))
         train = data.images[data.split == 0]

@@ -34,7 +34,7 @@ from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
 from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import bounded_input, step_buttons
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -314,10 +314,6 @@ class EventSelector(_StoreView):
 
     message = param.String(default="", doc="a rejected event index, shown under the selector")
 
-    def _step(self, delta: int) -> None:
-        lo, hi = self.store.param.event_index.bounds
-        self.store.event_index = int(np.clip(self.store.event_index + delta, lo, hi))
-
     def _summary(self, current: EventData | None, loaded: str) -> str:
         if current is None:
             return "*No events loaded yet.*"
@@ -333,12 +329,7 @@ class EventSelector(_StoreView):
                                label="Event index", width=120, disabled=disabled, css_classes=["jetviz-event-input"])
         notice = pn.pane.Alert(self.param.message, alert_type="warning", visible=self.param.message.rx.bool(),
                                sizing_mode="stretch_width", css_classes=["jetviz-index-notice"])
-        prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled,
-                                 css_classes=["jetviz-prev"])
-        nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled,
-                                css_classes=["jetviz-next"])
-        prev.on_click(lambda event: self._step(-1))
-        nxt.on_click(lambda event: self._step(+1))
+        prev, nxt = step_buttons(self.store, "event_index", disabled)
         summary = pn.pane.Markdown(pn.bind(self._summary, self.store.param.current, self.store.param.loaded),
                                    css_classes=["jetviz-event-summary"], sizing_mode="stretch_width")
         return pn.Column(pn.Row(slider, prev, nxt, number, sizing_mode="stretch_width"), notice, summary,

@@ -10,7 +10,7 @@ from typing import Callable
 import panel as pn
 import param
 
-__all__ = ["bounded_input"]
+__all__ = ["bounded_input", "step_buttons"]
 
 
 def bounded_input(
@@ -67,3 +67,16 @@ def bounded_input(
     obj.param.watch(lambda event: setattr(box, "value", event.new), [parameter])
     obj.param.watch(describe, [parameter], what="bounds")
     return box
+
+
+def step_buttons(obj: param.Parameterized, parameter: str, disabled=False) -> tuple[pn.widgets.Button, pn.widgets.Button]:
+    """◀ and ▶ buttons that step the bounded integer param ``obj.<parameter>`` by one, within its bounds."""
+    def step(delta: int) -> None:
+        lo, hi = obj.param[parameter].bounds
+        setattr(obj, parameter, int(min(max(getattr(obj, parameter) + delta, lo), hi)))
+
+    prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled, css_classes=["jetviz-prev"])
+    nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled, css_classes=["jetviz-next"])
+    prev.on_click(lambda event: step(-1))
+    nxt.on_click(lambda event: step(+1))
+    return prev, nxt

@@ -27,7 +27,7 @@ from jetviz.plots.colorize import (
 from jetviz.ui.colorize.store import ColorizeEvent, ColorizeStore, Display
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import bounded_input, step_buttons
 
 __all__ = ["EventView", "ProbabilityView", "TrainingView", "ResultsView", "ColorizePage"]
 
@@ -40,10 +40,6 @@ class EventView(_StoreView):
     """Test-event picker and CRF-iteration slider; grey energy map → predicted colours → truth colours."""
 
     plot_size = param.Integer(default=200, bounds=(150, 600), doc="plot area width and height, pixels")
-
-    def _step(self, delta: int) -> None:
-        lo, hi = self.store.param.event_index.bounds
-        self.store.event_index = int(np.clip(self.store.event_index + delta, lo, hi))
 
     def _summary(self, current: ColorizeEvent | None, iteration: int, loaded: str) -> str:
         if current is None:
@@ -86,12 +82,7 @@ class EventView(_StoreView):
         slider = pn.widgets.IntSlider.from_param(store.param.event_index, label="Test event", disabled=disabled,
                                                  throttled=True, sizing_mode="stretch_width", min_width=180,
                                                  css_classes=["jetviz-event-slider"])
-        prev = pn.widgets.Button(label="◀", width=45, margin=(24, 2, 5, 5), disabled=disabled,
-                                 css_classes=["jetviz-prev"])
-        nxt = pn.widgets.Button(label="▶", width=45, margin=(24, 5, 5, 2), disabled=disabled,
-                                css_classes=["jetviz-next"])
-        prev.on_click(lambda event: self._step(-1))
-        nxt.on_click(lambda event: self._step(+1))
+        prev, nxt = step_buttons(store, "event_index", disabled)
         number = bounded_input(store, "event_index", store.report, label="Test event index", width=120,
                                disabled=disabled, css_classes=["jetviz-event-input"])
         crf = pn.widgets.IntSlider.from_param(store.param.crf_iteration, label="CRF iteration (0 = U-Net)",
