@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned, so pip takes the CPU wheel on disk instead of a multi-GB CUDA build
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0  # pyproject.toml's torch>=2.2 is then already satisfied
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 

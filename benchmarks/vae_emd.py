@@ -35,7 +35,7 @@ Two parts, in one run (``--emd-only`` / ``--no-emd-bench`` pick one):
    processes) over the talk's β values: AUC of the VAE loss and latent r vs β, and the AUCs
    of the three anomaly scores (VAE loss, W_1 to the mean QCD image, minimum W_1 to the
    k-medoids) at the best β (highest VAE-loss AUC). The n_down = 3 row is the scan's run at
-   ``--beta`` when the scan contains it. Printed next to the talk's table (REFERENCE.md,
+   ``--beta`` when the scan contains it. Printed next to the talk's table (docs/reference.md,
    seed 002), with our sample sizes.
 
 ``--run-dir`` names the study's directory; finished runs in it are reopened (not retrained),
@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from _refenv import REFENV, refenv_python  # noqa: E402  (benchmarks/_refenv.py)
 
-#: the talk's correlation table (seed 002, REFERENCE.md): row → {p: r}; None where not stated
+#: the talk's correlation table (seed 002, docs/reference.md): row → {p: r}; None where not stated
 TALK = {
     "input": {"p0.5": 0.55, "p1": 0.44},
     "latent, 1 block": {"p0.5": 0.68, "p1": None},

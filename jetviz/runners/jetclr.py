@@ -1,6 +1,6 @@
 """The ``jetclr`` runner (seed 004, arXiv:2108.04253): contrastive jet representations on top vs QCD.
 
-Protocol (DESIGN.md, REFERENCE.md):
+Protocol (docs/reference.md):
 
 * **Jets.** ``top_qcd`` — the leading anti-kt R = 0.8 jet of pp → tt̄ (label 1) and QCD
   dijets (label 0), 550 < pT < 650 GeV — as the hardest ``n_constituents`` constituents
@@ -58,7 +58,7 @@ __all__ = [
     "TALK",
 ]
 
-#: the seed's ablation table (REFERENCE.md): row → (1/ε_b at ε_s = 0.5, AUC)
+#: the seed's ablation table (docs/reference.md): row → (1/ε_b at ε_s = 0.5, AUC)
 TALK: dict[str, tuple[float, float]] = {
     "none": (15, 0.905),
     "translations": (19, 0.916),
