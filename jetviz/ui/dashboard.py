@@ -16,13 +16,29 @@ import sys
 from pathlib import Path
 
 import panel as pn
+import panel.theme.fast
 import param
 from panel.viewable import Viewer
 
-__all__ = ["Dashboard", "load_page_module"]
+__all__ = ["Dashboard", "OfflineFast", "load_page_module"]
 
 log = logging.getLogger(__name__)
 
+#: system fonts only: the page fetches nothing from outside (a cluster behind a firewall has no Google Fonts)
+FONT = "'DejaVu Sans', 'Helvetica Neue', Helvetica, Arial, sans-serif"
+
+
+class Fast(panel.theme.fast.Fast):
+    """Panel's Fast design without its Google-hosted font, so the dashboard requests nothing but its own origin.
+
+    The class keeps the name ``Fast``: Panel resolves a design's relative resource paths
+    (``fast/js/fast_design.js``) from the lower-cased class name.
+    """
+
+    _resources = {kind: urls for kind, urls in panel.theme.fast.Fast._resources.items() if kind != "font"}
+
+
+OfflineFast = Fast
 
 
 def load_page_module(module: str, app_dir: str | Path):
@@ -137,7 +153,7 @@ class Dashboard(Viewer):
         """The whole dashboard in a ``FastListTemplate``."""
         return pn.template.FastListTemplate(
             title=self.title, sidebar=[self.sidebar()], main=[pn.panel(self.content, sizing_mode="stretch_width")],
-            sidebar_width=320, main_layout=None, accent="#0072B2",
+            sidebar_width=320, main_layout=None, accent="#0072B2", design=OfflineFast, font=FONT,
         )
 
     def servable(self, title: str | None = None, location: bool = True, area: str = "main",
