@@ -1,8 +1,22 @@
-"""Command line: ``jetviz generate SAMPLE -n N --seed S --out PATH`` and ``jetviz info PATH``."""
+"""Command line.
+
+``jetviz generate SAMPLE -n N --seed S --out PATH``
+    Generate (or reuse from the cache) a sample and write it; the format follows the suffix of
+    PATH (``.parquet``, ``.h5``/``.hdf5`` top-tagging layout, ``.npz``). An unknown suffix, an
+    existing file (without ``--force``) or a directory that cannot be written is refused before
+    anything is generated.
+``jetviz info PATH``
+    Summarise an events file of any format jetviz reads.
+``jetviz summary SAMPLE -n N``
+    The per-label observables table of ``docs/samples.md`` (:func:`jetviz.data.observables.label_summary`).
+
+Every error is one line ``jetviz: error: FILE: problem`` on stderr and exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -20,47 +34,37 @@ def _parse_param(text: str) -> tuple[str, object]:
         return key, value  # a plain string, e.g. a path
 
 
-def _write(events, out: Path, metadata: dict, force: bool) -> None:
-    suffix = "".join(out.suffixes[-1:]).lower()
-    if suffix in (".h5", ".hdf5"):
-        from jetviz.data.readers import write_top_tagging_h5
+def _check_output(out: Path, force: bool) -> None:
+    """Refuse an output that cannot be written, before any work: suffix, existing file, directory."""
+    from jetviz.data.formats import FORMATS, format_for_suffix
+    from jetviz.errors import DataFileError
 
-        write_top_tagging_h5(events, out, overwrite=force)
-    elif suffix == ".npz":
-        from jetviz.data.readers import write_npz
-
-        write_npz(events, out, overwrite=force)
-    else:
-        from jetviz.data.io import save_events
-
-        save_events(events, out, metadata, overwrite=force)
-
-
-def _read(path: Path):
-    suffix = path.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
-        from jetviz.data.readers import read_top_tagging_h5
-
-        return read_top_tagging_h5(path), {"format": "top-tagging HDF5"}
-    if suffix == ".npz":
-        from jetviz.data.readers import read_npz
-
-        return read_npz(path), {"format": "energyflow npz"}
-    if suffix == ".root":
-        from jetviz.data.readers import read_delphes
-
-        return read_delphes(path), {"format": "Delphes ROOT"}
-    from jetviz.data.io import load_events
-
-    events, meta = load_events(path)
-    return events, {"format": "jetviz Parquet", **meta}
+    fmt = format_for_suffix(out)
+    writable = ", ".join(f"{' '.join(f.suffixes)} ({f.title})" for f in FORMATS.values() if f.writer)
+    if fmt is None or fmt.writer is None:
+        what = f"{fmt.title} files" if fmt else f"files named {out.suffix or '(no extension)'!r}"
+        raise DataFileError(out, f"jetviz cannot write {what}; --out takes {writable}")
+    if out.is_dir():
+        raise DataFileError(out, "is a directory; --out takes a file name")
+    if out.exists() and not force:
+        raise DataFileError(out, "exists; refusing to overwrite it (pass --force to replace it)")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataFileError(out, f"cannot be written: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataFileError(out, f"cannot be written: no permission to write in {parent}")
 
 
 def _generate(args) -> int:
     import numpy as np
 
+    from jetviz.data.formats import format_for_suffix, write
     from jetviz.data.samples import load_sample
 
+    out = Path(args.out)
+    _check_output(out, args.force)
     params = dict(args.param or [])
     events = load_sample(args.sample, args.n, args.seed, workers=args.workers, **params)
     metadata = {"recipe": args.sample, "params": params, "seed": args.seed, "n_events": len(events)}
@@ -68,22 +72,34 @@ def _generate(args) -> int:
         from jetviz.data.pythia import pythia_versions
 
         metadata["generators"] = pythia_versions()
-    _write(events, Path(args.out), metadata, args.force)
+    options = {"metadata": metadata} if format_for_suffix(out).name == "jetviz-parquet" else {}
+    write(events, out, overwrite=args.force, **options)
     labels, counts = np.unique(events.label.to_numpy(), return_counts=True)
-    print(f"wrote {len(events)} events to {args.out} (labels: {dict(zip(labels.tolist(), counts.tolist()))})")
+    print(f"wrote {len(events)} events to {out} (labels: {dict(zip(labels.tolist(), counts.tolist()))})")
     return 0
 
 
-def _info(args) -> int:
+def _summary_of(path: Path) -> dict:
     import awkward as ak
     import numpy as np
 
-    path = Path(args.path)
-    events, meta = _read(path)
+    from jetviz.data.formats import format_of, read
+    from jetviz.errors import DataFileError
+
+    fmt = format_of(path)
+    events = read(path)
+    if len(events) == 0:
+        raise DataFileError(path, "holds no events")
+    meta = {}
+    if fmt.name == "jetviz-parquet":
+        from jetviz.data.formats.parquet import file_metadata
+
+        meta = file_metadata(path)
     n_particles = ak.num(events.particles, axis=1).to_numpy()
     labels, counts = np.unique(events.label.to_numpy(), return_counts=True)
-    summary = {
+    return {
         "path": str(path),
+        "format": fmt.title,
         **meta,
         "events": len(events),
         "labels": dict(zip(labels.tolist(), counts.tolist())),
@@ -91,30 +107,61 @@ def _info(args) -> int:
         "event_fields": [f for f in ak.fields(events) if f != "particles"],
         "particle_fields": ak.fields(events.particles),
     }
-    print(json.dumps(summary, indent=2, default=str))
+
+
+def _info(args) -> int:
+    print(json.dumps(_summary_of(Path(args.path)), indent=2, default=str))
     return 0
+
+
+def _summary(args) -> int:
+    from jetviz.data.observables import label_summary
+    from jetviz.data.samples import load_sample
+
+    events = load_sample(args.sample, args.n, args.seed, workers=args.workers, **dict(args.param or []))
+    summary = label_summary(events)
+    labels = sorted(summary)
+    names = [k for k in summary[labels[0]] if not k.endswith("_std") and k != "n_events"]
+    print("| observable (mean ± std) | " + " | ".join(f"label {k}, {int(summary[k]['n_events'])} ev" for k in labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name in names:
+        cells = " | ".join(f"{summary[k][name]:.3g} ± {summary[k][name + '_std']:.2g}" for k in labels)
+        print(f"| {name} | {cells} |")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from jetviz.data.recipes import RECIPES
+
+    parser = argparse.ArgumentParser(prog="jetviz", description="jetviz: ML on collider events")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def sample_arguments(command) -> None:
+        command.add_argument("sample", choices=sorted(RECIPES), help="sample recipe")
+        command.add_argument("-n", type=int, required=True, help="number of events")
+        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--param", type=_parse_param, action="append", metavar="NAME=VALUE", help="recipe parameter")
+        command.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+    gen = sub.add_parser("generate", help="generate (or reuse from the cache) a sample and write it to a file")
+    sample_arguments(gen)
+    gen.add_argument("--out", required=True, help="output: .parquet (jetviz), .h5 (top-tagging layout) or .npz")
+    gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    gen.set_defaults(func=_generate)
+    info = sub.add_parser("info", help="summarise an events file (.parquet, .h5, .npz, .root, .lhe)")
+    info.add_argument("path")
+    info.set_defaults(func=_info)
+    summary = sub.add_parser("summary", help="per-label observables of a sample (multiplicities, sphericity ...)")
+    sample_arguments(summary)
+    summary.set_defaults(func=_summary)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jetviz`` command; returns the exit status."""
-    from jetviz.data.recipes import RECIPES
     from jetviz.errors import JetvizError
 
-    parser = argparse.ArgumentParser(prog="jetviz", description="jetviz: ML on collider events")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="generate (or reuse from the cache) a sample and write it to a file")
-    gen.add_argument("sample", choices=sorted(RECIPES), help="sample recipe")
-    gen.add_argument("-n", type=int, required=True, help="number of events")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", required=True, help="output: .parquet (jetviz), .h5 (top-tagging layout) or .npz")
-    gen.add_argument("--param", type=_parse_param, action="append", metavar="NAME=VALUE", help="recipe parameter")
-    gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    gen.set_defaults(func=_generate)
-    info = sub.add_parser("info", help="summarise an events file (.parquet, .h5, .npz, .root)")
-    info.add_argument("path")
-    info.set_defaults(func=_info)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         return args.func(args)
     except JetvizError as err:

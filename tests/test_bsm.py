@@ -8,7 +8,9 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from jetviz.data import bsm
+from jetviz.data import bsm, pdg
+from jetviz.data.kinematics import boost_z
+from jetviz.data.observables import label_summary
 from jetviz.data.schema import validate_events
 
 QUARKS = set(range(1, 7))
@@ -16,7 +18,7 @@ LEPTONS = set(range(11, 17))
 
 
 def _charge3(pid: int) -> int:
-    return int(np.sign(pid)) * bsm._CHARGE3.get(abs(int(pid)), 0)
+    return int(pdg.charge3(np.array([pid]))[0])
 
 
 def _p4(event: dict, pick) -> np.ndarray:
@@ -123,7 +125,7 @@ def test_black_hole_parton_level(planck_scale):
         incoming = _conserves_four_momentum(event)
         assert _mass(incoming) == pytest.approx(10000.0, rel=1e-12)
         # back in the black-hole rest frame the quanta sum to (0, 0, 0, M)
-        rest = bsm._boost_z(_p4(event, event["status"] == 1), -y).sum(axis=0)
+        rest = boost_z(_p4(event, event["status"] == 1), -y).sum(axis=0)
         np.testing.assert_allclose(rest, [0.0, 0.0, 0.0, 10000.0], atol=1e-6)
         out = event["status"] == 1
         assert out.sum() == n_out >= 2
@@ -147,18 +149,6 @@ def test_black_hole_multiplicity_follows_temperature():
 
 
 # ------------------------------------------------------------------------------------------ sphaleron
-def test_rambo_phase_space():
-    rng = np.random.default_rng(1)
-    masses = np.array([0.0, 0.0, 173.0, 80.385, 4.8, 0.0])
-    p = bsm.rambo(rng, 9000.0, masses)
-    np.testing.assert_allclose(p.sum(axis=0), [0, 0, 0, 9000.0], atol=1e-7)
-    np.testing.assert_allclose(p[:, 3] ** 2 - (p[:, :3] ** 2).sum(axis=1), masses**2, atol=1e-4)
-    # massless RAMBO is isotropic: ⟨cos θ⟩ ≈ 0 over many events
-    cos = np.concatenate([(lambda q: q[:, 2] / np.linalg.norm(q[:, :3], axis=1))(bsm.rambo(rng, 9000.0, np.zeros(10)))
-                          for _ in range(300)])
-    assert abs(cos.mean()) < 0.05 and abs((cos**2).mean() - 1 / 3) < 0.03
-
-
 @pytest.mark.parametrize("ncs_plus_fraction, ncs", [(1.0, 1), (0.0, -1)])
 @pytest.mark.parametrize("max_bosons", [0, 3])
 def test_sphaleron_parton_level(ncs_plus_fraction, ncs, max_bosons):
@@ -219,7 +209,7 @@ def test_parton_level_is_deterministic():
 def test_pythia_accepts_junctions_from_lhef(tmp_path):
     """Pythia reconstructs the sphaleron junctions from our LHE colour tags and hadronises."""
     from jetviz.data import pythia as py8
-    from jetviz.data.lhe import write_lhe
+    from jetviz.data.formats.lhe import write_lhe
 
     events, info = bsm.sphaleron_partons(4, seed=12, sph_max_bosons=0)
     path = write_lhe(tmp_path / "sph.lhe", events)
@@ -271,7 +261,7 @@ def test_classes_differ_in_charged_multiplicity(showered):
 
 
 def test_bsm_summary(showered):
-    summary = bsm.bsm_summary(showered)
+    summary = label_summary(showered)
     assert set(summary) == {0, 1}
     assert summary[0]["n_events"] == summary[1]["n_events"] == 10
     assert summary[0]["n_partons"] > summary[1]["n_partons"]

@@ -1,6 +1,5 @@
 """The ``jetviz`` command line, run as a real subprocess where it matters."""
 import json
-import os
 import subprocess
 import sys
 

@@ -7,7 +7,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from jetviz.data.detector import Detector, is_invisible, simulate
+from jetviz.data.detector import Detector, simulate
+from jetviz.data.pdg import is_invisible
 from jetviz.data.kinematics import p4_from_pt_eta_phi
 from jetviz.data.pixelate import event_images
 from jetviz.data.schema import make_events

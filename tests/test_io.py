@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jetviz.data import io
-from jetviz.data.io import atomic_path, atomic_write, file_info, file_metadata, load_events, save_events
+from jetviz.data.formats import parquet
+from jetviz.data.formats.parquet import file_info, file_metadata, load_events, save_events
+from jetviz.data.io import atomic_path, atomic_write
 from jetviz.data.schema import make_events, make_jets
 from jetviz.errors import DataFileError, SchemaError
 
@@ -169,7 +170,7 @@ def test_metadata_numpy_values_and_cheap_header(tmp_path):
     assert file_metadata(path) == expected
     assert load_events(path)[1] == expected
     info = file_info(path)
-    assert info["n_events"] == 3 and info["format_version"] == io.FORMAT_VERSION
+    assert info["n_events"] == 3 and info["format_version"] == parquet.FORMAT_VERSION
     assert info["fields"] == ["particles", "label"] and info["size_bytes"] == path.stat().st_size
 
 

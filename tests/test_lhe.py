@@ -7,33 +7,10 @@ import shutil
 import awkward as ak
 import numpy as np
 import pytest
+from datafiles import E_BEAM, z_events
 
-from jetviz.data.lhe import LHE_FIELDS, lhe_event_count, read_lhe, write_lhe
+from jetviz.data.formats.lhe import LHE_FIELDS, lhe_event_count, read_lhe, write_lhe
 from jetviz.errors import DataFileError
-
-E_BEAM = 45.6  # GeV: e+e- → Z → qq̄ at the Z pole
-
-
-def z_events(n: int, seed: int = 1) -> list[dict]:
-    """e-(+z) e+(−z) → Z (status 2) → q q̄, exact four-momentum balance, colour 501."""
-    rng = np.random.default_rng(seed)
-    events = []
-    for _ in range(n):
-        cos_t, phi = rng.uniform(-1, 1), rng.uniform(0, 2 * np.pi)
-        sin_t = np.sqrt(1 - cos_t**2)
-        q = int(rng.choice([1, 2, 3, 4, 5]))
-        m = {4: 1.5, 5: 4.8}.get(q, 0.0)
-        p = np.sqrt(E_BEAM**2 - m**2) * np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-        events.append({
-            "pid": np.array([11, -11, 23, q, -q]), "status": np.array([-1, -1, 2, 1, 1]),
-            "mother1": np.array([0, 0, 1, 3, 3]), "mother2": np.array([0, 0, 2, 0, 0]),
-            "col": np.array([0, 0, 0, 501, 0]), "acol": np.array([0, 0, 0, 0, 501]),
-            "px": np.array([0.0, 0.0, 0.0, p[0], -p[0]]), "py": np.array([0.0, 0.0, 0.0, p[1], -p[1]]),
-            "pz": np.array([E_BEAM, -E_BEAM, 0.0, p[2], -p[2]]),
-            "E": np.array([E_BEAM, E_BEAM, 2 * E_BEAM, E_BEAM, E_BEAM]),
-            "m": np.array([0.0, 0.0, 2 * E_BEAM, m, m]),
-        })
-    return events
 
 
 def _as_awkward(events: list[dict]) -> ak.Array:

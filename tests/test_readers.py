@@ -1,4 +1,4 @@
-"""Tests of jetviz.data.readers: top-tagging HDF5, Delphes ROOT (uproot) and energyflow .npz."""
+"""Tests of the format readers: top-tagging HDF5, Delphes ROOT (uproot) and energyflow .npz."""
 from __future__ import annotations
 
 import warnings
@@ -8,101 +8,29 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 import pytest
-
-from jetviz.data import readers
-from jetviz.data.kinematics import invariant_mass, pt_eta_phi
-from jetviz.data.readers import (
-    iterate_delphes,
-    iterate_top_tagging_h5,
-    pid_charge,
-    pid_mass,
-    read_delphes,
-    read_npz,
-    read_top_tagging_h5,
-    write_npz,
-    write_top_tagging_h5,
+from datafiles import (
+    by_pt,
+    cut_file,
+    delphes_source,
+    flat,
+    listing,
+    noise_file,
+    random_events,
+    save_frame,
+    tt_frame,
+    write_delphes_like,
 )
-from jetviz.data.schema import make_events
+
+from jetviz.data.formats.delphes import iterate_delphes, read_delphes
+from jetviz.data.formats.energyflow import iterate_npz, read_npz, write_npz
+from jetviz.data.formats.top_tagging import iterate_top_tagging_h5, read_top_tagging_h5, write_top_tagging_h5
+from jetviz.data.kinematics import invariant_mass, pt_eta_phi
 from jetviz.errors import DataFileError
-
-_PIDS = np.array([22, 211, -211, 321, -321, 130, 2112, -2112, 2212, 11, -11, -13, 13])
-
-
-def random_events(n: int, seed: int = 0, max_particles: int = 40, extra: bool = False) -> ak.Array:
-    """``n`` physical events with random momenta (pT 0.5–50 GeV, |η| < 3), masses from the pid."""
-    rng = np.random.default_rng(seed)
-    counts = rng.integers(1, max_particles + 1, n)
-    total = int(counts.sum())
-    pt = rng.exponential(8.0, total) + 0.5
-    eta = rng.uniform(-3, 3, total)
-    phi = rng.uniform(-np.pi, np.pi, total)
-    pid = rng.choice(_PIDS, total)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    energy = np.sqrt(px**2 + py**2 + pz**2 + pid_mass(pid) ** 2)
-    particles = dict(px=px, py=py, pz=pz, E=energy, charge=pid_charge(pid), pid=pid)
-    fields = None
-    if extra:
-        fields = {
-            "ttv": rng.integers(0, 3, n),
-            "truth_E": rng.uniform(600, 900, n),
-            "truth_px": rng.normal(0, 300, n),
-            "truth_py": rng.normal(0, 300, n),
-            "truth_pz": rng.normal(0, 300, n),
-        }
-    return make_events(particles, counts, rng.integers(0, 2, n), event_fields=fields)
-
-
-def by_pt(events: ak.Array) -> ak.Array:
-    return events.particles[ak.argsort(events.particles.pt, axis=1, ascending=False, stable=True)]
-
-
-def flat(array) -> np.ndarray:
-    return ak.to_numpy(ak.flatten(array, axis=None))
-
-
-def listing(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
-
-
-def cut_file(path: Path, fraction: float = 0.5) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * fraction)])
-
-
-def noise_file(path: Path, size: int = 4096) -> None:
-    path.write_bytes(np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes())
 
 
 # ----------------------------------------------------------------------------------------------
 # top-tagging HDF5
 # ----------------------------------------------------------------------------------------------
-def tt_frame(n: int, n_slots: int = 200, seed: int = 0, truth: bool = True) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """A DataFrame in the reference layout built directly with pandas (not with our writer)."""
-    rng = np.random.default_rng(seed)
-    block = np.zeros((n, n_slots, 4), dtype=np.float32)
-    constituents = []
-    for i in range(n):
-        k = int(rng.integers(1, min(n_slots, 30) + 1))
-        p = rng.normal(0, 20, (k, 3))
-        e = np.sqrt((p**2).sum(1))
-        rows = np.column_stack([e, p]).astype(np.float32)
-        block[i, :k] = rows
-        constituents.append(rows.astype(np.float64))
-    columns = [f"{c}_{i}" for i in range(n_slots) for c in ("E", "PX", "PY", "PZ")]
-    frame = pd.DataFrame(block.reshape(n, -1), columns=columns)
-    if truth:
-        for c in ("truthE", "truthPX", "truthPY", "truthPZ"):
-            frame[c] = rng.normal(0, 100, n).astype(np.float32)
-    frame["ttv"] = rng.integers(0, 3, n)
-    frame["is_signal_new"] = rng.integers(0, 2, n)
-    return frame, constituents
-
-
-def save_frame(frame: pd.DataFrame, path: Path, fmt: str = "table") -> Path:
-    frame.to_hdf(path, key="table", format=fmt, mode="w")
-    return path
-
-
 @pytest.mark.parametrize("fmt", ["table", "fixed"])
 def test_top_tagging_reads_reference_layout(tmp_path, fmt):
     frame, constituents = tt_frame(12, seed=1)
@@ -295,68 +223,6 @@ def test_top_tagging_overwrite_refused_and_failed_write_clean(tmp_path, monkeypa
 # ----------------------------------------------------------------------------------------------
 # Delphes ROOT
 # ----------------------------------------------------------------------------------------------
-def _jagged(rng, counts, low, high, dtype=np.float32):
-    return ak.unflatten(rng.uniform(low, high, int(counts.sum())).astype(dtype), counts)
-
-
-def delphes_source(n: int, seed: int = 0, empty: tuple[int, ...] = ()) -> dict[str, ak.Array]:
-    """Random Delphes-like collections (the leaves Delphes writes, as float32/int32)."""
-    rng = np.random.default_rng(seed)
-
-    def counts(high):
-        c = rng.integers(0, high, n)
-        c[list(empty)] = 0
-        return c
-
-    nt, ng, nh, npart = counts(6), counts(4), counts(3), counts(8) + 1
-    track_pid = ak.unflatten(rng.choice(np.array([211, -211, 321, -321, 11, -13], np.int32), int(nt.sum())), nt)
-    track = {
-        "PT": _jagged(rng, nt, 0.5, 50), "Eta": _jagged(rng, nt, -2.5, 2.5), "Phi": _jagged(rng, nt, -np.pi, np.pi),
-        "PID": track_pid, "Charge": ak.values_astype(np.sign(track_pid) * ak.where(abs(track_pid) > 20, 1, -1), np.int32),
-        "D0": _jagged(rng, nt, -0.1, 0.1), "DZ": _jagged(rng, nt, -1, 1), "Mass": _jagged(rng, nt, 0.1, 0.5),
-    }
-
-    def tower(c):
-        et, eta = _jagged(rng, c, 0.5, 40), _jagged(rng, c, -4, 4)
-        return {"ET": et, "Eta": eta, "Phi": _jagged(rng, c, -np.pi, np.pi), "E": ak.values_astype(et * np.cosh(eta), np.float32)}
-
-    part = {
-        "PID": ak.unflatten(rng.choice(np.array([22, 211, -211, 2212, 2], np.int32), int(npart.sum())), npart),
-        "Status": ak.unflatten(rng.choice(np.array([1, 1, 2, 23], np.int32), int(npart.sum())), npart),
-        "Charge": ak.unflatten(rng.integers(-1, 2, int(npart.sum())).astype(np.int32), npart),
-        "Px": _jagged(rng, npart, -30, 30), "Py": _jagged(rng, npart, -30, 30), "Pz": _jagged(rng, npart, -90, 90),
-    }
-    status = flat(part["Status"]).copy()
-    status[np.cumsum(npart) - npart] = 1  # every event keeps at least one generator particle
-    part["Status"] = ak.unflatten(status, npart)
-    part["E"] = ak.values_astype(np.sqrt(part["Px"] ** 2 + part["Py"] ** 2 + part["Pz"] ** 2 + 0.1), np.float32)
-    return {"EFlowTrack": track, "EFlowPhoton": tower(ng), "EFlowNeutralHadron": tower(nh), "Particle": part}
-
-
-def write_delphes_like(path: Path, source: dict, dotted: bool = True, baskets: int = 3) -> Path:
-    """A TTree ``Delphes`` with jagged branches named ``EFlowTrack.PT`` (or ``EFlowTrack_PT``).
-
-    uproot cannot write Delphes' split TClonesArray branches, but it writes top-level jagged
-    branches with any name; records become ``Collection<sep>Leaf`` branches sharing a counter
-    ``Collection_size`` (the name Delphes gives its counters).
-    """
-    import uproot
-
-    records = {name: ak.zip(leaves) for name, leaves in source.items()}
-    n = len(next(iter(records.values())))
-    with uproot.recreate(path) as file:
-        tree = file.mktree(
-            "Delphes",
-            {name: rec.type.content for name, rec in records.items()},
-            counter_name=lambda counted: f"{counted}_size",
-            field_name=(lambda outer, inner: f"{outer}.{inner}") if dotted else (lambda outer, inner: f"{outer}_{inner}"),
-        )
-        edges = np.linspace(0, n, baskets + 1).astype(int)
-        for a, b in zip(edges[:-1], edges[1:]):
-            tree.extend({name: rec[a:b] for name, rec in records.items()})
-    return path
-
-
 def expected_delphes(source: dict) -> dict[str, np.ndarray]:
     """What read_delphes must return for the default EFlow collections, built independently."""
     def f64(x):
@@ -645,6 +511,25 @@ def test_write_npz_keeps_the_given_name(tmp_path):
     assert listing(tmp_path) == ["no_suffix"] and len(read_npz(path)) == 2
 
 
-def test_pid_tables():
-    assert pid_charge(np.array([211, -211, 11, -11, 22, 3112, 999999])).tolist() == [1, -1, -1, 1, 0, -1, 0]
-    assert pid_mass(np.array([22, -2212, 12345])).tolist() == [0.0, readers.PID_MASSES[2212], 0.0]
+@pytest.mark.parametrize("step", [1, 7, 1000])
+@pytest.mark.parametrize("compressed", [True, False])
+def test_npz_chunked_equals_whole(tmp_path, step, compressed):
+    events = random_events(23, seed=6)
+    path = write_npz(events, tmp_path / "c.npz")
+    if not compressed:  # np.savez stores the members uncompressed: the same streaming path
+        with np.load(path) as archive:
+            X, y = archive["X"], archive["y"]
+        np.savez(path, X=X, y=y)
+    whole = read_npz(path)
+    chunks = list(iterate_npz(path, step_size=step))
+    assert len(chunks) == -(-23 // step) and all(len(c) <= step for c in chunks)
+    assert ak.array_equal(ak.concatenate(chunks), whole)
+
+
+def test_npz_fortran_order_is_read(tmp_path):
+    events = random_events(5, seed=7)
+    path = write_npz(events, tmp_path / "c.npz")
+    with np.load(path) as archive:
+        X, y = archive["X"], archive["y"]
+    np.savez(tmp_path / "f.npz", X=np.asfortranarray(X), y=y)
+    assert ak.array_equal(read_npz(tmp_path / "f.npz", step_size=2), read_npz(path))

@@ -5,7 +5,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from jetviz.data.io import load_events
+from jetviz.data.formats.parquet import load_events
 from jetviz.data.samples import cache_dir, load_sample, sample_chunks
 from jetviz.errors import ConfigError, DataFileError
 

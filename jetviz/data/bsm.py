@@ -2,7 +2,7 @@
 
 No public generator for either process ships on PyPI, so jetviz carries two small parton-level
 generators (numpy only) whose events are written to a temporary Les Houches Event File
-(:func:`jetviz.data.lhe.write_lhe`) and showered and hadronised by Pythia 8
+(:func:`jetviz.data.formats.lhe.write_lhe`) and showered and hadronised by Pythia 8
 (``Beams:frameType = 4``). pp collisions at √s = 14 TeV. The physics choices, and what they
 leave out, are listed in ``docs/samples.md`` ("bh_sph"); in short:
 
@@ -56,7 +56,9 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from jetviz.data import pdg
 from jetviz.data import pythia as py8
+from jetviz.data.kinematics import boost_z, isotropic_directions, rambo, rest_frame_with_masses
 from jetviz.data.schema import make_events
 from jetviz.errors import ConfigError, JetvizError
 
@@ -67,11 +69,9 @@ __all__ = [
     "hawking_temperature",
     "thermal_energies",
     "mean_thermal_energy",
-    "rambo",
     "black_hole_partons",
     "sphaleron_partons",
     "bh_sph",
-    "bsm_summary",
 ]
 
 SQRT_S = 14000.0  # GeV, pp
@@ -85,14 +85,6 @@ BH_SPH_DEFAULTS: dict = {
     "sph_ncs_plus_fraction": 0.5,  # probability of ΔN_CS = +1 (else −1)
     "mpi": True,               # Pythia multiparton interactions (underlying event)
 }
-
-# --------------------------------------------------------------------------------------------
-# particle data (masses: Pythia 8.3 defaults; u, d, s massless as in matrix-element generators)
-# --------------------------------------------------------------------------------------------
-_MASS = {1: 0.0, 2: 0.0, 3: 0.0, 4: 1.5, 5: 4.8, 6: 173.0, 11: 0.000511, 12: 0.0, 13: 0.10566, 14: 0.0,
-         15: 1.77682, 16: 0.0, 21: 0.0, 22: 0.0, 23: 91.1876, 24: 80.385, 25: 125.0}
-_CHARGE3 = {1: -1, 2: 2, 3: -1, 4: 2, 5: -1, 6: 2, 11: -3, 12: 0, 13: -3, 14: 0, 15: -3, 16: 0,
-            21: 0, 22: 0, 23: 0, 24: 3, 25: 0}
 
 # Black-hole emission species: (PDG code of the particle, has a distinct antiparticle, is a
 # fermion, degrees of freedom counting particle + antiparticle, spins and colours).
@@ -179,93 +171,15 @@ def _species_weights(temperature: float) -> np.ndarray:
     """Relative emission probability of each black-hole species: dof × ∫ p² f dE."""
     weights = []
     for pid, _, fermion, dof in _BH_SPECIES:
-        _, _, _, rate = _spectrum_table(round(_MASS[pid] / temperature, 12), fermion)
+        _, _, _, rate = _spectrum_table(round(pdg.MASSES[pid] / temperature, 12), fermion)
         weights.append(dof * rate)
     weights = np.asarray(weights)
     return weights / weights.sum()
 
 
 # --------------------------------------------------------------------------------------------
-# kinematics helpers
+# the hard system's rapidity and incoming partons
 # --------------------------------------------------------------------------------------------
-def _isotropic(rng: np.random.Generator, n: int) -> np.ndarray:
-    cos_t = rng.uniform(-1.0, 1.0, n)
-    phi = rng.uniform(0.0, 2.0 * np.pi, n)
-    sin_t = np.sqrt(1.0 - cos_t**2)
-    return np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], axis=1)
-
-
-def _boost(p4: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Boost four-vectors (…, 4) = (px, py, pz, E) by the velocity ``beta`` (3,)."""
-    beta = np.asarray(beta, dtype=float)
-    b2 = float(beta @ beta)
-    if b2 == 0.0:
-        return p4.copy()
-    gamma = 1.0 / math.sqrt(1.0 - b2)
-    bp = p4[..., :3] @ beta
-    gamma2 = (gamma - 1.0) / b2
-    out = np.empty_like(p4)
-    out[..., :3] = p4[..., :3] + (gamma2 * bp + gamma * p4[..., 3])[..., None] * beta
-    out[..., 3] = gamma * (p4[..., 3] + bp)
-    return out
-
-
-def _rescale_to_mass(p3: np.ndarray, masses: np.ndarray, total_mass: float) -> np.ndarray:
-    """Scale three-momenta (Σp = 0) by one factor ξ so that Σ √(m² + ξ²p²) = M; return (n, 4)."""
-    from scipy.optimize import brentq
-
-    masses = np.asarray(masses, dtype=float)
-    if masses.sum() >= total_mass:
-        raise JetvizError(f"masses {masses.sum():.1f} GeV exceed the available {total_mass:.1f} GeV")
-    p2 = (p3**2).sum(axis=1)
-    norm = float(np.sqrt(p2).sum())
-    xi = brentq(lambda s: float(np.sqrt(masses**2 + s * s * p2).sum()) - total_mass, 0.0,
-                total_mass / norm * 1.0000001 + 1e-12, xtol=1e-13, rtol=1e-15, maxiter=200)
-    out = np.empty((len(masses), 4))
-    out[:, :3] = xi * p3
-    out[:, 3] = np.sqrt(masses**2 + xi * xi * p2)
-    return out
-
-
-def _to_rest_frame_with_mass(p4: np.ndarray, masses: np.ndarray, total_mass: float) -> np.ndarray:
-    """Boost to the quanta's centre-of-mass frame, then rescale to total energy M (Σp⃗ = 0)."""
-    total = p4.sum(axis=0)
-    p4 = _boost(p4, -total[:3] / total[3])
-    # remove the float residue of the boost, spread by energy share
-    p3 = p4[:, :3] - np.outer(p4[:, 3] / p4[:, 3].sum(), p4[:, :3].sum(axis=0))
-    return _rescale_to_mass(p3, masses, total_mass)
-
-
-def rambo(rng: np.random.Generator, sqrt_s: float, masses) -> np.ndarray:
-    """Flat n-body phase space at √ŝ in the centre-of-mass frame (RAMBO; Kleiss, Stirling, Ellis 1986).
-
-    Massless momenta from RAMBO, then the three-momenta are scaled by one common factor to give
-    the particles their ``masses`` (the standard massive extension, phase-space weight ignored).
-
-    Returns:
-        ``(n, 4)`` array of (px, py, pz, E) in GeV with Σp = (0, 0, 0, √ŝ).
-    """
-    masses = np.asarray(masses, dtype=float)
-    n = len(masses)
-    if n < 2:
-        raise ConfigError("rambo needs at least two particles")
-    direction = _isotropic(rng, n)
-    q0 = -np.log(rng.random(n) * rng.random(n))
-    q = np.concatenate([direction * q0[:, None], q0[:, None]], axis=1)
-    total = q.sum(axis=0)
-    mass_q = math.sqrt(total[3] ** 2 - float(total[:3] @ total[:3]))
-    b = -total[:3] / mass_q
-    x = sqrt_s / mass_q
-    gamma = total[3] / mass_q
-    a = 1.0 / (1.0 + gamma)
-    bq = q[:, :3] @ b
-    p = np.empty_like(q)
-    p[:, 3] = x * (gamma * q[:, 3] + bq)
-    p[:, :3] = x * (q[:, :3] + np.outer(q[:, 3] + a * bq, b))
-    p3 = p[:, :3] - np.outer(p[:, 3] / p[:, 3].sum(), p[:, :3].sum(axis=0))
-    return _rescale_to_mass(p3, masses, sqrt_s)
-
-
 def _valence_rapidity(rng: np.random.Generator, tau: float) -> float:
     """Rapidity of the hard system from dL/dy ∝ [(1 − √τ e^y)(1 − √τ e^−y)]^3, |y| < −½ ln τ."""
     y_max = -0.5 * math.log(tau)
@@ -370,15 +284,11 @@ def _lhe_event(pid, status, mother1, mother2, col, acol, p4, mass, scale) -> dic
     }
 
 
-def _boost_z(p4: np.ndarray, rapidity: float) -> np.ndarray:
-    return _boost(p4, np.array([0.0, 0.0, math.tanh(rapidity)]))
-
-
 _SPECIES_PID = np.array([s[0] for s in _BH_SPECIES])
 _SPECIES_HAS_ANTI = np.array([s[1] for s in _BH_SPECIES])
 _SPECIES_IS_QUARK = np.array([1 <= s[0] <= 6 for s in _BH_SPECIES])
-_SPECIES_CHARGE3 = np.array([_CHARGE3[s[0]] for s in _BH_SPECIES])
-_SPECIES_MASS = np.array([_MASS[s[0]] for s in _BH_SPECIES])
+_SPECIES_CHARGE3 = pdg.charge3(_SPECIES_PID)
+_SPECIES_MASS = pdg.mass(_SPECIES_PID)
 
 
 def _draw_bh_quanta(rng, mass, temperature, weights, incoming_pid, max_batches=2000, rows=128, width=64):
@@ -388,7 +298,7 @@ def _draw_bh_quanta(rng, mass, temperature, weights, incoming_pid, max_batches=2
     conserves the baryon number and charge of the incoming quarks is kept (exact conditioning).
     """
     target_b3 = int(np.sum(np.sign(incoming_pid)))  # each incoming quark carries 3B = 1
-    target_q3 = int(sum(_CHARGE3[abs(int(p))] * int(np.sign(p)) for p in incoming_pid))
+    target_q3 = int(pdg.charge3(incoming_pid).sum())
     for _ in range(max_batches):
         index = rng.choice(len(_BH_SPECIES), size=(rows, width), p=weights)
         energies = np.empty((rows, width))
@@ -417,8 +327,8 @@ def _draw_bh_quanta(rng, mass, temperature, weights, incoming_pid, max_batches=2
         masses = _SPECIES_MASS[index[r, :n]]
         e = energies[r, :n]
         p_abs = np.sqrt(np.clip(e**2 - masses**2, 0.0, None))
-        p4 = np.concatenate([_isotropic(rng, n) * p_abs[:, None], e[:, None]], axis=1)
-        return pids.astype(np.int64), _to_rest_frame_with_mass(p4, masses, mass), masses
+        p4 = np.concatenate([isotropic_directions(rng, n) * p_abs[:, None], e[:, None]], axis=1)
+        return pids.astype(np.int64), rest_frame_with_masses(p4, masses, mass), masses
     raise JetvizError(f"black hole: no charge- and baryon-number-conserving emission in {max_batches * rows} trials")
 
 
@@ -429,7 +339,7 @@ def black_hole_partons(
     """Parton-level black-hole events (see the module docstring for the model).
 
     Returns:
-        ``(events, info)``: ``events`` a list of hard events in the :mod:`jetviz.data.lhe`
+        ``(events, info)``: ``events`` a list of hard events in the :mod:`jetviz.data.formats.lhe`
         representation (incoming quarks status −1, emitted quanta status 1, lab frame);
         ``info`` per-event arrays ``sqrt_s_hat``, ``y_hat`` (rapidity of the black hole),
         ``x1``, ``x2``, ``n_partons`` (emitted quanta) and ``temperature`` (GeV).
@@ -442,7 +352,7 @@ def black_hole_partons(
         incoming_pid, incoming_p4, y = _incoming(rng, bh_mass, sqrt_s)
         pids, rest_p4, masses = _draw_bh_quanta(rng, bh_mass, temperature, weights, incoming_pid)
         col, acol = _bh_colours(pids, rest_p4[:, :3], (501, 502))
-        lab = _boost_z(rest_p4, y)
+        lab = boost_z(rest_p4, y)
         n = len(pids)
         p4 = np.concatenate([incoming_p4, lab])
         events.append(_lhe_event(
@@ -473,7 +383,7 @@ def _sphaleron_event(rng, sqrt_s_hat, sqrt_s, max_bosons, ncs_plus_fraction):
     n_bosons = int(rng.integers(0, max_bosons + 1))
     boson_w = np.array([w for _, w in _BOSONS], dtype=float)
     bosons = [int(_BOSONS[k][0]) for k in rng.choice(len(_BOSONS), size=n_bosons, p=boson_w / boson_w.sum())]
-    q3_bosons = sum(int(np.sign(b)) * _CHARGE3[abs(b)] for b in bosons)
+    q3_bosons = int(pdg.charge3(np.asarray(bosons, dtype=np.int64)).sum())
     ncs = 1 if rng.random() < ncs_plus_fraction else -1
     # Charge: the 12 doublet members have Q = T3 + Y/2 and the hypercharges cancel, so the 12
     # (anti)fermions of the vertex carry ncs·(n_up − 6). Whether the incoming quarks are crossed
@@ -505,9 +415,9 @@ def _sphaleron_event(rng, sqrt_s_hat, sqrt_s, max_bosons, ncs_plus_fraction):
     outgoing += [(b, None) for b in bosons]
     pids = np.array([p for p, _ in outgoing], dtype=np.int64)
     doublet = [d for _, d in outgoing]
-    masses = np.array([_MASS[abs(int(p))] for p in pids])
+    masses = pdg.mass(pids)
     rest = rambo(rng, sqrt_s_hat, masses)
-    lab = _boost_z(rest, y)
+    lab = boost_z(rest, y)
 
     # assemble the LHE record: incoming, hard-vertex outgoing, carriers, carrier daughters
     rows = []  # dicts with pid, status, m1, m2, col, acol, p4, m
@@ -532,7 +442,7 @@ def _sphaleron_event(rng, sqrt_s_hat, sqrt_s, max_bosons, ncs_plus_fraction):
             continue  # the ΔN_CS = −1 first generation is handled at the hard vertex
         p4 = lab[members].sum(axis=0)
         m = math.sqrt(max(p4[3] ** 2 - float(p4[:3] @ p4[:3]), 0.0))
-        q3 = int(sum(np.sign(pids[j]) * _CHARGE3[abs(int(pids[j]))] for j in members))
+        q3 = int(pdg.charge3(pids[members]).sum())
         carrier = int(np.sign(q3)) * _JUNCTION_CARRIERS[abs(q3)] if q3 else _JUNCTION_CARRIERS[0]
         rows.append(dict(pid=carrier, status=2, m1=1, m2=2, col=0, acol=0, p4=p4, m=m))
         parent = len(rows)  # 1-based index of the carrier
@@ -559,7 +469,7 @@ def sphaleron_partons(
     """Parton-level sphaleron events (see the module docstring for the model).
 
     Returns:
-        ``(events, info)``: hard events in the :mod:`jetviz.data.lhe` representation and
+        ``(events, info)``: hard events in the :mod:`jetviz.data.formats.lhe` representation and
         per-event arrays ``sqrt_s_hat``, ``y_hat``, ``x1``, ``x2``, ``n_partons`` (outgoing
         hard quanta incl. spectators and bosons), ``ncs`` (ΔN_CS = ±1), ``n_bosons``.
     """
@@ -590,7 +500,7 @@ def _pythia_settings(lhe_path: Path, mpi: bool) -> list[str]:
 
 def _shower(events: list[dict], x1: np.ndarray, seed: int, mpi: bool, source: str, workdir: Path):
     """Shower/hadronise LHE events with Pythia; return (prt of successes, parton-event index of each)."""
-    from jetviz.data.lhe import write_lhe
+    from jetviz.data.formats.lhe import write_lhe
 
     path = workdir / f"{source}.lhe"
     write_lhe(path, events, beams=(2212, 2212, SQRT_S / 2, SQRT_S / 2), overwrite=True,
@@ -691,104 +601,3 @@ def bh_sph(
         event_fields=fields, source=f"bh_sph (seed {seed})",
     )
     return events[np.random.default_rng(seed).permutation(len(events))]
-
-
-# --------------------------------------------------------------------------------------------
-# class summary (the table in docs/samples.md)
-# --------------------------------------------------------------------------------------------
-def _sphericity(px, py, pz) -> float:
-    p = np.stack([px, py, pz], axis=1)
-    norm = float((p**2).sum())
-    if norm <= 0:
-        return 0.0
-    tensor = p.T @ p / norm
-    eig = np.sort(np.linalg.eigvalsh(tensor))
-    return float(1.5 * (eig[0] + eig[1]))
-
-
-def bsm_summary(events: ak.Array, pt_min: float = 1.0, eta_max: float = 2.5) -> dict[int, dict[str, float]]:
-    """Per-label means (and standard deviations) of observables that differ between the classes.
-
-    For each label: ``n_particles`` (all final-state particles), ``n_charged`` (charged, pT >
-    ``pt_min`` GeV, |η| < ``eta_max``), ``n_photons`` (same cuts), ``n_leptons_pt20`` (e, μ
-    with pT > 20 GeV, |η| < ``eta_max``), ``n_jets_pt50`` (anti-kt R = 0.4 jets of the visible
-    particles with pT > 50 GeV, |η| < ``eta_max``), ``nu_energy_fraction`` (neutrino share of
-    the total final-state energy), ``photon_energy_fraction`` (photon share of the visible
-    energy), ``sphericity`` (of the three-momenta of the visible particles with |η| <
-    ``eta_max``, 0 = pencil-like, 1 = isotropic), and
-    ``n_partons`` (outgoing hard-process quanta before the shower). Keys ``<name>_std`` hold
-    the standard deviations; ``n_events`` the number of events.
-    """
-    import fastjet
-
-    labels = ak.to_numpy(events.label)
-    counts = ak.to_numpy(ak.num(events.particles, axis=1))
-    flat = {f: ak.to_numpy(ak.flatten(events.particles[f])) for f in ("px", "py", "pz", "E", "pt", "eta", "charge", "pid")}
-    event = np.repeat(np.arange(len(counts)), counts)
-    n_events = len(counts)
-
-    def per_event(mask, weights=None):
-        return np.bincount(event[mask], weights=None if weights is None else weights[mask], minlength=n_events)
-
-    central = np.abs(flat["eta"]) < eta_max
-    neutrino = np.isin(np.abs(flat["pid"]), py8.NEUTRINO_PIDS)
-    visible = ~neutrino
-    photon = flat["pid"] == 22
-    everything = np.ones(len(event), dtype=bool)
-    energy_all = per_event(everything, flat["E"])
-    energy_vis = per_event(visible, flat["E"])
-    sphericity = np.zeros(n_events)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    for i in range(n_events):
-        sl = slice(offsets[i], offsets[i + 1])
-        vis = visible[sl] & central[sl]
-        sphericity[i] = _sphericity(flat["px"][sl][vis], flat["py"][sl][vis], flat["pz"][sl][vis])
-    p4, _, _ = py8.masked_p4(flat, counts, visible)
-    jets = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)).inclusive_jets(50.0)
-    jet_pt = np.hypot(jets.px, jets.py)
-    jet_eta = np.arcsinh(jets.pz / np.maximum(jet_pt, 1e-9))
-    n_jets = ak.to_numpy(ak.sum(abs(jet_eta) < eta_max, axis=1))
-    table = {
-        "n_particles": counts.astype(float),
-        "n_charged": per_event((flat["charge"] != 0) & (flat["pt"] > pt_min) & central).astype(float),
-        "n_photons": per_event(photon & (flat["pt"] > pt_min) & central).astype(float),
-        "n_leptons_pt20": per_event(np.isin(np.abs(flat["pid"]), (11, 13)) & (flat["pt"] > 20.0) & central).astype(float),
-        "n_jets_pt50": n_jets.astype(float),
-        "nu_energy_fraction": per_event(neutrino, flat["E"]) / energy_all,
-        "photon_energy_fraction": per_event(photon, flat["E"]) / energy_vis,
-        "sphericity": sphericity,
-    }
-    if "n_partons" in ak.fields(events):
-        table["n_partons"] = ak.to_numpy(events.n_partons).astype(float)
-    out: dict[int, dict[str, float]] = {}
-    for label in np.unique(labels):
-        pick = labels == label
-        row = {"n_events": float(pick.sum())}
-        for name, values in table.items():
-            row[name] = float(values[pick].mean())
-            row[name + "_std"] = float(values[pick].std())
-        out[int(label)] = row
-    return out
-
-
-def _main(argv=None) -> int:  # pragma: no cover - documentation helper
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Measure the bh_sph class differences (docs/samples.md table).")
-    parser.add_argument("--events", type=int, default=400, help="events in total (half per class)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--planck-scale", type=float, default=BH_SPH_DEFAULTS["planck_scale"])
-    parser.add_argument("--no-mpi", action="store_true", help="switch multiparton interactions off")
-    args = parser.parse_args(argv)
-    events = bh_sph(args.events, args.seed, planck_scale=args.planck_scale, mpi=not args.no_mpi)
-    summary = bsm_summary(events)
-    names = [k for k in summary[0] if not k.endswith("_std") and k != "n_events"]
-    print(f"| observable (mean ± std) | black hole (1), {int(summary[1]['n_events'])} ev | sphaleron (0), {int(summary[0]['n_events'])} ev |")
-    print("|---|---|---|")
-    for name in names:
-        print(f"| {name} | {summary[1][name]:.3g} ± {summary[1][name + '_std']:.2g} | {summary[0][name]:.3g} ± {summary[0][name + '_std']:.2g} |")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main())

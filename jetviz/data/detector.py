@@ -47,22 +47,13 @@ import awkward as ak
 import numpy as np
 import param
 
+from jetviz.data import pdg
 from jetviz.data.pixelate import pixel_index
 from jetviz.errors import SchemaError
 
-__all__ = ["Detector", "simulate", "is_invisible", "INVISIBLE_PIDS", "EM_PIDS"]
+__all__ = ["Detector", "simulate"]
 
-#: |PDG id| of particles no detector sees: ν_e, ν_μ, ν_τ, the lightest neutralino, the gravitino.
-INVISIBLE_PIDS: tuple[int, ...] = (12, 14, 16, 1000022, 1000039)
-#: |PDG id| of particles that shower in the ECal: e±, γ, and π⁰ (→ γγ) if left undecayed.
-EM_PIDS: tuple[int, ...] = (11, 22, 111)
-_MUON = 13
 _CALO_FIELDS = ("E", "pt", "eta", "phi")
-
-
-def is_invisible(pid: np.ndarray) -> np.ndarray:
-    """Boolean mask of particles no detector sees (|pid| in :data:`INVISIBLE_PIDS`), input shape."""
-    return np.isin(np.abs(np.asarray(pid)), INVISIBLE_PIDS)
 
 
 class Detector(param.Parameterized):
@@ -181,9 +172,9 @@ def simulate(events: ak.Array, detector: Detector | None = None, seed: int = 0) 
     energy, pt, eta, phi, charge = (flat(f) for f in ("E", "pt", "eta", "phi", "charge"))
     apid = np.abs(ak.to_numpy(ak.flatten(particles.pid, axis=1)).astype(np.int64))
 
-    invisible = np.isin(apid, INVISIBLE_PIDS)
-    muon = apid == _MUON
-    em = np.isin(apid, EM_PIDS)
+    invisible = pdg.is_invisible(apid)
+    muon = apid == pdg.MUON
+    em = np.isin(apid, pdg.EM_SHOWERING)
     hadron = ~(invisible | muon | em)
     in_calo = np.abs(eta) < detector.eta_max
 

@@ -26,6 +26,7 @@ import awkward as ak
 import numpy as np
 
 from jetviz.data.kinematics import delta_phi, wrap_phi
+from jetviz.data.pdg import is_visible
 from jetviz.errors import ConfigError, SchemaError
 
 __all__ = ["pixel_index", "pixelate", "energy_map", "event_images", "jet_images"]
@@ -278,18 +279,17 @@ def energy_map(
         eta_max: η acceptance of the map.
         weight: particle field summed per pixel (``"E"`` GeV by default, ``"pt"``...).
         visible_only: leave out invisible particles (neutrinos, see
-            :data:`jetviz.data.detector.INVISIBLE_PIDS`).
+            :data:`jetviz.data.pdg.INVISIBLE`).
     Returns:
         float32 ``(N, 1, n_eta, n_phi)``.
     """
-    from jetviz.data.detector import is_invisible  # detector imports this module
 
     particles = events.particles
     if weight not in ak.fields(particles):
         raise SchemaError(f"particles have no field {weight!r} to weight the map with (have {ak.fields(particles)})")
     if visible_only:
         flat_pid = ak.to_numpy(ak.flatten(particles.pid, axis=1))
-        visible = ak.unflatten(~is_invisible(flat_pid), ak.num(particles, axis=1))
+        visible = ak.unflatten(is_visible(flat_pid), ak.num(particles, axis=1))
         particles = particles[visible]
     image = pixelate(
         particles.eta, particles.phi, particles[weight],

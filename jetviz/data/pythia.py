@@ -14,10 +14,10 @@ import awkward as ak
 import numpy as np
 
 from jetviz.data.kinematics import delta_r, pt_eta_phi, wrap_phi
+from jetviz.data.pdg import is_visible
 from jetviz.errors import JetvizError
 
 __all__ = [
-    "NEUTRINO_PIDS",
     "pythia_versions",
     "make_pythia",
     "next_batch",
@@ -31,9 +31,6 @@ __all__ = [
     "hard_top_quarks",
     "matched_to_top",
 ]
-
-NEUTRINO_PIDS = (12, 14, 16)
-
 
 def pythia_versions() -> dict[str, str]:
     """Versions of the generator stack, recorded in every sample file's metadata."""
@@ -134,10 +131,6 @@ def final_state(prt: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return particles, counts
 
 
-def _visible(pid: np.ndarray) -> np.ndarray:
-    return ~np.isin(np.abs(pid), NEUTRINO_PIDS)
-
-
 def masked_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray) -> tuple[ak.Array, np.ndarray, np.ndarray]:
     """Jagged (px, py, pz, E) records of the particles where ``mask`` holds, for FastJet.
 
@@ -172,7 +165,7 @@ def jet_labels(
     """
     import fastjet
 
-    visible = _visible(particles["pid"])
+    visible = is_visible(particles["pid"])
     p4, keep, sub_counts = masked_p4(particles, counts, visible)
     if algorithm == "durham":
         if np.any(sub_counts < n_jets):
@@ -227,7 +220,7 @@ def leading_jet(
     """
     import fastjet
 
-    visible = _visible(particles["pid"])
+    visible = is_visible(particles["pid"])
     p4, keep, sub_counts = masked_p4(particles, counts, visible)
     sequence = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fastjet.antikt_algorithm, float(radius)))
     jets = sequence.inclusive_jets()

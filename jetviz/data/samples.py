@@ -69,7 +69,7 @@ def _chunk_seed(seed: int, chunk: int) -> int:
 
 def _make_chunk(name: str, params: dict, seed: int, chunk: int, chunk_size: int, n_events: int) -> str:
     """Generate one chunk and cache it; returns the cache path (runs in a worker process)."""
-    from jetviz.data.io import save_events
+    from jetviz.data.formats.parquet import save_events
 
     path = chunk_path(name, params, seed, chunk, chunk_size, n_events)
     if not path.exists():
@@ -186,7 +186,7 @@ def _chunk_params(name: str, params: dict, chunk: int, chunk_size: int) -> dict:
 
 
 def _read_chunks(paths: list[Path]) -> ak.Array:
-    from jetviz.data.io import load_events
+    from jetviz.data.formats.parquet import load_events
 
     arrays = []
     for path in paths:

@@ -49,6 +49,7 @@ from typing import Sequence
 import awkward as ak
 import numpy as np
 
+from jetviz.data import pdg
 from jetviz.errors import SchemaError
 
 __all__ = [
@@ -79,7 +80,6 @@ HIGH_LEVEL_COLUMNS: tuple[str, ...] = (
 )
 assert len(LOW_LEVEL_COLUMNS) == 45 and len(HIGH_LEVEL_COLUMNS) == 39
 
-_ELECTRON, _MUON = 11, 13
 
 
 def validate_features(features: np.ndarray, columns: Sequence[str], source: str = "features") -> np.ndarray:
@@ -253,8 +253,8 @@ def high_level_features(
     event = np.repeat(np.arange(n), counts)
     pt, eta, phi = _flat(particles.pt), _flat(particles.eta), _flat(particles.phi)
     apid = np.abs(np.asarray(ak.to_numpy(ak.flatten(particles.pid, axis=1))).astype(np.int64))
-    lepton = np.isin(apid, (_ELECTRON, _MUON)) & (np.abs(eta) < float(lepton_eta_max))
-    muon_track = (apid == _MUON) & (np.abs(eta) < detector.track_eta_max) & (pt > detector.track_pt_min)
+    lepton = np.isin(apid, (pdg.ELECTRON, pdg.MUON)) & (np.abs(eta) < float(lepton_eta_max))
+    muon_track = (apid == pdg.MUON) & (np.abs(eta) < detector.track_eta_max) & (pt > detector.track_pt_min)
     charged = lepton | muon_track
     pt_s = pt.copy()
     if smear_leptons:

@@ -128,7 +128,7 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
     The visible particles of each event are ordered by decreasing energy and cut at
     ``config.max_particles``.
     """
-    from jetviz.data.detector import is_invisible
+    from jetviz.data.pdg import is_visible
 
     if "jets" not in ak.fields(events):
         raise ConfigError("colorize needs events with truth jets (an e+e- sample with Durham labels)")
@@ -137,7 +137,7 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
     flat = flat_particles(events, ("px", "py", "pz", "E", "eta", "phi", "pid", "jet", "charge") + (
         ("d0", "z0") if "d0" in ak.fields(events.particles) else ()))
     antikt, _, _ = jet_labels(flat, counts, n_jets, "antikt", radius=0.7)
-    visible = ~is_invisible(flat["pid"])
+    visible = is_visible(flat["pid"])
     event = np.repeat(np.arange(len(counts)), counts)
     # keep visible particles, highest energy first, at most max_particles per event
     order = np.lexsort((-flat["E"], event))

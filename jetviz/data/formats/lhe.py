@@ -38,14 +38,17 @@ from __future__ import annotations
 import gzip
 import io as _io
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import awkward as ak
 import numpy as np
 
 from jetviz.errors import DataFileError
 
-__all__ = ["LHE_FIELDS", "write_lhe", "read_lhe", "lhe_event_count"]
+__all__ = [
+    "LHE_FIELDS", "write_lhe", "read_lhe", "lhe_event_count", "lhe_to_events", "read_lhe_events",
+    "iterate_lhe_events", "describe_lhe",
+]
 
 LHE_FIELDS: tuple[str, ...] = (
     "pid", "status", "mother1", "mother2", "col", "acol", "px", "py", "pz", "E", "m", "lifetime", "spin",
@@ -365,3 +368,97 @@ def lhe_event_count(path: str | Path) -> int:
             if stripped.startswith("<event") and (len(stripped.rstrip()) == 6 or stripped[6] in " >"):
                 n += 1
     return n
+
+
+def lhe_to_events(hard: ak.Array, label: int = 0, source: str = "LHE events") -> ak.Array:
+    """The outgoing particles (ISTUP = +1) of hard LHE events as schema events.
+
+    Parameters
+    ----------
+    hard : ak.Array
+        N events × var LHE particle records (:func:`read_lhe`).
+    label : int
+        The per-event label (an LHE file holds one process).
+    source : str
+        What to call the data in errors.
+
+    Returns
+    -------
+    ak.Array
+        Schema events: ``px, py, pz, E`` from PUP, ``pid`` = IDUP, ``charge`` from
+        :mod:`jetviz.data.pdg`, ``jet`` = −1 (no truth clustering).
+    """
+    from jetviz.data import pdg
+    from jetviz.data.schema import make_events
+
+    outgoing = hard[hard.status == 1]
+    counts = ak.to_numpy(ak.num(outgoing, axis=1))
+    flat = {f: ak.to_numpy(ak.flatten(outgoing[f])) for f in ("px", "py", "pz", "E", "pid")}
+    flat["charge"] = pdg.charge(flat["pid"])
+    return make_events(flat, counts, label, source=source)
+
+
+def read_lhe_events(path: str | Path, max_events: int | None = None, label: int = 0) -> ak.Array:
+    """Read an LHE file as schema events (its outgoing hard-process particles; see :func:`lhe_to_events`)."""
+    path = Path(path)
+    hard = read_lhe(path, max_events=max_events)
+    if len(hard) == 0:
+        raise DataFileError(path, "holds no events")
+    return lhe_to_events(hard, label, source=str(path))
+
+
+def iterate_lhe_events(path: str | Path, step_size: int = 10_000, label: int = 0) -> Iterator[ak.Array]:
+    """Read an LHE file as schema events, ``step_size`` events at a time (see :func:`read_lhe_events`)."""
+    events = read_lhe_events(path, label=label)
+    for begin in range(0, len(events), int(step_size)):
+        yield events[begin : begin + int(step_size)]
+
+
+_COUNT_LIMIT = 64 * 2**20  # bytes: count <event> tags of plain files up to this size when listing
+
+
+def describe_lhe(path: str | Path) -> dict:
+    """Cheap facts about an LHE file: beams from ``<init>`` and, for plain files ≤ 64 MiB, the event count.
+
+    Returns
+    -------
+    dict
+        ``kind`` ``"events"``, ``n_events`` (None for gzip files and large files: only a full
+        read counts them), ``labels`` None, ``label_source`` None, ``has_particle_truth`` False,
+        ``fields`` ``["label"]``, ``beams`` (the first ``<init>`` line's four numbers) where found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "no such LHE file")
+    beams = None
+    seen_root = False
+    with _open_text(path) as handle:
+        try:
+            for k, line in enumerate(handle):
+                stripped = line.strip()
+                if stripped.startswith("<LesHouchesEvents"):
+                    seen_root = True
+                elif stripped.startswith("<init") and (len(stripped) == 5 or stripped[5] in " >"):
+                    fields = next(handle).split()
+                    beams = [float(x) for x in fields[:4]] if len(fields) >= 4 else None
+                    break
+                if k > 100_000:
+                    break
+        except (OSError, EOFError, ValueError, StopIteration) as exc:
+            raise DataFileError(path, f"cannot be read as LHE (truncated or corrupted?): {exc}") from None
+    if not seen_root:
+        raise DataFileError(path, "is not a Les Houches Event File (no <LesHouchesEvents> tag)")
+    n_events = None
+    with open(path, "rb") as raw:
+        plain = raw.read(2) != b"\x1f\x8b"
+    if plain and path.stat().st_size <= _COUNT_LIMIT:
+        n_events = lhe_event_count(path)
+    return {
+        "kind": "events",
+        "n_events": n_events,
+        "labels": None,
+        "label_source": None,
+        "has_particle_truth": False,
+        "fields": ["label"],
+        "beams": beams,
+    }
