@@ -38,8 +38,17 @@ import torch
 
 from jetviz.data.io import atomic_write
 from jetviz.errors import ConfigError, DataFileError, SchemaError
-from jetviz.models.constituents import ABLATION, AUGMENTATIONS, augment, pad_constituents, rotate
-from jetviz.models.jetclr import JetCLREncoder, alignment, cosine_similarity, linear_classifier_test, nt_xent, uniformity
+from jetviz.models.constituents import (
+    ABLATION,
+    AUGMENTATIONS,
+    PT_CLIP_MIN,
+    TRANSLATION_UNITS,
+    VIEW_SCHEMES,
+    make_views,
+    pad_constituents,
+    rotate,
+)
+from jetviz.models.jetclr import ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test, nt_xent, uniformity
 from jetviz.runners.base import (
     Cancelled,
     Progress,
@@ -92,10 +101,20 @@ class JetclrConfig(RunConfig):
     n_constituents = param.Integer(default=50, bounds=(2, 500), doc="hardest constituents kept per jet")
     extra_slots = param.Integer(default=20, bounds=(0, 500), doc="free rows per jet for collinear splits")
     augmentations = param.ListSelector(default=list(AUGMENTATIONS), objects=list(AUGMENTATIONS),
-                                       doc="augmentations of both views (none: the views are the jet itself)")
-    translation_width = param.Number(default=0.2, bounds=(0.0, 2.0), doc="translations uniform in ±width (rad)")
+                                       doc="augmentations of the views (none: the views are the jet itself)")
+    view_scheme = param.Selector(default="reference", objects=list(VIEW_SCHEMES),
+                                 doc="reference: one view only rotated/translated, the other gets every augmentation; "
+                                     "symmetric: both views get every augmentation")
+    translation_width = param.Number(default=1.0, bounds=(0.0, 5.0),
+                                     doc="translations uniform in ±width (in translation_unit)")
+    translation_unit = param.Selector(default="jet_extent", objects=list(TRANSLATION_UNITS),
+                                      doc="translation width in units of each jet's (η, φ) extent, or in rad")
     split_probability = param.Number(default=0.5, bounds=(0.0, 1.0), doc="chance that a constituent is split")
     lambda_soft = param.Number(default=0.1, bounds=(0.0, 10.0), doc="Λ_soft of the soft smearing (GeV)")
+    pt_clip_min = param.Number(default=PT_CLIP_MIN, bounds=(0.0, 100.0),
+                               doc="soft smearing σ = Λ_soft / max(pT, pt_clip_min) (GeV; 0: no clip)")
+    encoder = param.Selector(default="irc_safe", objects=list(ENCODER_KINDS),
+                             doc="irc_safe: pT-weighted attention and pooling; plain: padding mask and mean")
     d_model = param.Integer(default=64, bounds=(4, 1024), doc="transformer width")
     n_heads = param.Integer(default=4, bounds=(1, 32), doc="attention heads (divide d_model)")
     n_layers = param.Integer(default=2, bounds=(1, 24), doc="transformer layers")
@@ -168,13 +187,15 @@ def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
 
 
 def _encoder(config: JetclrConfig) -> JetCLREncoder:
-    return JetCLREncoder(config.d_model, config.n_heads, config.n_layers, config.rep_dim, config.proj_dim, config.jet_R)
+    return JetCLREncoder(config.d_model, config.n_heads, config.n_layers, config.rep_dim, config.proj_dim, config.jet_R,
+                         kind=config.encoder)
 
 
 def _views(x: torch.Tensor, mask: torch.Tensor, config: JetclrConfig, generator: torch.Generator):
-    options = dict(which=config.augmentations, translation_width=config.translation_width,
-                   split_probability=config.split_probability, lambda_soft=config.lambda_soft, generator=generator)
-    return augment(x, mask, **options), augment(x, mask, **options)
+    return make_views(x, mask, config.augmentations, config.view_scheme, generator,
+                      translation_width=config.translation_width, translation_unit=config.translation_unit,
+                      split_probability=config.split_probability, lambda_soft=config.lambda_soft,
+                      pt_clip_min=config.pt_clip_min)
 
 
 def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: str = "cpu",
