@@ -239,3 +239,27 @@ def test_parton_labels_reject_an_unknown_or_wrong_process(ttbar):
         py8.parton_labels(ttbar.prt, "zhh")
     with pytest.raises(JetvizError, match="expected one"):
         py8.parton_labels(ttbar.prt, "zh")  # tt̄ records have no Z → qq̄
+
+
+def test_colorize_reads_the_configured_truth():
+    """The colorize runner trains on Durham (default) or on the history truth, keeping Durham beside it."""
+    from jetviz.errors import ConfigError
+    from jetviz.runners.colorize import ColorizeConfig, prepare
+
+    sample = ee_jets(12, seed=6)
+    grid = dict(n_eta=16, n_phi=16, max_particles=4096)
+    durham = prepare(sample, ColorizeConfig(**grid))
+    history = prepare(sample, ColorizeConfig(**grid, truth="parton"))
+    np.testing.assert_array_equal(durham.truth, durham.durham)
+    np.testing.assert_array_equal(history.durham, durham.truth)
+    assert (history.truth != history.durham)[history.visible].any()
+    # per event: the visible particles' 'parton' labels, hardest first
+    for b, particles in enumerate(sample.particles):
+        pid, energy, parton = (ak.to_numpy(particles[f]) for f in ("pid", "E", "parton"))
+        keep = ~np.isin(np.abs(pid), py8.NEUTRINO_PIDS)
+        expected = parton[keep][np.argsort(-energy[keep], kind="stable")]
+        np.testing.assert_array_equal(history.truth[b, history.visible[b]], expected)
+    toy = ee_jets(3, seed=1).particles[["px", "py", "pz", "E", "pt", "eta", "phi", "charge", "pid", "jet"]]
+    with pytest.raises(ConfigError, match="parton"):
+        prepare(ak.zip({"particles": toy, "label": np.zeros(3, int), "jets": ee_jets(3, seed=1).jets}, depth_limit=1),
+                ColorizeConfig(n_eta=16, n_phi=16, truth="parton"))
