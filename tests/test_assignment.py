@@ -183,3 +183,13 @@ def test_durham_against_the_history_truth_on_pythia_events():
     metrics = assignment_metrics(durham, truth, energy, visible, K)
     assert 0.6 < metrics["accuracy"] < 0.97
     assert metrics["merged_rate"] > 0.02 and metrics["all_pure"] < 0.8
+
+
+@pytest.mark.parametrize("shares", [(0.0, 0.3), (1.2, 0.3), (0.5, 0.6)])
+def test_bad_shares_raise_config_errors(shares):
+    from jetviz.errors import ConfigError
+
+    truth, energy, mask, colours, rng = events(B=2, seed=7)
+    with pytest.raises(ConfigError):
+        assignment_metrics(paint(truth, colours, rng, mask), truth, energy, mask, K, merge_share=shares[0],
+                           split_share=shares[1])

@@ -313,13 +313,15 @@ def parton_labels(prt: ak.Array, process: str) -> np.ndarray:
     p3 = np.stack([ak.to_numpy(ak.flatten(prt.p[c])).astype(np.float64) for c in ("px", "py", "pz")], -1)
     energy = ak.to_numpy(ak.flatten(prt.p.e)).astype(np.float64)
     index = np.arange(len(pid))
-    parent = np.where(mother1 > 0, start + mother1, index)
+    first_mother = np.where(mother1 > 0, start + mother1, index)
+    parent = first_mother.copy()
     # primary hadrons: the nearest parton (in angle) of their string's range of mothers
     hadron = (status >= 81) & (status <= 89) & (mother2 > mother1) & (mother1 > 0)
     rows = np.flatnonzero(hadron)
     length = mother2[rows] - mother1[rows] + 1
     segment = np.repeat(np.arange(len(rows)), length)
-    candidate = np.repeat(start[rows] + mother1[rows], length) + (np.arange(len(segment)) - np.repeat(np.cumsum(length) - length, length))
+    offset_in_range = np.arange(len(segment)) - np.repeat(np.cumsum(length) - length, length)
+    candidate = np.repeat(start[rows] + mother1[rows], length) + offset_in_range
     unit = p3 / np.maximum(np.linalg.norm(p3, axis=1, keepdims=True), 1e-300)
     cosine = np.einsum("ij,ij->i", unit[rows][segment], unit[candidate])
     order = np.lexsort((-cosine, segment))
@@ -331,7 +333,7 @@ def parton_labels(prt: ak.Array, process: str) -> np.ndarray:
     parent[merged] = np.where(energy[a] >= energy[b], a, b)
     # the hard decay partons are the roots that carry a label
     root_label = np.full(len(pid), -1, dtype=np.int64)
-    mother_id = pid[np.where(mother1 > 0, start + mother1, index)]
+    mother_id = pid[first_mother]
     outgoing = (status == 23) & (np.abs(pid) <= 5) & (mother1 > 0)
     event = np.repeat(np.arange(len(counts)), counts)
     for label, (sign, quark, mother) in enumerate(HARD_PARTONS[process]):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from jetviz.errors import SchemaError
+from jetviz.errors import ConfigError, SchemaError
 
 __all__ = [
     "shared_energy",
@@ -118,7 +118,7 @@ def merged_and_split(shared: np.ndarray, truth_energy: np.ndarray, merge_share: 
         ``(merged, split)``: ``(B, K)`` bool per truth parton.
     """
     if not (0 < merge_share <= 1 and 0 < split_share <= 0.5):
-        raise ValueError(f"need 0 < merge_share ≤ 1 and 0 < split_share ≤ 0.5, got {merge_share}, {split_share}")
+        raise ConfigError(f"need 0 < merge_share ≤ 1 and 0 < split_share ≤ 0.5, got {merge_share}, {split_share}")
     fraction = shared / np.maximum(truth_energy, 1e-300)[:, :, None]  # (B, a, k): share of E_a in colour k
     holds = (fraction >= merge_share) & (truth_energy[:, :, None] > 0)
     partons_held = holds.sum(1)  # (B, k): partons of which colour k holds ≥ merge_share

@@ -121,7 +121,7 @@ class JetCLREncoder(nn.Module):
             return self.to_rep((h * weights).sum(1) / weights.sum(1))
         # irc_safe: log(pT_j/ΣpT) on every key's logit (−∞ for pT = 0 and padding), pT-weighted pooling
         weighted = mask & (pt > 0)
-        bias = torch.where(weighted, torch.log(fraction), torch.full_like(fraction, float("-inf")))
+        bias = torch.where(weighted, torch.log(fraction.clamp_min(1e-30)), torch.full_like(fraction, float("-inf")))
         h = self.embed(angles)
         for layer in self.transformer.layers:
             h = _biased_layer(layer, h, bias[:, None, None, :])
