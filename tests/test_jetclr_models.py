@@ -14,15 +14,20 @@ from jetviz.models.constituents import (
     ABLATION,
     AUGMENTATIONS,
     LAMBDA_SOFT,
+    PT_CLIP_MIN,
+    VIEW_SCHEMES,
     augment,
     check_batch,
     collinear_split,
+    jet_extent,
+    make_views,
     pad_constituents,
     rotate,
     soft_smear,
     translate,
 )
 from jetviz.models.jetclr import (
+    ENCODER_KINDS,
     JetCLREncoder,
     alignment,
     cosine_similarity,
@@ -71,6 +76,7 @@ def jet_axis(x: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
 
 
 def small_encoder(seed: int = 0, **kwargs) -> JetCLREncoder:
+    """A small encoder in eval mode (``kind`` as a keyword, default irc_safe)."""
     torch.manual_seed(seed)
     settings = dict(d_model=16, n_heads=2, n_layers=1, rep_dim=8, proj_dim=4)
     settings.update(kwargs)
@@ -80,9 +86,10 @@ def small_encoder(seed: int = 0, **kwargs) -> JetCLREncoder:
 # ----------------------------------------------------------------------------- encoder: invariances
 @pytest.mark.parametrize("B,P", [(1, 1), (3, 5), (8, 12), (16, 30)])
 @pytest.mark.parametrize("no_grad", [True, False])
-def test_encoder_is_invariant_under_any_permutation_of_constituents(B, P, no_grad):
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_is_invariant_under_any_permutation_of_constituents(kind, B, P, no_grad):
     x, mask = random_batch(B, P, seed=B * 100 + P)
-    model = small_encoder(n_layers=2)
+    model = small_encoder(n_layers=2, kind=kind)
     g = torch.Generator().manual_seed(7)
     idx = torch.argsort(torch.rand(B, P, generator=g), 1)  # a different permutation per jet
     xp = torch.gather(x, 1, idx[..., None].expand(-1, -1, 3))
@@ -96,9 +103,10 @@ def test_encoder_is_invariant_under_any_permutation_of_constituents(B, P, no_gra
 
 @pytest.mark.parametrize("B,P", [(2, 3), (6, 10)])
 @pytest.mark.parametrize("extra", [1, 4, 17])
-def test_encoder_ignores_extra_padded_rows_anywhere(B, P, extra):
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_ignores_extra_padded_rows_anywhere(kind, B, P, extra):
     x, mask = random_batch(B, P, seed=extra)
-    model = small_encoder(seed=1)
+    model = small_encoder(seed=1, kind=kind)
     xe = torch.cat([x, torch.zeros(B, extra, 3)], 1)
     me = torch.cat([mask, torch.zeros(B, extra, dtype=torch.bool)], 1)
     # also scatter the padded rows among the real ones
@@ -111,10 +119,11 @@ def test_encoder_ignores_extra_padded_rows_anywhere(B, P, extra):
         torch.testing.assert_close(model.represent(xs, ms), ref, atol=1e-5, rtol=1e-5)
 
 
-def test_encoder_is_not_trivially_constant():
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_is_not_trivially_constant(kind):
     """The invariance tests mean something only if the representation depends on the jet."""
     x, mask = random_batch(4, 6, seed=11, min_real=3)
-    model = small_encoder(seed=2)
+    model = small_encoder(seed=2, kind=kind)
     with torch.no_grad():
         ref = model.represent(x, mask)
         moved = x.clone()
@@ -123,15 +132,19 @@ def test_encoder_is_not_trivially_constant():
         dropped = mask.clone()
         dropped[:, 1:] = False  # keep only the hardest constituent
         assert (model.represent(x * dropped[..., None], dropped) - ref).abs().max() > 1e-4
+        reweighted = x.clone()
+        reweighted[:, 0, 0] *= 3.0  # the same constituents, more pT in the hardest one
+        assert (model.represent(reweighted, mask) - ref).abs().max() > 1e-4
     # and different jets get different representations
     assert torch.cdist(ref, ref)[~torch.eye(4, dtype=torch.bool)].min() > 1e-5
 
 
 @pytest.mark.parametrize("rep_dim,proj_dim", [(8, 4), (5, 3)])
 @pytest.mark.parametrize("B", [1, 7])
-def test_encoder_forward_shapes_and_head(rep_dim, proj_dim, B):
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_forward_shapes_and_head(kind, rep_dim, proj_dim, B):
     x, mask = random_batch(B, 9, seed=rep_dim)
-    model = small_encoder(rep_dim=rep_dim, proj_dim=proj_dim)
+    model = small_encoder(rep_dim=rep_dim, proj_dim=proj_dim, kind=kind)
     with torch.no_grad():
         rep, z = model(x, mask)
         torch.testing.assert_close(rep, model.represent(x, mask))
@@ -140,23 +153,141 @@ def test_encoder_forward_shapes_and_head(rep_dim, proj_dim, B):
     assert torch.isfinite(rep).all() and torch.isfinite(z).all()
 
 
-def test_encoder_pt_enters_only_as_fractions():
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_pt_enters_only_as_fractions(kind):
     """The embedding sees pT/ΣpT: scaling every pT of a jet leaves its representation unchanged."""
     x, mask = random_batch(5, 8, seed=4)
     scaled = x.clone()
     scaled[..., 0] *= torch.tensor([0.5, 2.0, 3.0, 10.0, 100.0])[:, None]
-    model = small_encoder(seed=5)
+    model = small_encoder(seed=5, kind=kind)
     with torch.no_grad():
         torch.testing.assert_close(model.represent(scaled, mask), model.represent(x, mask), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs", [dict(d_model=15, n_heads=2), dict(n_layers=0), dict(rep_dim=0), dict(proj_dim=0),
-                                    dict(R=0.0), dict(R=-1.0), dict(n_heads=0)])
+                                    dict(R=0.0), dict(R=-1.0), dict(n_heads=0), dict(kind="ircsafe")])
 def test_encoder_rejects_bad_settings(kwargs):
     settings = dict(d_model=16, n_heads=2, n_layers=1, rep_dim=8, proj_dim=4)
     settings.update(kwargs)
     with pytest.raises(ConfigError):
         JetCLREncoder(**settings)
+
+
+# ----------------------------------------------------------------------------- encoder: IRC safety
+def _with_zero_pt_constituents(x, mask, n_extra: int, seed: int):
+    """The jets with ``n_extra`` real (mask True) constituents of pT = 0 at random, far-flung
+    (η, φ), appended and then shuffled among the others."""
+    g = torch.Generator().manual_seed(seed)
+    B, P, _ = x.shape
+    extra = torch.zeros(B, n_extra, 3, dtype=x.dtype)
+    extra[..., 1:] = 3.0 * torch.randn(B, n_extra, 2, generator=g, dtype=x.dtype)
+    xe = torch.cat([x, extra], 1)
+    me = torch.cat([mask, torch.ones(B, n_extra, dtype=torch.bool)], 1)
+    idx = torch.argsort(torch.rand(B, P + n_extra, generator=g), 1)
+    return torch.gather(xe, 1, idx[..., None].expand(-1, -1, 3)), torch.gather(me, 1, idx)
+
+
+def _split_by_hand(x, mask, seed: int, rounds: int = 2):
+    """Each real constituent split ``rounds`` times (1 → 2 → 4 ...) into collinear pieces with
+    random pT fractions, appended in a shuffled order (numpy, independent of collinear_split)."""
+    rng = np.random.default_rng(seed)
+    xs = x.double().numpy()
+    out = []
+    for b in range(len(xs)):
+        pieces = [row for row, m in zip(xs[b], mask[b].numpy()) if m]
+        for _ in range(rounds):
+            new = []
+            for pt, eta, phi in pieces:
+                z = rng.uniform(0.05, 0.95)
+                new += [(z * pt, eta, phi), ((1 - z) * pt, eta, phi)]
+            pieces = new
+        rng.shuffle(pieces)
+        out.append(np.array(pieces))
+    P = max(len(o) for o in out)
+    xo = np.zeros((len(out), P, 3))
+    mo = np.zeros((len(out), P), bool)
+    for b, o in enumerate(out):
+        xo[b, : len(o)], mo[b, : len(o)] = o, True
+    return torch.as_tensor(xo, dtype=x.dtype), torch.as_tensor(mo)
+
+
+IRC_CASES = ["zero pT", "collinear_split", "split by hand", "both"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", IRC_CASES)
+@pytest.mark.parametrize("no_grad", [True, False])
+def test_irc_safe_encoder_is_unchanged_by_soft_and_collinear_emissions(dtype, case, no_grad):
+    """Adding pT = 0 constituents anywhere and splitting constituents collinearly leaves the
+    IRC-safe representation unchanged to 1e-5 (the proof is in jetviz.models.jetclr's docstring)."""
+    x, mask = random_batch(12, 10, seed=21, max_real=7)
+    x = torch.cat([x, torch.zeros(12, 6, 3)], 1).to(dtype)  # free rows for collinear_split
+    mask = torch.cat([mask, torch.zeros(12, 6, dtype=torch.bool)], 1)
+    model = small_encoder(seed=3, n_layers=3, kind="irc_safe").to(dtype)
+    if case == "zero pT":
+        xa, ma = _with_zero_pt_constituents(x, mask, 5, seed=1)
+    elif case == "collinear_split":
+        xa, ma = collinear_split(x, mask, 1.0, generator=torch.Generator().manual_seed(2))
+        assert (ma.sum(1) > mask.sum(1)).all()
+    elif case == "split by hand":
+        xa, ma = _split_by_hand(x, mask, seed=3)
+    else:
+        xa, ma = _split_by_hand(*_with_zero_pt_constituents(x, mask, 4, seed=4), seed=5, rounds=1)
+    with torch.set_grad_enabled(not no_grad):
+        ref = model.represent(x, mask)
+        out = model.represent(xa, ma)
+    assert ref.dtype == dtype and ref.abs().mean() > 0.05
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", IRC_CASES)
+def test_plain_encoder_is_not_irc_safe(case):
+    """The old encoder (kept for the ablation) changes under the same emissions: the IRC test above
+    could fail."""
+    x, mask = random_batch(12, 10, seed=21, max_real=7)
+    x = torch.cat([x, torch.zeros(12, 6, 3)], 1)
+    mask = torch.cat([mask, torch.zeros(12, 6, dtype=torch.bool)], 1)
+    model = small_encoder(seed=3, n_layers=3, kind="plain")
+    if case == "zero pT":
+        xa, ma = _with_zero_pt_constituents(x, mask, 5, seed=1)
+    elif case == "collinear_split":
+        xa, ma = collinear_split(x, mask, 1.0, generator=torch.Generator().manual_seed(2))
+    elif case == "split by hand":
+        xa, ma = _split_by_hand(x, mask, seed=3)
+    else:
+        xa, ma = _split_by_hand(*_with_zero_pt_constituents(x, mask, 4, seed=4), seed=5, rounds=1)
+    with torch.no_grad():
+        assert (model.represent(xa, ma) - model.represent(x, mask)).abs().max() > 1e-2
+
+
+def test_irc_safe_encoder_is_continuous_in_a_soft_constituent():
+    """Infrared safety as a limit: a constituent of pT fraction ε moves the representation by O(ε)."""
+    x, mask = random_batch(6, 8, seed=9, max_real=6)
+    x, mask = x.double(), mask
+    model = small_encoder(seed=4, kind="irc_safe").double()
+    changes = []
+    with torch.no_grad():
+        ref = model.represent(x, mask)
+        for eps in (1e-2, 1e-4, 1e-6):
+            soft = x.clone()
+            n = mask.sum(1)
+            rows = torch.arange(len(x))
+            soft[rows, n, 0] = eps * x[..., 0].sum(1)
+            soft[rows, n, 1:] = torch.tensor([0.5, -0.4], dtype=torch.float64)
+            changes.append(float((model.represent(soft, mask | (torch.arange(8) == n[:, None])) - ref).abs().max()))
+    assert changes[0] > 1e-5  # a soft constituent does something ...
+    assert changes[1] < changes[0] / 30 and changes[2] < changes[1] / 30  # ... that vanishes linearly
+    assert changes[2] < 1e-5
+
+
+@pytest.mark.parametrize("kind", ENCODER_KINDS)
+def test_encoder_gives_the_same_output_with_and_without_gradients(kind):
+    """PyTorch's eval-mode fast path once gave a different answer for a per-jet attention bias."""
+    x, mask = random_batch(7, 9, seed=8)
+    model = small_encoder(seed=6, n_layers=2, kind=kind)
+    with torch.no_grad():
+        fast = model.represent(x, mask)
+    torch.testing.assert_close(model.represent(x, mask).detach(), fast, atol=1e-6, rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------- bad batches
@@ -506,7 +637,7 @@ def test_translate_shifts_every_real_constituent_by_the_given_shift(B, P, seed):
 @pytest.mark.parametrize("width", [0.05, 0.2, 1.0])
 def test_translate_random_shifts_are_common_to_a_jet_and_within_width(width):
     x, mask = random_batch(300, 6, seed=2, min_real=2)
-    out, _ = translate(x, mask, width=width, generator=torch.Generator().manual_seed(4))
+    out, _ = translate(x, mask, width=width, generator=torch.Generator().manual_seed(4), unit="rad")
     delta = (out - x)[..., 1:]
     first = delta[:, :1, :]
     torch.testing.assert_close((delta - first) * mask[..., None], torch.zeros_like(delta), atol=1e-6, rtol=0)
@@ -514,6 +645,48 @@ def test_translate_random_shifts_are_common_to_a_jet_and_within_width(width):
     assert (np.abs(shifts) <= width + 1e-6).all()
     assert np.abs(shifts).max() > 0.8 * width  # spread over the whole range
     assert abs(shifts.mean()) < 0.1 * width
+
+
+def test_jet_extent_matches_hand_computation_over_real_constituents():
+    x, mask = random_batch(20, 9, seed=5, max_real=6)
+    x = x.clone()
+    xn, mn = x.double().numpy(), mask.numpy()
+    expected = np.array([[np.ptp(xn[b, mn[b], c]) for c in (1, 2)] for b in range(len(xn))])
+    np.testing.assert_allclose(jet_extent(x, mask).double().numpy(), expected, atol=1e-6)
+    # the padded rows (zeros at the origin) do not count: a jet far from the origin keeps its extent
+    shifted, _ = translate(x, mask, shifts=torch.full((20, 2), 5.0))
+    np.testing.assert_allclose(jet_extent(shifted, mask).double().numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [0.5, 1.0])
+def test_translate_in_jet_extents_scales_each_jet_by_its_own_size(width):
+    """The reference's translations: δη ~ U(±width·Δη_jet), δφ ~ U(±width·Δφ_jet)."""
+    x, mask = random_batch(400, 6, seed=3, min_real=2)
+    x = x.clone()
+    x[:200, :, 1:] *= 4.0  # two populations: wide jets and narrow ones
+    extent = jet_extent(x, mask).double().numpy()
+    out, out_mask = translate(x, mask, width=width, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(out_mask, mask) and (out[~mask] == 0).all()
+    shifts = (out - x)[:, 0, 1:].double().numpy()
+    torch.testing.assert_close(((out - x)[..., 1:] - (out - x)[:, :1, 1:]) * mask[..., None],
+                               torch.zeros_like(x[..., 1:]), atol=1e-5, rtol=0)
+    ratio = shifts / extent
+    assert (np.abs(ratio) <= width + 1e-5).all()
+    assert np.abs(ratio).max() > 0.9 * width and abs(ratio.mean()) < 0.1 * width
+    # uniform in the jet's units: |ratio| has mean width/2 in both populations
+    for part in (slice(0, 200), slice(200, 400)):
+        assert np.abs(ratio[part]).mean() == pytest.approx(width / 2, rel=0.15)
+    assert np.abs(shifts[:200]).mean() > 3 * np.abs(shifts[200:]).mean()
+    # an explicit extent replaces the jet's own
+    given, _ = translate(x, mask, width=width, generator=torch.Generator().manual_seed(5), extent=torch.ones(400, 2))
+    assert (np.abs((given - x)[:, 0, 1:].numpy()) <= width + 1e-6).all()
+
+
+@pytest.mark.parametrize("kwargs", [dict(unit="radians"), dict(width=-0.1), dict(width=float("nan"))])
+def test_translate_rejects_bad_settings(kwargs):
+    x, mask = random_batch(2, 3, seed=0)
+    with pytest.raises(ConfigError):
+        translate(x, mask, **kwargs)
 
 
 # ----------------------------------------------------------------------------- soft_smear
@@ -554,6 +727,46 @@ def test_soft_smear_rejects_bad_lambda(lambda_soft):
     x, mask = random_batch(2, 3, seed=0)
     with pytest.raises(ConfigError):
         soft_smear(x, mask, lambda_soft)
+
+
+@pytest.mark.parametrize("pt_clip_min,expected_width", [
+    (PT_CLIP_MIN, [1.0, 1.0, 1.0, 0.2, 0.01]),  # the default clip: no constituent moves by more than ~1 rad
+    (0.0, [100.0, 2.0, 1.0, 0.2, 0.01]),  # unclipped σ = Λ_soft/pT (jetviz before issue 18)
+    (1.0, [0.1, 0.1, 0.1, 0.1, 0.01]),
+])
+def test_soft_smear_clips_the_pt_in_its_width(pt_clip_min, expected_width):
+    """σ = Λ_soft / max(pT, pt_clip_min): the reference's clip at 0.1 GeV."""
+    n = 20000
+    pts = torch.tensor([0.001, 0.05, 0.1, 0.5, 10.0])
+    jet = torch.stack([pts, torch.zeros(5), torch.zeros(5)], -1)
+    x = jet.expand(n, -1, -1).contiguous()
+    mask = torch.ones(n, 5, dtype=torch.bool)
+    out, _ = soft_smear(x, mask, LAMBDA_SOFT, torch.Generator().manual_seed(3), pt_clip_min=pt_clip_min)
+    std = (out - x)[..., 1:].double().numpy().std(0)  # (5, 2)
+    for c in range(2):
+        np.testing.assert_allclose(std[:, c], expected_width, rtol=0.05)
+
+
+def test_soft_smear_after_collinear_splits_keeps_constituents_near_the_jet():
+    """Issue 18: collinear splits make constituents of a few MeV; unclipped, the smearing threw
+    them hundreds of radians. With the clip nothing moves by more than 6 σ_max = 6 rad."""
+    x, mask = _centred_batch(400, seed=7, n_constituents=8, extra_slots=8)
+    x = x.clone()
+    x[..., 0] *= 0.02  # soft jets: many constituents below 0.1 GeV after splitting
+    g = torch.Generator().manual_seed(1)
+    split, split_mask = collinear_split(x, mask, 1.0, generator=g)
+    assert (split[..., 0][split_mask] < 0.01).any()
+    clipped, _ = soft_smear(split, split_mask, generator=torch.Generator().manual_seed(2))
+    unclipped, _ = soft_smear(split, split_mask, generator=torch.Generator().manual_seed(2), pt_clip_min=0.0)
+    moved = lambda out: (out - split)[..., 1:].norm(dim=-1)[split_mask]  # noqa: E731
+    assert moved(clipped).max() < 6 * LAMBDA_SOFT / PT_CLIP_MIN
+    assert moved(unclipped).max() > 50
+
+
+def test_soft_smear_rejects_bad_clip():
+    x, mask = random_batch(2, 3, seed=0)
+    with pytest.raises(ConfigError):
+        soft_smear(x, mask, pt_clip_min=-1.0)
 
 
 # ----------------------------------------------------------------------------- augment
@@ -614,11 +827,72 @@ def test_augment_keeps_total_pt_padding_and_validity(row, seed):
     assert torch.equal(again[0], out) and torch.equal(again[1], out_mask)
 
 
+@pytest.mark.parametrize("row", list(ABLATION), ids=list(ABLATION))
+def test_reference_views_split_and_smear_only_the_second_view(row):
+    """make_views(scheme="reference"): view a is only rotated/translated, view b gets everything."""
+    which = ABLATION[row]
+    x, mask = _centred_batch(64, seed=2, n_constituents=6, extra_slots=6)
+    (xa, ma), (xb, mb) = make_views(x, mask, which, "reference", torch.Generator().manual_seed(3))
+    check_batch(xa, ma), check_batch(xb, mb)
+    assert torch.equal(ma, mask)  # no split in view a
+    assert torch.equal(xa[..., 0], x[..., 0])  # its constituents keep their pT
+    # view a is a rigid motion of the jet: the distances between its constituents are kept
+    pair = lambda v: torch.cdist(v[..., 1:].double(), v[..., 1:].double())  # noqa: E731
+    real_pairs = mask[:, :, None] & mask[:, None, :]
+    torch.testing.assert_close(pair(xa)[real_pairs], pair(x)[real_pairs], atol=1e-5, rtol=1e-5)
+    if not {"rotations", "translations"} & set(which):
+        assert torch.equal(xa, x)
+    if "collinear" in which:
+        assert (mb.sum(1) > mask.sum(1)).any()
+    else:
+        assert torch.equal(mb, mask)
+    if "soft" in which:  # smeared: the distances between the (parent) constituents of view b change
+        assert not torch.allclose(pair(xb)[real_pairs], pair(x)[real_pairs], atol=1e-4)
+    if not which:
+        assert torch.equal(xa, x) and torch.equal(xb, x)
+    if "rotations" in which or "translations" in which:  # each view draws its own motion
+        assert not torch.allclose(xa[:, 0], xb[:, 0], atol=1e-4)
+
+
+def test_symmetric_views_augment_both_views():
+    x, mask = _centred_batch(64, seed=2, n_constituents=6, extra_slots=6)
+    (xa, ma), (xb, mb) = make_views(x, mask, ("collinear", "soft"), "symmetric", torch.Generator().manual_seed(3))
+    assert (ma.sum(1) > mask.sum(1)).any() and (mb.sum(1) > mask.sum(1)).any()
+    assert not torch.equal(xa, xb)
+    # the same draws as two augment calls in a row
+    g = torch.Generator().manual_seed(3)
+    first, second = augment(x, mask, ("collinear", "soft"), generator=g), augment(x, mask, ("collinear", "soft"), generator=g)
+    assert torch.equal(first[0], xa) and torch.equal(second[0], xb)
+
+
+def test_make_views_rejects_an_unknown_scheme():
+    x, mask = random_batch(2, 3, seed=0)
+    assert set(VIEW_SCHEMES) == {"reference", "symmetric"}
+    with pytest.raises(ConfigError, match="view scheme"):
+        make_views(x, mask, AUGMENTATIONS, "both")
+
+
+def test_augment_translates_by_the_unaugmented_jets_extent():
+    """augment translates by ±width times the extent of the jet it is given (or ±width rad)."""
+    x, mask = _centred_batch(2000, seed=4, n_constituents=6, extra_slots=0)
+    extent = jet_extent(x, mask)
+    g = torch.Generator().manual_seed(0)
+    # with no rotation, the shift of the pT-weighted axis is the translation (smearing is zero-mean)
+    out, _ = augment(x, mask, ("translations",), translation_width=1.0, generator=g)
+    shift = torch.as_tensor(jet_axis(out, mask) - jet_axis(x, mask))
+    assert (shift.abs() <= extent.double() + 1e-5).all()
+    wide = extent > 0.1
+    assert (shift.abs()[wide] / extent.double()[wide]).max() > 0.95
+    rad, _ = augment(x, mask, ("translations",), translation_width=0.2, translation_unit="rad", generator=g)
+    assert (torch.as_tensor(jet_axis(rad, mask) - jet_axis(x, mask)).abs() <= 0.2 + 1e-5).all()
+
+
 def test_augmentation_constants():
     assert set(AUGMENTATIONS) == {"collinear", "soft", "rotations", "translations"}
     assert all(set(v) <= set(AUGMENTATIONS) for v in ABLATION.values())
     assert ABLATION["none"] == () and set(ABLATION["all"]) == set(AUGMENTATIONS)
     assert LAMBDA_SOFT == pytest.approx(0.1)
+    assert PT_CLIP_MIN == pytest.approx(0.1)  # the reference's clip (GeV)
 
 
 # ----------------------------------------------------------------------------- NT-Xent

@@ -6,8 +6,12 @@ Each recipe is ``make(n_events, seed, **params) -> ak.Array`` (see :mod:`jetviz.
 Pythia recipes
 --------------
 ``ee_6jet``     e+e- → tt̄ → 6 jets at √s = 500 GeV (both W hadronic); truth = Durham
-                exclusive 6-jet clustering of the visible final state, jets ordered by energy.
-``ee_zh_4jet``  e+e- → ZH at √s = 250 GeV, Z → qq̄, H → bb̄; Durham exclusive 4 jets.
+                exclusive 6-jet clustering of the visible final state, jets ordered by energy
+                (``jet``), and the history truth ``parton``: the hard decay parton (b, q, q̄′
+                of t; b̄, q, q̄′ of t̄) each particle descends from in Pythia's event record
+                (:func:`jetviz.data.pythia.parton_labels`; −1 for production-stage radiation).
+``ee_zh_4jet``  e+e- → ZH at √s = 250 GeV, Z → qq̄, H → bb̄; Durham exclusive 4 jets, and
+                ``parton`` (q, q̄ of the Z; b, b̄ of the H).
 ``top_qcd``     pp → tt̄ (label 1) and QCD dijets (label 0) at 14 TeV, p̂T window around the jet
                 pT window, no MPI, no pile-up; particles = constituents of the leading anti-kt
                 jet (radius ``R``) with ``pt_min < pT < pt_max`` and ``|η| < eta_max``, at most
@@ -51,6 +55,8 @@ class Recipe:
         toy: True for the numpy-only stand-ins used by fast unit tests.
         chunk_size: events per cached chunk — large enough that Pythia's initialisation
             (≈0.2–0.5 s) is a small part of a chunk, small enough for a live progress bar.
+        version: raised when a recipe's output changes for the same parameters (part of the
+            cache key from version 2 on, so older cached chunks are not reused).
     """
 
     name: str
@@ -60,6 +66,7 @@ class Recipe:
     classes: tuple[str, ...] = ("events",)
     toy: bool = False
     chunk_size: int = 250
+    version: int = 1
 
     def params(self, **overrides) -> dict:
         """Defaults updated with ``overrides``; unknown names raise :class:`ConfigError`."""
@@ -83,10 +90,15 @@ def _ee_settings(process: str, sqrt_s: float) -> list[str]:
     raise ConfigError(f"unknown e+e- process {process!r}")
 
 
-def _events_with_durham_truth(prt: ak.Array, n_jets: int, source: str, event_fields=None) -> ak.Array:
+def _events_with_durham_truth(prt: ak.Array, n_jets: int, source: str, event_fields=None,
+                              process: str | None = None) -> ak.Array:
+    """Schema events of the final states with Durham ``jet`` labels, and ``parton`` labels
+    (:func:`jetviz.data.pythia.parton_labels`) when the hard ``process`` is known."""
     particles, counts = py8.final_state(prt)
     jet, jets, jet_counts = py8.durham_labels(particles, counts, n_jets)
     particles["jet"] = jet
+    if process is not None:
+        particles["parton"] = py8.parton_labels(prt, process)
     return make_events(
         particles, counts, label=0,
         jets=make_jets(jets["px"], jets["py"], jets["pz"], jets["E"], jet_counts),
@@ -95,7 +107,7 @@ def _events_with_durham_truth(prt: ak.Array, n_jets: int, source: str, event_fie
 
 
 def ee_jets(n_events: int, seed: int, process: str = "ttbar", sqrt_s: float = 500.0, n_jets: int = 6) -> ak.Array:
-    """e+e- events with per-particle Durham exclusive ``n_jets`` truth labels.
+    """e+e- events with per-particle Durham exclusive ``n_jets`` (``jet``) and history (``parton``) truth labels.
 
     Arguments:
         n_events: events to generate.
@@ -109,7 +121,7 @@ def ee_jets(n_events: int, seed: int, process: str = "ttbar", sqrt_s: float = 50
     pythia = py8.make_pythia(_ee_settings(process, sqrt_s), seed)
     prt = py8.next_batch(pythia, n_events)
     source = f"ee_{process} (seed {seed})"
-    return _events_with_durham_truth(prt, n_jets, source, {"sqrt_s": np.full(len(prt), float(sqrt_s))})
+    return _events_with_durham_truth(prt, n_jets, source, {"sqrt_s": np.full(len(prt), float(sqrt_s))}, process)
 
 
 # --------------------------------------------------------------------------- pp → top / QCD jets
@@ -291,11 +303,13 @@ def _toy_defaults(name: str) -> dict:
 RECIPES: dict[str, Recipe] = {
     "ee_6jet": Recipe(
         "ee_6jet", lambda n, s, **p: ee_jets(n, s, process="ttbar", **p), {"sqrt_s": 500.0, "n_jets": 6},
-        "e+e- → tt̄ → 6 jets at 500 GeV, Durham 6-jet truth per particle", chunk_size=1000,
+        "e+e- → tt̄ → 6 jets at 500 GeV, Durham 6-jet and decay-parton truth per particle", chunk_size=1000,
+        version=2,
     ),
     "ee_zh_4jet": Recipe(
         "ee_zh_4jet", lambda n, s, **p: ee_jets(n, s, process="zh", **p), {"sqrt_s": 250.0, "n_jets": 4},
-        "e+e- → ZH → qq̄ bb̄ at 250 GeV, Durham 4-jet truth per particle", chunk_size=1000,
+        "e+e- → ZH → qq̄ bb̄ at 250 GeV, Durham 4-jet and decay-parton truth per particle", chunk_size=1000,
+        version=2,
     ),
     "top_qcd": Recipe(
         "top_qcd", top_qcd,

@@ -47,6 +47,8 @@ def _provenance(name: str, params: dict, seed: int, chunk: int, chunk_size: int,
         "n_events": n_events,
         "jetviz": jetviz.__version__, "classes": list(recipe.classes),
     }
+    if recipe.version != 1:  # only then, so the chunks cached before versions existed stay valid
+        info["recipe_version"] = recipe.version
     if not recipe.toy:
         from jetviz.data.pythia import pythia_versions
 

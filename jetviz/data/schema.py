@@ -5,7 +5,9 @@ An *events* array is an ``ak.Array`` of N records. Each record has
 - ``particles``: a variable-length list of particle records with the fields
   ``px, py, pz, E, pt`` (GeV), ``eta``, ``phi`` (radians, φ in (-π, π]), ``charge`` (units of e),
   ``pid`` (PDG code), ``jet`` (int truth-jet index from the recipe's truth clustering, −1 where
-  the particle belongs to no jet), and optionally ``d0, z0`` (mm, tracks only; NaN for neutrals);
+  the particle belongs to no jet), and optionally ``d0, z0`` (mm, tracks only; NaN for neutrals)
+  and ``parton`` (int history truth: the hard decay parton the particle descends from, −1 for
+  none; see :func:`jetviz.data.pythia.parton_labels`);
 - ``label``: an int per-event label (class index; 0 where a sample has one class);
 - optionally ``jets``: the truth jets as a list of ``px, py, pz, E, pt, eta, phi`` records, and
   any further scalar per-event fields a recipe adds (``weight``, ``jet_mass`` ...).
@@ -26,6 +28,7 @@ from jetviz.errors import SchemaError
 __all__ = [
     "PARTICLE_FIELDS",
     "TRACK_FIELDS",
+    "LABEL_FIELDS",
     "JET_FIELDS",
     "make_events",
     "make_jets",
@@ -36,6 +39,8 @@ __all__ = [
 
 PARTICLE_FIELDS: tuple[str, ...] = ("px", "py", "pz", "E", "pt", "eta", "phi", "charge", "pid", "jet")
 TRACK_FIELDS: tuple[str, ...] = ("d0", "z0")
+#: optional per-particle int labels beside ``jet``
+LABEL_FIELDS: tuple[str, ...] = ("parton",)
 JET_FIELDS: tuple[str, ...] = ("px", "py", "pz", "E", "pt", "eta", "phi")
 _FLOAT_FIELDS = ("px", "py", "pz", "E", "pt", "eta", "phi", "charge", "d0", "z0")
 _INT_FIELDS = ("pid", "jet")
@@ -66,7 +71,7 @@ def make_events(
 
     Arguments:
         particles: flat arrays of length ``counts.sum()``; must hold ``px, py, pz, E`` (GeV),
-            ``charge`` and ``pid``; may hold ``jet`` (default −1) and ``d0, z0`` (mm).
+            ``charge`` and ``pid``; may hold ``jet`` (default −1), ``parton`` and ``d0, z0`` (mm).
             ``pt, eta, phi`` are computed from the momenta when absent.
         counts: ``(N,)`` number of particles in each event.
         label: ``(N,)`` int per-event label, or one int for all events.
@@ -102,6 +107,9 @@ def make_events(
     for name in TRACK_FIELDS:
         if name in particles:
             flat[name] = np.asarray(particles[name], dtype=np.float64)
+    for name in LABEL_FIELDS:
+        if name in particles:
+            flat[name] = np.asarray(particles[name], dtype=np.int64)
 
     n_events = len(counts)
     fields: dict[str, ak.Array | np.ndarray] = {"particles": _unflatten_record(flat, counts)}

@@ -7,7 +7,9 @@ neutrinos), ``direction`` unit 3-vectors ``(B, P, 3)``.
 
 Colours are permutation-free: the loss and the accuracy match predicted colours to truth jets
 per event with the Hungarian algorithm (``matching="hungarian"``, default) or take the truth
-colours as they are, ordered by jet energy (``matching="energy"``).
+colours as they are, ordered by jet energy (``matching="energy"``). The assignment metrics
+(accuracy, purity, merged and split jets) live in :mod:`jetviz.models.assignment`;
+``assignment_accuracy`` is re-exported here.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from jetviz.models.assignment import assignment_accuracy
 from jetviz.models.crf import MeanFieldCRF
 from jetviz.models.unet import UNet
 
@@ -87,29 +90,6 @@ def colorize_loss(
         raise ValueError(f"matching must be 'hungarian' or 'energy', got {matching!r}")
     matched = torch.gather(cost, 2, perm.unsqueeze(-1)).squeeze(-1)  # (B, K)
     return matched.sum(dim=1).mean()
-
-
-def assignment_accuracy(
-    predicted: np.ndarray, truth: np.ndarray, energy: np.ndarray, mask: np.ndarray, n_colours: int
-) -> np.ndarray:
-    """Energy-weighted fraction of particles in the right jet, per event, after matching.
-
-    Predicted colours are matched to truth jets (Hungarian, maximising shared energy).
-
-    Arguments:
-        predicted, truth: ``(B, P)`` int colours (truth −1 = in no jet, left out).
-        energy: ``(B, P)`` GeV. mask: ``(B, P)`` bool.
-        n_colours: K.
-    Returns:
-        ``(B,)`` accuracies in [0, 1].
-    """
-    valid = mask & (truth >= 0)
-    shared = np.zeros((len(predicted), n_colours, n_colours))
-    b, p = np.nonzero(valid)
-    np.add.at(shared, (b, truth[b, p], predicted[b, p]), energy[b, p])
-    total = shared.sum(axis=(1, 2))
-    best = np.array([shared[i][linear_sum_assignment(-shared[i])].sum() for i in range(len(shared))])
-    return best / np.maximum(total, 1e-12)
 
 
 class ColorizeModel(torch.nn.Module):

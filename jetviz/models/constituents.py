@@ -8,16 +8,32 @@ awkward jets. Every augmentation takes and returns such a pair, is vectorised ov
 randomness from an optional ``torch.Generator`` (on the batch's device):
 
 * :func:`rotate` — rotation by an angle about the jet axis in the (η, φ) plane;
-* :func:`translate` — one shift (δη, δφ) for all constituents of a jet;
+* :func:`translate` — one shift (δη, δφ) for all constituents of a jet, uniform in ±width times
+  the jet's own extent (as JetCLR's reference, ``unit="jet_extent"``) or in ±width rad;
 * :func:`collinear_split` — constituents split into two with pT fractions z and 1 − z at the
   same (η, φ), filling the jet's padded slots (a jet with no free slot is unchanged): total pT
   and the pT-weighted axis are exact invariants (collinear safety);
-* :func:`soft_smear` — η′ ~ N(η, Λ_soft/pT), φ′ ~ N(φ, Λ_soft/pT), Λ_soft = 0.1 GeV: soft
-  constituents move, hard ones stay (infrared safety).
+* :func:`soft_smear` — η′ ~ N(η, σ), φ′ ~ N(φ, σ), σ = Λ_soft / max(pT, pT_clip), Λ_soft = 0.1
+  GeV, pT_clip = 0.1 GeV (the reference's clip: no constituent moves by more than ~1 rad):
+  soft constituents move, hard ones stay (infrared safety).
 
 :func:`augment` applies a chosen set in JetCLR's order (collinear, soft, rotations,
-translations). Unlike JetCLR's reference code these respect the masks, rotate about the jet
-axis (inputs are centred by :func:`pad_constituents`) and split without Python loops.
+translations). :func:`make_views` builds the two views of a batch for the contrastive loss:
+
+* ``scheme="reference"`` (JetCLR's ``run_jetclr.py``): the first view is only rotated and
+  translated, the second is rotated, split, smeared and translated — the talk's "x′ is an
+  augmented version of x". Each view draws its own rotation and translation.
+* ``scheme="symmetric"`` (jetviz before issue 18): both views get every chosen augmentation.
+
+With no augmentation chosen both views are the jet itself. Two details of the reference are
+deliberately not copied: it rotates every jet once more by a shared random angle before making
+its views, even in ablation rows without rotations (here a row without rotations trains on the
+jets as they are, so the rows mean what their names say); and it measures a jet's extent over
+its zero-padded rows too (here over its real constituents, before augmentation).
+
+Unlike JetCLR's reference code these respect the masks (it smears zero-padded rows by up to
+1 rad), rotate about the jet axis (inputs are centred by :func:`pad_constituents`; it rotates
+about the origin), run on CPU and GPU and split without Python loops.
 """
 from __future__ import annotations
 
@@ -33,13 +49,18 @@ __all__ = [
     "AUGMENTATIONS",
     "ABLATION",
     "LAMBDA_SOFT",
+    "PT_CLIP_MIN",
+    "TRANSLATION_UNITS",
+    "VIEW_SCHEMES",
     "pad_constituents",
     "check_batch",
     "rotate",
+    "jet_extent",
     "translate",
     "collinear_split",
     "soft_smear",
     "augment",
+    "make_views",
 ]
 
 #: the switchable augmentations, in the order :func:`augment` applies them
@@ -54,6 +75,12 @@ ABLATION: dict[str, tuple[str, ...]] = {
 }
 #: Λ_soft of the soft smearing (GeV)
 LAMBDA_SOFT = 0.1
+#: the pT (GeV) below which the soft smearing width stops growing: σ = Λ_soft / max(pT, PT_CLIP_MIN)
+PT_CLIP_MIN = 0.1
+#: how :func:`translate`'s width is measured: in units of each jet's extent, or in radians
+TRANSLATION_UNITS = ("jet_extent", "rad")
+#: how :func:`make_views` augments the two views (see the module docstring)
+VIEW_SCHEMES = ("reference", "symmetric")
 
 
 def pad_constituents(particles: ak.Array, n_constituents: int = 50, extra_slots: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -148,12 +175,37 @@ def rotate(x: torch.Tensor, mask: torch.Tensor, angles: torch.Tensor | None = No
     return out, mask
 
 
-def translate(x: torch.Tensor, mask: torch.Tensor, width: float = 0.2, shifts: torch.Tensor | None = None,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shift every real constituent of a jet by one (δη, δφ): ``shifts`` ``(B, 2)`` rad, default
-    uniform in [−width, width]² (padded rows stay zero)."""
+def jet_extent(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, 2)`` extent of each jet: max − min of Δη and of Δφ over its real constituents (rad)."""
+    inf = torch.tensor(float("inf"), dtype=x.dtype, device=x.device)
+    angles = x[..., 1:]
+    real = mask[..., None]
+    high = torch.where(real, angles, -inf).amax(1)
+    low = torch.where(real, angles, inf).amin(1)
+    return high - low
+
+
+def translate(x: torch.Tensor, mask: torch.Tensor, width: float = 1.0, shifts: torch.Tensor | None = None,
+              generator: torch.Generator | None = None, unit: str = "jet_extent",
+              extent: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift every real constituent of a jet by one (δη, δφ) (padded rows stay zero).
+
+    Arguments:
+        width: half-width of the uniform shifts: δη ~ U(±width·Δ_η), δφ ~ U(±width·Δ_φ) with
+            Δ the jet's extent (``unit="jet_extent"``, JetCLR's reference with width 1), or
+            δη, δφ ~ U(±width) rad (``unit="rad"``).
+        shifts: ``(B, 2)`` rad: use these shifts instead of random ones.
+        extent: ``(B, 2)`` extents to scale by (default :func:`jet_extent` of ``x``);
+            :func:`augment` passes the unaugmented jet's.
+    """
+    if unit not in TRANSLATION_UNITS:
+        raise ConfigError(f"translation unit must be one of {TRANSLATION_UNITS}, got {unit!r}")
+    if not width >= 0:
+        raise ConfigError(f"translation width must be ≥ 0, got {width}")
     if shifts is None:
         shifts = _uniform((x.shape[0], 2), -width, width, x, generator)
+        if unit == "jet_extent":
+            shifts = shifts * (jet_extent(x, mask) if extent is None else extent.to(x.dtype))
     shifts = torch.as_tensor(shifts, dtype=x.dtype, device=x.device).reshape(-1, 1, 2)
     out = x.clone()
     out[..., 1:] = (x[..., 1:] + shifts) * mask[..., None]
@@ -190,32 +242,66 @@ def collinear_split(x: torch.Tensor, mask: torch.Tensor, probability: float = 0.
 
 
 def soft_smear(x: torch.Tensor, mask: torch.Tensor, lambda_soft: float = LAMBDA_SOFT,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """η′ ~ N(η, Λ_soft/pT), φ′ ~ N(φ, Λ_soft/pT) for every real constituent (pT in GeV)."""
+               generator: torch.Generator | None = None,
+               pt_clip_min: float = PT_CLIP_MIN) -> tuple[torch.Tensor, torch.Tensor]:
+    """η′ ~ N(η, σ), φ′ ~ N(φ, σ), σ = Λ_soft / max(pT, ``pt_clip_min``) for every real constituent.
+
+    pT, Λ_soft and ``pt_clip_min`` in GeV. The clip bounds σ by Λ_soft/pt_clip_min (1 rad with
+    the defaults, as in JetCLR's reference); ``pt_clip_min=0`` gives the unclipped σ = Λ_soft/pT
+    (pT guarded at 1e-12 GeV only), under which a constituent of a few MeV — one made by a
+    collinear split, say — is thrown thousands of radians.
+    """
     if not lambda_soft >= 0:
         raise ConfigError(f"lambda_soft must be ≥ 0 GeV, got {lambda_soft}")
-    width = torch.where(mask, lambda_soft / x[..., 0].clamp_min(1e-12), torch.zeros_like(x[..., 0]))
+    if not pt_clip_min >= 0:
+        raise ConfigError(f"pt_clip_min must be ≥ 0 GeV, got {pt_clip_min}")
+    pt = x[..., 0].clamp_min(max(float(pt_clip_min), 1e-12))
+    width = torch.where(mask, lambda_soft / pt, torch.zeros_like(pt))
     noise = torch.randn((*x.shape[:2], 2), generator=generator, device=x.device, dtype=x.dtype)
     out = x.clone()
     out[..., 1:] = x[..., 1:] + noise * width[..., None]
     return out, mask
 
 
-def augment(x: torch.Tensor, mask: torch.Tensor, which: Iterable[str] = AUGMENTATIONS, translation_width: float = 0.2,
+def augment(x: torch.Tensor, mask: torch.Tensor, which: Iterable[str] = AUGMENTATIONS, translation_width: float = 1.0,
             split_probability: float = 0.5, lambda_soft: float = LAMBDA_SOFT,
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            generator: torch.Generator | None = None, pt_clip_min: float = PT_CLIP_MIN,
+            translation_unit: str = "jet_extent") -> tuple[torch.Tensor, torch.Tensor]:
     """Apply the augmentations named in ``which`` (a subset of :data:`AUGMENTATIONS`) in that
-    module order: collinear splitting, soft smearing, rotation, translation."""
+    module order: collinear splitting, soft smearing, rotation, translation (by
+    ``translation_width`` in ``translation_unit``; a jet's extent is that of the jet given here,
+    before the other augmentations)."""
     which = set(which)
     unknown = which - set(AUGMENTATIONS)
     if unknown:
         raise ConfigError(f"unknown augmentation(s) {sorted(unknown)}; choose from {AUGMENTATIONS}")
+    extent = jet_extent(x, mask) if "translations" in which and translation_unit == "jet_extent" else None
     if "collinear" in which:
         x, mask = collinear_split(x, mask, split_probability, generator)
     if "soft" in which:
-        x, mask = soft_smear(x, mask, lambda_soft, generator)
+        x, mask = soft_smear(x, mask, lambda_soft, generator, pt_clip_min=pt_clip_min)
     if "rotations" in which:
         x, mask = rotate(x, mask, generator=generator)
     if "translations" in which:
-        x, mask = translate(x, mask, translation_width, generator=generator)
+        x, mask = translate(x, mask, translation_width, generator=generator, unit=translation_unit, extent=extent)
     return x, mask
+
+
+def make_views(x: torch.Tensor, mask: torch.Tensor, which: Iterable[str] = AUGMENTATIONS, scheme: str = "reference",
+               generator: torch.Generator | None = None, **options) -> tuple[tuple[torch.Tensor, torch.Tensor],
+                                                                             tuple[torch.Tensor, torch.Tensor]]:
+    """The two views ``((x_a, mask_a), (x_b, mask_b))`` of a batch for the contrastive loss.
+
+    Arguments:
+        which: the chosen augmentations (a subset of :data:`AUGMENTATIONS`).
+        scheme: ``"reference"`` — view a gets only the chosen rotations and translations, view b
+            every chosen augmentation (JetCLR's reference code); ``"symmetric"`` — both views get
+            every chosen augmentation. Each view draws its own random numbers.
+        options: passed to :func:`augment` (``translation_width``, ``translation_unit``,
+            ``split_probability``, ``lambda_soft``, ``pt_clip_min``).
+    """
+    if scheme not in VIEW_SCHEMES:
+        raise ConfigError(f"view scheme must be one of {VIEW_SCHEMES}, got {scheme!r}")
+    which = tuple(which)
+    first = which if scheme == "symmetric" else tuple(w for w in which if w in ("rotations", "translations"))
+    return augment(x, mask, first, generator=generator, **options), augment(x, mask, which, generator=generator, **options)

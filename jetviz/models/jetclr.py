@@ -1,14 +1,44 @@
 """JetCLR (seed 004, arXiv:2108.04253): a permutation-invariant transformer over jet
 constituents, the NT-Xent contrastive loss, alignment/uniformity and the linear classifier test.
 
-:class:`JetCLREncoder` embeds each constituent of ``x`` ``(B, P, 3)`` = (pT [GeV], Δη, Δφ)
-(see :mod:`jetviz.models.constituents`) as (pT/ΣpT, Δη/R, Δφ/R), runs a transformer encoder
-whose attention ignores padded rows (``src_key_padding_mask``), and pools the real
-constituents by their mean: no positional encoding and a symmetric pooling make the output
-invariant under any permutation of the constituents (tested). ``represent`` gives the
-representation r ``(B, rep_dim)`` used by the linear classifier test and the invariance
-curve; ``forward`` also returns the projection-head output z ``(B, proj_dim)`` that the loss
-sees (SimCLR's split).
+:class:`JetCLREncoder` maps jets ``x`` ``(B, P, 3)`` = (pT [GeV], Δη, Δφ) (see
+:mod:`jetviz.models.constituents`) to a representation r ``(B, rep_dim)`` (``represent``: the
+linear classifier test and the invariance curve use it) and a projection-head output z
+``(B, proj_dim)`` that the loss sees (``forward``; SimCLR's split). No positional encoding and
+a symmetric pooling make the output invariant under any permutation of the constituents
+(tested). Two kinds (``kind``):
+
+``"irc_safe"`` (default; JetCLR's reference with ``cmask``, made exact)
+    Each constituent is embedded from its angles (Δη/(R/4), Δφ/(R/4)) alone; every attention
+    layer adds log(pT_j/ΣpT) to the logit of key j, so the attention weight of key j in the
+    row of query i is
+
+        a_ij = pT_j · exp(s_ij) / Σ_k pT_k · exp(s_ik),   s_ij = q_i·k_j/√d_head,
+
+    and the pooled output is the pT-weighted mean Σ_i (pT_i/ΣpT) h_i of the last layer's states.
+
+    *Infrared safety.* A constituent with pT = 0 gets the logit −∞ as a key (a_ij = 0 exactly)
+    and the weight 0 in the pooling, so it changes no other state and not the output, wherever
+    it sits (padded rows are such constituents); as pT_j → 0 its influence vanishes linearly.
+
+    *Collinear safety.* Split a constituent j into two with pT fractions z and 1 − z at the same
+    (η, φ). The two get the same embedding, since the embedding sees only angles. Inductively
+    over the layers, if the two copies carry the state h_j of the unsplit constituent, then for
+    every query i the copies enter numerator and denominator of a_ij as
+    z·pT_j·exp(s_ij)·v_j + (1 − z)·pT_j·exp(s_ij)·v_j = pT_j·exp(s_ij)·v_j — exactly the unsplit
+    term — so every query's attention output, and hence every state after the layer (residual,
+    LayerNorm and feed-forward act per constituent), is unchanged, and the copies, being
+    identical queries, again both carry the unsplit state. The pooling gives them the weights
+    z·pT_j and (1 − z)·pT_j on one state h_j: the output is unchanged. Both hold to rounding
+    (tested to 1e-5 in float32 and float64), in eval mode (dropout off).
+
+    JetCLR's reference adds ½·log pT (weights ∝ √pT, not collinear safe) and feeds pT/600 to
+    the embedding (which tells the two halves of a split apart); both are dropped here.
+
+``"plain"`` (jetviz before issue 18, kept for the ablation)
+    Embedding of (log-pT fraction, Δη/(R/4), Δφ/(R/4)), attention masking only the padding and
+    a plain mean over the real constituents: not IRC safe — a soft or split constituent weighs
+    as much as a hard one.
 
 :func:`nt_xent` is SimCLR's normalised-temperature cross entropy over the 2B views of a batch:
 for view i with positive partner i⁺,
@@ -28,6 +58,7 @@ from jetviz.models.constituents import check_batch
 from jetviz.models.metrics import background_rejection, roc_auc, roc_curve
 
 __all__ = [
+    "ENCODER_KINDS",
     "JetCLREncoder",
     "nt_xent",
     "cosine_similarity",
@@ -35,6 +66,10 @@ __all__ = [
     "uniformity",
     "linear_classifier_test",
 ]
+
+
+#: the encoder kinds (see the module docstring)
+ENCODER_KINDS = ("irc_safe", "plain")
 
 
 class JetCLREncoder(nn.Module):
@@ -48,18 +83,24 @@ class JetCLREncoder(nn.Module):
         proj_dim: size of the projection-head output z.
         R: jet radius scaling Δη, Δφ.
         dropout: dropout inside the transformer layers.
+        kind: ``"irc_safe"`` (pT-weighted attention and pooling) or ``"plain"`` (see the module
+            docstring).
     """
 
     def __init__(self, d_model: int = 64, n_heads: int = 4, n_layers: int = 2, rep_dim: int = 64, proj_dim: int = 32,
-                 R: float = 0.8, dropout: float = 0.0):
+                 R: float = 0.8, dropout: float = 0.0, kind: str = "irc_safe"):
         super().__init__()
         if d_model < 1 or n_heads < 1 or d_model % n_heads or n_layers < 1 or rep_dim < 1 or proj_dim < 1 or not R > 0:
             raise ConfigError(f"bad JetCLR encoder settings: d_model={d_model} (divisible by n_heads={n_heads}), "
                               f"n_layers={n_layers}, rep_dim={rep_dim}, proj_dim={proj_dim}, R={R}")
+        if kind not in ENCODER_KINDS:
+            raise ConfigError(f"JetCLR encoder kind must be one of {ENCODER_KINDS}, got {kind!r}")
         self.settings = dict(d_model=d_model, n_heads=n_heads, n_layers=n_layers, rep_dim=rep_dim, proj_dim=proj_dim,
-                             R=R, dropout=dropout)
+                             R=R, dropout=dropout, kind=kind)
         self.R = float(R)
-        self.embed = nn.Sequential(nn.Linear(3, d_model), nn.ReLU(), nn.Linear(d_model, d_model))
+        self.kind = kind
+        n_inputs = 2 if kind == "irc_safe" else 3
+        self.embed = nn.Sequential(nn.Linear(n_inputs, d_model), nn.ReLU(), nn.Linear(d_model, d_model))
         layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=dropout,
                                            batch_first=True, norm_first=True)
         self.transformer = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
@@ -71,19 +112,41 @@ class JetCLREncoder(nn.Module):
         check_batch(x, mask)
         pt = x[..., 0] * mask
         fraction = pt / pt.sum(1, keepdim=True)
-        log_fraction = torch.where(mask, torch.log(fraction.clamp_min(1e-30)), torch.zeros_like(fraction))
-        scale = self.R / 4  # angles in units of R/4: O(1) inside the jet
-        features = torch.stack([(log_fraction + 4.0) / 2.0 * mask, x[..., 1] / scale, x[..., 2] / scale], dim=-1)
-        h = self.embed(features)
-        h = self.transformer(h, src_key_padding_mask=~mask)
-        weights = mask.to(h.dtype)[..., None]
-        pooled = (h * weights).sum(1) / weights.sum(1)
+        angles = x[..., 1:] / (self.R / 4)  # angles in units of R/4: O(1) inside the jet
+        if self.kind == "plain":
+            log_fraction = torch.where(mask, torch.log(fraction.clamp_min(1e-30)), torch.zeros_like(fraction))
+            features = torch.cat([((log_fraction + 4.0) / 2.0 * mask)[..., None], angles], dim=-1)
+            h = self.transformer(self.embed(features), src_key_padding_mask=~mask)
+            weights = mask.to(h.dtype)[..., None]
+            return self.to_rep((h * weights).sum(1) / weights.sum(1))
+        # irc_safe: log(pT_j/ΣpT) on every key's logit (−∞ for pT = 0 and padding), pT-weighted pooling
+        weighted = mask & (pt > 0)
+        bias = torch.where(weighted, torch.log(fraction.clamp_min(1e-30)), torch.full_like(fraction, float("-inf")))
+        h = self.embed(angles)
+        for layer in self.transformer.layers:
+            h = _biased_layer(layer, h, bias[:, None, None, :])
+        pooled = torch.where(weighted[..., None], h * fraction[..., None], torch.zeros_like(h)).sum(1)
         return self.to_rep(pooled)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(representation r ``(B, rep_dim)``, projection z ``(B, proj_dim)``)."""
         rep = self.represent(x, mask)
         return rep, self.head(rep)
+
+
+def _biased_layer(layer: nn.TransformerEncoderLayer, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One pre-norm ``layer`` on states ``h`` ``(B, P, d)`` with ``bias`` ``(B, 1, 1, P)`` added to
+    every attention logit (the layer's own weights; its forward is not used because PyTorch's
+    eval-mode fast path mishandles a per-jet float mask: up to 0.5 off the exact result)."""
+    attention = layer.self_attn
+    B, P, d = h.shape
+    heads = attention.num_heads
+    q, k, v = F.linear(layer.norm1(h), attention.in_proj_weight, attention.in_proj_bias).chunk(3, dim=-1)
+    split = lambda t: t.reshape(B, P, heads, d // heads).transpose(1, 2)  # noqa: E731
+    out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias,
+                                         dropout_p=attention.dropout if layer.training else 0.0)
+    h = h + layer.dropout1(attention.out_proj(out.transpose(1, 2).reshape(B, P, d)))
+    return h + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm2(h))))))
 
 
 def cosine_similarity(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:

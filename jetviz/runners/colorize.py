@@ -49,6 +49,8 @@ __all__ = [
 #: input channels: energy map, charged-particle energy, photon energy, E-weighted |d0|, |z0|
 CHANNELS = ("energy", "charged", "photon", "d0", "z0")
 SAMPLES = ("ee_6jet", "ee_zh_4jet", "toy_ee_6jet", "toy_ee_zh_4jet")
+#: truth choices → the per-particle field each reads
+TRUTHS = {"durham": "jet", "parton": "parton"}
 
 
 class ColorizeConfig(RunConfig):
@@ -64,6 +66,9 @@ class ColorizeConfig(RunConfig):
     base_channels = param.Integer(default=16, bounds=(2, 256), doc="U-Net width of the first level")
     depth = param.Integer(default=3, bounds=(1, 5), doc="U-Net down-samplings")
     circular_phi = param.Boolean(default=True, doc="circular padding in φ in every convolution")
+    truth = param.Selector(default="durham", objects=list(TRUTHS),
+                           doc="training truth: durham (exclusive-K clustering, the talk's) or parton "
+                               "(the hard decay parton from the event history)")
     matching = param.Selector(default="hungarian", objects=["hungarian", "energy"], doc="colour ↔ truth-jet matching in the loss")
     crf = param.Boolean(default=False, doc="train a mean-field CRF end to end after the U-Net")
     crf_iterations = param.Integer(default=5, bounds=(0, 50), doc="mean-field iterations")
@@ -82,7 +87,8 @@ class ColorizeData:
     Attributes:
         images: ``(N, C, n_eta, n_phi)`` float32 input maps.
         pixel: ``(N, P)`` int64 flat pixel of each particle (−1 outside the map / padding).
-        energy: ``(N, P)`` float32 GeV. truth: ``(N, P)`` int64 Durham colour (−1: none).
+        energy: ``(N, P)`` float32 GeV. truth: ``(N, P)`` int64 colour of the configured truth
+        (−1: none). durham: ``(N, P)`` int64 Durham colour (the same as truth when truth = durham).
         direction: ``(N, P, 3)`` float32 unit vectors. mask: ``(N, P)`` bool (in the map).
         p4: ``(N, P, 4)`` float64 (px, py, pz, E) of every visible particle kept.
         visible: ``(N, P)`` bool (a visible particle, in or outside the map).
@@ -94,6 +100,7 @@ class ColorizeData:
     pixel: np.ndarray
     energy: np.ndarray
     truth: np.ndarray
+    durham: np.ndarray
     direction: np.ndarray
     mask: np.ndarray
     p4: np.ndarray
@@ -134,8 +141,13 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
         raise ConfigError("colorize needs events with truth jets (an e+e- sample with Durham labels)")
     n_jets = int(ak.max(ak.num(events.jets, axis=1)))
     counts = ak.num(events.particles, axis=1).to_numpy()
-    flat = flat_particles(events, ("px", "py", "pz", "E", "eta", "phi", "pid", "jet", "charge") + (
-        ("d0", "z0") if "d0" in ak.fields(events.particles) else ()))
+    truth_field = TRUTHS[config.truth]
+    if truth_field not in ak.fields(events.particles):
+        raise ConfigError(f"truth = {config.truth!r} needs particles with a {truth_field!r} field; "
+                          f"this sample has {ak.fields(events.particles)}")
+    flat = flat_particles(events, ("px", "py", "pz", "E", "eta", "phi", "pid", "jet", "charge")
+                          + ((truth_field,) if truth_field != "jet" else ())
+                          + (("d0", "z0") if "d0" in ak.fields(events.particles) else ()))
     antikt, _, _ = jet_labels(flat, counts, n_jets, "antikt", radius=0.7)
     visible = is_visible(flat["pid"])
     event = np.repeat(np.arange(len(counts)), counts)
@@ -158,7 +170,8 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
         images=images,
         pixel=pixel_p,
         energy=padded(take("E").astype(np.float32), 0.0),
-        truth=padded(take("jet"), -1),
+        truth=padded(take(truth_field), -1),
+        durham=padded(take("jet"), -1),
         direction=padded(direction.astype(np.float32), 0.0),
         mask=pixel_p >= 0,
         p4=padded(np.stack([take("px"), take("py"), take("pz"), take("E")], -1), 0.0),

@@ -37,8 +37,10 @@ import param
 import torch
 
 from jetviz.errors import ConfigError
-from jetviz.models.constituents import ABLATION, AUGMENTATIONS, augment, pad_constituents, rotate
-from jetviz.models.jetclr import JetCLREncoder, alignment, cosine_similarity, linear_classifier_test, nt_xent, uniformity
+from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TRANSLATION_UNITS, VIEW_SCHEMES,
+                                        make_views, pad_constituents, rotate)
+from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test,
+                                  nt_xent, uniformity)
 from jetviz.models.splits import stratified_parts
 from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, jet_labels_and_kinematics,
                                  parallel_map)
@@ -51,6 +53,7 @@ __all__ = [
     "JetclrResult",
     "JetclrRunner",
     "prepare",
+    "augmentation_options",
     "train_jetclr",
     "representations",
     "invariance_curve",
@@ -78,10 +81,20 @@ class JetclrConfig(JetSampleConfig):
     n_constituents = param.Integer(default=50, bounds=(2, 500), doc="hardest constituents kept per jet")
     extra_slots = param.Integer(default=20, bounds=(0, 500), doc="free rows per jet for collinear splits")
     augmentations = param.ListSelector(default=list(AUGMENTATIONS), objects=list(AUGMENTATIONS),
-                                       doc="augmentations of both views (none: the views are the jet itself)")
-    translation_width = param.Number(default=0.2, bounds=(0.0, 2.0), doc="translations uniform in ±width (rad)")
+                                       doc="augmentations of the views (none: the views are the jet itself)")
+    view_scheme = param.Selector(default="reference", objects=list(VIEW_SCHEMES),
+                                 doc="reference: one view only rotated/translated, the other gets every augmentation; "
+                                     "symmetric: both views get every augmentation")
+    translation_width = param.Number(default=1.0, bounds=(0.0, 5.0),
+                                     doc="translations uniform in ±width (in translation_unit)")
+    translation_unit = param.Selector(default="jet_extent", objects=list(TRANSLATION_UNITS),
+                                      doc="translation width in units of each jet's (η, φ) extent, or in rad")
     split_probability = param.Number(default=0.5, bounds=(0.0, 1.0), doc="chance that a constituent is split")
     lambda_soft = param.Number(default=0.1, bounds=(0.0, 10.0), doc="Λ_soft of the soft smearing (GeV)")
+    pt_clip_min = param.Number(default=PT_CLIP_MIN, bounds=(0.0, 100.0),
+                               doc="soft smearing σ = Λ_soft / max(pT, pt_clip_min) (GeV; 0: no clip)")
+    encoder = param.Selector(default="irc_safe", objects=list(ENCODER_KINDS),
+                             doc="irc_safe: pT-weighted attention and pooling; plain: padding mask and mean")
     d_model = param.Integer(default=64, bounds=(4, 1024), doc="transformer width")
     n_heads = param.Integer(default=4, bounds=(1, 32), doc="attention heads (divide d_model)")
     n_layers = param.Integer(default=2, bounds=(1, 24), doc="transformer layers")
@@ -134,13 +147,19 @@ def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
 
 
 def _encoder(config: JetclrConfig) -> JetCLREncoder:
-    return JetCLREncoder(config.d_model, config.n_heads, config.n_layers, config.rep_dim, config.proj_dim, config.jet_R)
+    return JetCLREncoder(config.d_model, config.n_heads, config.n_layers, config.rep_dim, config.proj_dim, config.jet_R,
+                         kind=config.encoder)
+
+
+def augmentation_options(config: JetclrConfig) -> dict:
+    """The augmentations' settings of a config, as :func:`~jetviz.models.constituents.augment` takes them."""
+    return dict(translation_width=config.translation_width, translation_unit=config.translation_unit,
+                split_probability=config.split_probability, lambda_soft=config.lambda_soft,
+                pt_clip_min=config.pt_clip_min)
 
 
 def _views(x: torch.Tensor, mask: torch.Tensor, config: JetclrConfig, generator: torch.Generator):
-    options = dict(which=config.augmentations, translation_width=config.translation_width,
-                   split_probability=config.split_probability, lambda_soft=config.lambda_soft, generator=generator)
-    return augment(x, mask, **options), augment(x, mask, **options)
+    return make_views(x, mask, config.augmentations, config.view_scheme, generator, **augmentation_options(config))
 
 
 def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: str = "cpu",

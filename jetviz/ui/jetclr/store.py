@@ -25,7 +25,8 @@ import torch
 
 from jetviz.models.constituents import AUGMENTATIONS, augment, rotate
 from jetviz.models.jetclr import JetCLREncoder, cosine_similarity
-from jetviz.runners.jetclr import TALK, JetclrConfig, JetclrData, JetclrResult, JetclrRunner, ablation
+from jetviz.runners.jetclr import (TALK, JetclrConfig, JetclrData, JetclrResult, JetclrRunner, ablation,
+                                   augmentation_options)
 from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.ui.training import TrainingStore
 
@@ -36,7 +37,8 @@ __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "collec
 PAGE_DEFAULTS: dict[str, Any] = {"sample": "top_qcd", "n_jets": 800, "epochs": 3, "d_model": 32, "n_heads": 4,
                                  "n_layers": 1, "n_angles": 13, "n_invariance": 64}
 #: config params that a deep link (``?page=jetclr&n_jets=2000&augmentations=rotations``) may set
-URL_PARAMS = ("sample", "n_jets", "n_constituents", "extra_slots", "augmentations", "translation_width",
+URL_PARAMS = ("sample", "n_jets", "n_constituents", "extra_slots", "augmentations", "view_scheme", "encoder",
+              "translation_width", "translation_unit", "pt_clip_min",
               "split_probability", "lambda_soft", "d_model", "n_heads", "n_layers", "rep_dim", "proj_dim",
               "temperature", "epochs", "batch_size", "learning_rate", "n_angles", "n_invariance", "threads", "seed",
               "device")
@@ -266,9 +268,7 @@ class JetclrStore(TrainingStore):
         config = self._shown_config()
         generator = torch.Generator().manual_seed(draw)
         x, mask = torch.as_tensor(data.x[jet][None]), torch.as_tensor(data.mask[jet][None])
-        x_aug, mask_aug = augment(x, mask, which=which, translation_width=config.translation_width,
-                                  split_probability=config.split_probability, lambda_soft=config.lambda_soft,
-                                  generator=generator)
+        x_aug, mask_aug = augment(x, mask, which=which, generator=generator, **augmentation_options(config))
         return {"jet": int(jet), "label": int(data.labels[jet]), "pt": float(data.pt[jet]),
                 "mass": float(data.mass[jet]), "which": which, "draw": draw, "x": data.x[jet], "mask": data.mask[jet],
                 "x_aug": x_aug[0].numpy(), "mask_aug": mask_aug[0].numpy()}
@@ -347,7 +347,11 @@ class JetclrStore(TrainingStore):
                                                             widget=pn.widgets.FloatInput, step=0.01), **wide),
             pn.Row(number("batch_size", "Batch size"),
                    number("learning_rate", "Learning rate", widget=pn.widgets.FloatInput, step=1e-4), **wide),
-            pn.Row(number("translation_width", "Translation ± (rad)", widget=pn.widgets.FloatInput, step=0.05),
+            pn.Row(number("translation_width", "Translation ± (× unit)", widget=pn.widgets.FloatInput, step=0.05),
+                   pn.widgets.Select.from_param(c.param.translation_unit, label="Translation unit", **wide), **wide),
+            pn.Row(pn.widgets.Select.from_param(c.param.encoder, label="Encoder", **wide),
+                   pn.widgets.Select.from_param(c.param.view_scheme, label="Views", **wide), **wide),
+            pn.Row(number("pt_clip_min", "Smearing pT clip (GeV)", widget=pn.widgets.FloatInput, step=0.05),
                    number("split_probability", "Split chance", widget=pn.widgets.FloatInput, step=0.1), **wide),
             pn.Row(number("lambda_soft", "Λ_soft (GeV)", widget=pn.widgets.FloatInput, step=0.05),
                    number("n_angles", "Invariance angles"), **wide),
