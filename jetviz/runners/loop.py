@@ -11,9 +11,12 @@ of its own running state (a best-epoch record) — and a function that trains on
   epoch's checkpoint is kept);
 - reports ``step`` and ``epoch`` progress events, each with ``fraction``: how far the whole run
   is (0…1), given the part of the run (``span``) that this training fills;
+- stops early when the epoch function calls :meth:`TrainingLoop.stop` (early stopping; kept in
+  the checkpoint, so a resumed run does not train on);
 - saves one checkpoint dict atomically after every epoch::
 
-      {"epoch": e, "history": [row, ...], "rng": torch RNG state, "objects": {name: state}}
+      {"epoch": e, "history": [row, ...], "rng": torch RNG state, "stopped": reason or "",
+       "objects": {name: state}}
 
   (loaded with ``torch.load(weights_only=True)``: rows hold plain numbers and strings).
 
@@ -130,6 +133,7 @@ class TrainingLoop:
         self._after_epoch = after_epoch
         self.history: list[dict] = []
         self.epoch = 0  # the epoch under way (1-based); 0 before the first
+        self.stopped = ""  # why the training stopped before its last epoch ('' while it goes on)
         self._step = 0
         self._n_steps = 1
 
@@ -170,7 +174,7 @@ class TrainingLoop:
         import torch
 
         return {"epoch": self.epoch, "history": [dict(row) for row in self.history], "rng": torch.get_rng_state(),
-                "objects": {name: _state_of(obj) for name, obj in self.objects.items()}}
+                "stopped": self.stopped, "objects": {name: _state_of(obj) for name, obj in self.objects.items()}}
 
     def load(self, state: Mapping) -> None:
         """Restore every object, the torch RNG and the history from a checkpoint dict."""
@@ -185,6 +189,7 @@ class TrainingLoop:
         torch.set_rng_state(state["rng"])
         self.history = [dict(row) for row in state["history"]]
         self.epoch = int(state["epoch"])
+        self.stopped = str(state.get("stopped", ""))
 
     def _save(self) -> None:
         if self.checkpoint is None:
@@ -208,10 +213,14 @@ class TrainingLoop:
             self.load(state)
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             raise DataFileError(self.checkpoint, f"does not fit this training ({type(err).__name__}: {err})") from None
-        start = min(self.epoch, self.epochs)
+        start = self.epochs if self.stopped else min(self.epoch, self.epochs)
         self._emit({"kind": "stage", "stage": "resume", **self.tags, "epoch": start,
                     "message": f"resumed after epoch {start}", "fraction": self.fraction(start + 1, 0, 1)})
         return start
+
+    def stop(self, reason: str) -> None:
+        """End the training after the current epoch (early stopping): no more epochs, also on resume."""
+        self.stopped = reason
 
     # ----------------------------------------------------------------------------- the loop
     def run(self, epoch: Callable[[int], Mapping[str, Any]]) -> list[dict]:
@@ -239,4 +248,9 @@ class TrainingLoop:
                 self._after_epoch(self.history)
             self._emit({"kind": "epoch", **self.tags, **row, "epochs": self.epochs,
                         "fraction": self.fraction(number, 1, 1)})
+            if self.stopped:
+                self._emit({"kind": "stage", "stage": "stopped", **self.tags, "epoch": number,
+                            "message": f"stopped after epoch {number}: {self.stopped}",
+                            "fraction": self.fraction(self.epochs, 1, 1)})
+                break
         return self.history
