@@ -303,7 +303,7 @@ def test_wrong_schema_is_named(tmp_path):
     path = tmp_path / "wrong.parquet"
     _write_with_header(path, bad, _header(4))
     error = _expect_file_error(path, "pid", footer=False)
-    assert "valid jetviz events" in error.problem
+    assert "particles lack the field(s) ['pid']" in error.problem
     assert file_metadata(path) == {}  # the footer alone is fine: file_metadata stays cheap
 
 

@@ -68,14 +68,21 @@ def test_dask_local_cluster_equals_local(fresh_cache, tmp_path, monkeypatch):
     assert ak.to_list(on_dask.particles.px) == ak.to_list(local.particles.px)
 
 
-def test_damaged_cache_entry_is_named_then_regenerated(fresh_cache):
-    load_sample("toy_top_qcd", 8, seed=0, workers=1, show_progress=False)
+@pytest.mark.parametrize("damage", ["truncate", "other_chunk"])
+def test_damaged_cache_entry_is_named_then_regenerated(fresh_cache, damage):
+    first = load_sample("toy_top_qcd", 8, seed=0, workers=1, show_progress=False)
     (path,) = cache_dir().glob("toy_top_qcd-*.parquet")
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(DataFileError, match=path.name):
-        load_sample("toy_top_qcd", 8, seed=0, workers=1, show_progress=False)
-    events = load_sample("toy_top_qcd", 8, seed=0, workers=1, show_progress=False)
-    assert len(events) == 8
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:  # a valid jetviz file, but another sample's chunk under this name
+        other = load_sample("toy_top_qcd", 8, seed=1, workers=1, show_progress=False)
+        (path_other,) = [p for p in cache_dir().glob("toy_top_qcd-s1-*.parquet")]
+        path.write_bytes(path_other.read_bytes())
+        assert not ak.array_equal(other, first)
+    with pytest.warns(UserWarning, match=f"damaged sample cache file .*{path.name}.*generating the chunk again"):
+        events = load_sample("toy_top_qcd", 8, seed=0, workers=1, show_progress=False)
+    assert ak.array_equal(events, first)  # regenerated: the same seeded events
+    load_events(path)  # and the cache file is whole again
 
 
 @pytest.mark.parametrize("bad", [{"n_events": 0}, {"n_events": -5}, {"seed": -1}, {"radius": 1.0}])

@@ -39,7 +39,7 @@ def test_make_events_does_not_mutate_inputs():
 def test_nan_or_inf_momenta_named(field, bad):
     flat = _flat(6)
     flat[field][4] = bad
-    with pytest.raises(SchemaError, match=rf"{field} is NaN or infinite in event 1"):
+    with pytest.raises(SchemaError, match=rf"myfile.h5: column 'particles.{field}', event 1: (NaN|inf)"):
         make_events(flat, [3, 3], source="myfile.h5")
 
 

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -32,9 +33,21 @@ Progress = Callable[[int, int], None]
 
 
 def cache_dir() -> Path:
-    """The sample cache directory (``$JETVIZ_CACHE`` or ``~/.cache/jetviz``), created if needed."""
+    """The sample cache directory (``$JETVIZ_CACHE`` or ``~/.cache/jetviz``), created if needed.
+
+    Raises
+    ------
+    DataFileError
+        The directory cannot be created (permissions, a file in the way).
+    """
     path = Path(os.environ.get("JETVIZ_CACHE", Path.home() / ".cache" / "jetviz")) / "samples"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError(path, f"cannot create the sample cache directory: {exc.strerror or exc} "
+                                  "(set $JETVIZ_CACHE to a writable directory)") from None
+    if not path.is_dir():
+        raise DataFileError(path, "the sample cache path is not a directory (set $JETVIZ_CACHE)")
     return path
 
 
@@ -178,7 +191,8 @@ def load_sample(
     finally:
         if bar is not None:
             bar.close()
-    return _read_chunks(paths)
+    all_jobs = [(name, _chunk_params(name, params, i, chunk_size), seed, i, chunk_size, sizes[i]) for i in range(len(sizes))]
+    return _read_chunks(paths, all_jobs)
 
 
 def _chunk_params(name: str, params: dict, chunk: int, chunk_size: int) -> dict:
@@ -187,15 +201,32 @@ def _chunk_params(name: str, params: dict, chunk: int, chunk_size: int) -> dict:
     return params
 
 
-def _read_chunks(paths: list[Path]) -> ak.Array:
+def _load_chunk(path: Path, job: tuple) -> ak.Array:
+    """The events of one cached chunk; a file that is not what its name promises is a DataFileError."""
     from jetviz.data.formats.parquet import load_events
 
+    events, meta = load_events(path)
+    name, _, seed, chunk, _, n_events = job
+    expected = {"recipe": name, "seed": seed, "chunk": chunk, "n_events": n_events}
+    found = {k: meta.get(k) for k in expected}
+    if found != expected or len(events) != n_events:
+        raise DataFileError(path, f"holds another chunk ({found}, {len(events)} events) than its name says ({expected})")
+    return events
+
+
+def _read_chunks(paths: list[Path], jobs: list[tuple]) -> ak.Array:
+    """Read the cached chunks; a damaged one is reported (a warning), removed and generated again.
+
+    A chunk that is still unreadable after regeneration raises its :class:`DataFileError`.
+    """
     arrays = []
-    for path in paths:
+    for path, job in zip(paths, jobs):
         try:
-            events, _ = load_events(path)
-        except DataFileError:
-            path.unlink(missing_ok=True)  # a damaged cache entry is regenerated next time
-            raise
+            events = _load_chunk(path, job)
+        except DataFileError as err:
+            warnings.warn(f"damaged sample cache file {err}; removed it and generating the chunk again", stacklevel=3)
+            path.unlink(missing_ok=True)
+            _make_chunk(*job)
+            events = _load_chunk(path, job)
         arrays.append(events)
     return arrays[0] if len(arrays) == 1 else ak.to_packed(ak.concatenate(arrays))

@@ -17,12 +17,14 @@ their inputs.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
 import awkward as ak
 import numpy as np
 
 from jetviz.data.kinematics import pt_eta_phi
+from jetviz.data.validate import check_events, check_particle_arrays, error
 from jetviz.errors import SchemaError
 
 __all__ = [
@@ -65,7 +67,9 @@ def make_events(
     label: np.ndarray | int = 0,
     jets: ak.Array | None = None,
     event_fields: Mapping[str, np.ndarray] | None = None,
-    source: str = "events",
+    source: str | Path = "events",
+    validate: bool = True,
+    offset: int = 0,
 ) -> ak.Array:
     """Build a schema-conforming events array from flat per-particle numpy arrays.
 
@@ -77,14 +81,17 @@ def make_events(
         label: ``(N,)`` int per-event label, or one int for all events.
         jets: optional jagged truth jets (see :func:`make_jets`).
         event_fields: optional further ``(N,)`` per-event scalar arrays.
-        source: what to call the data in error messages (a file name, a recipe).
+        source: what to call the data in error messages (a recipe name; a Path for a file,
+            which makes errors DataFileError naming it).
+        validate: check values (finite, E ≥ |p|, pT ≥ 0); structure and dtypes are always checked.
+        offset: file index of the first event (for messages).
     Returns:
         ak.Array of N event records, validated by :func:`validate_events`.
     """
     counts = np.asarray(counts, dtype=np.int64)
     missing = [f for f in ("px", "py", "pz", "E", "charge", "pid") if f not in particles]
     if missing:
-        raise SchemaError(f"{source}: particle arrays lack the field(s) {missing}")
+        raise error(source, f"particle arrays lack the field(s) {missing}")
     n_total = int(counts.sum())
     flat: dict[str, np.ndarray] = {}
     for name, values in particles.items():
@@ -94,6 +101,7 @@ def make_events(
                 f"{source}: particle field {name!r} has shape {values.shape}, expected ({n_total},) "
                 "= the sum of the per-event counts"
             )
+    check_particle_arrays(particles, counts, source, offset, values=False)  # dtypes, integer pid/jet
     for name in ("px", "py", "pz", "E"):
         flat[name] = np.asarray(particles[name], dtype=np.float64)
     if all(k in particles for k in ("pt", "eta", "phi")):
@@ -117,50 +125,55 @@ def make_events(
     fields["label"] = label_arr
     if jets is not None:
         if len(jets) != n_events:
-            raise SchemaError(f"{source}: {len(jets)} jet lists for {n_events} events")
+            raise error(source, f"{len(jets)} jet lists for {n_events} events")
         fields["jets"] = jets
     for name, values in (event_fields or {}).items():
         values = np.asarray(values)
         if values.shape[:1] != (n_events,):
-            raise SchemaError(f"{source}: event field {name!r} has {values.shape[:1]} entries for {n_events} events")
+            raise error(source, f"event field {name!r} has {values.shape[:1]} entries for {n_events} events")
         fields[name] = values
     events = ak.zip(fields, depth_limit=1)
-    return validate_events(ak.to_packed(events), source=source)
+    return validate_events(ak.to_packed(events), source=source, values=validate, offset=offset)
 
 
-def validate_events(events: ak.Array, source: str = "events", allow_empty: bool = False) -> ak.Array:
-    """Check that ``events`` follows the schema; return it unchanged or raise :class:`SchemaError`.
+def validate_events(
+    events: ak.Array, source: str | Path = "events", allow_empty: bool = False, values: bool = True, offset: int = 0
+) -> ak.Array:
+    """Check that ``events`` follows the schema; return it unchanged or raise.
 
-    Checks: the ``particles`` and ``label`` fields exist; every particle field in
-    :data:`PARTICLE_FIELDS` exists; momenta and energies are finite (NaN/inf rejected with the
-    first offending event index); E ≥ 0; no event is empty unless ``allow_empty``.
+    Structure: the ``particles`` and ``label`` fields exist, every particle field in
+    :data:`PARTICLE_FIELDS` exists, no event is empty unless ``allow_empty``. Types and values:
+    :func:`jetviz.data.validate.check_events` (numeric dtypes, integer pid/jet/label, finite
+    values, E ≥ |p| within its tolerance, pT ≥ 0; ``values=False`` skips the value checks).
+
+    Parameters
+    ----------
+    events : ak.Array
+    source : str or Path
+        What the events are; a :class:`~pathlib.Path` makes errors :class:`DataFileError` naming
+        the file, a string makes them :class:`SchemaError`.
+    allow_empty : bool
+    values : bool
+    offset : int
+        File index of ``events[0]`` (for messages).
     """
     if not isinstance(events, ak.Array):
-        raise SchemaError(f"{source}: expected an awkward Array of events, got {type(events).__name__}")
+        raise error(source, f"expected an awkward Array of events, got {type(events).__name__}")
     top = set(ak.fields(events))
     for name in ("particles", "label"):
         if name not in top:
-            raise SchemaError(f"{source}: events lack the field {name!r} (have {sorted(top)})")
+            raise error(source, f"events lack the field {name!r} (have {sorted(top)})")
     have = set(ak.fields(events.particles))
     missing = [f for f in PARTICLE_FIELDS if f not in have]
     if missing:
-        raise SchemaError(f"{source}: particles lack the field(s) {missing} (have {sorted(have)})")
-    counts = ak.num(events.particles, axis=1).to_numpy()
+        raise error(source, f"particles lack the field(s) {missing} (have {sorted(have)})")
+    if events.particles.ndim != 2:
+        raise error(source, f"'particles' is not a list of particle records per event (type {ak.type(events.particles)})")
+    counts = ak.to_numpy(ak.num(events.particles, axis=1))
     if len(events) and not allow_empty and np.any(counts == 0):
         first = int(np.flatnonzero(counts == 0)[0])
-        raise SchemaError(f"{source}: event {first} has no particles ({int((counts == 0).sum())} empty events)")
-    event_index = np.repeat(np.arange(len(counts)), counts)
-    for name in ("px", "py", "pz", "E", "pt", "eta", "phi"):
-        values = ak.to_numpy(ak.flatten(events.particles[name]))
-        bad = ~np.isfinite(values)
-        if bad.any():
-            first = int(event_index[np.flatnonzero(bad)[0]])
-            raise SchemaError(f"{source}: particle {name} is NaN or infinite in event {first} ({int(bad.sum())} values)")
-    energy = ak.to_numpy(ak.flatten(events.particles.E))
-    if np.any(energy < 0):
-        first = int(event_index[np.flatnonzero(energy < 0)[0]])
-        raise SchemaError(f"{source}: negative particle energy in event {first}")
-    return events
+        raise error(source, f"event {offset + first} has no particles ({int((counts == 0).sum())} empty events)")
+    return check_events(events, source, offset=offset, values=values)
 
 
 def particle_counts(events: ak.Array) -> np.ndarray:

@@ -9,7 +9,8 @@ import awkward as ak
 import numpy as np
 
 from jetviz.data.schema import make_events
-from jetviz.errors import DataFileError, SchemaError
+from jetviz.data.validate import as_integers
+from jetviz.errors import DataFileError
 
 __all__ = [
     "DEFAULT_STEP",
@@ -60,12 +61,6 @@ def refuse_overwrite(path: Path, overwrite: bool) -> None:
         raise DataFileError(path, "exists; refusing to overwrite it (pass overwrite=True to replace it)")
 
 
-def _strip_source(exc: SchemaError, path: Path) -> str:
-    message = str(exc)
-    prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
-
-
 def build_events(
     path: Path,
     particles: dict[str, np.ndarray],
@@ -75,6 +70,7 @@ def build_events(
     offset: int,
     drop_empty: bool,
     padded: bool = False,
+    validate: bool = True,
 ) -> tuple[ak.Array, int]:
     """Turn one chunk read from ``path`` into schema events, dropping or refusing empty events.
 
@@ -94,6 +90,8 @@ def build_events(
         Drop events without particles instead of raising.
     padded : bool
         The format zero-pads (for the wording of the empty-event message).
+    validate : bool
+        Check values (:mod:`jetviz.data.validate`); False skips finite/E ≥ |p|/pT ≥ 0.
 
     Returns
     -------
@@ -101,22 +99,6 @@ def build_events(
     """
     counts = np.asarray(counts, dtype=np.int64)
     n_events = len(counts)
-    event_index = np.repeat(np.arange(n_events), counts)
-    for name in ("px", "py", "pz", "E", "pt", "eta", "phi"):
-        if name not in particles:
-            continue
-        bad = ~np.isfinite(particles[name])
-        if bad.any():
-            first = offset + int(event_index[np.flatnonzero(bad)[0]])
-            raise DataFileError(
-                path,
-                f"particle {name} is NaN or infinite in event {first} "
-                f"({int(bad.sum())} bad value(s) in events {offset}..{offset + n_events - 1})",
-            )
-    negative = particles["E"] < 0
-    if negative.any():
-        first = offset + int(event_index[np.flatnonzero(negative)[0]])
-        raise DataFileError(path, f"negative particle energy in event {first}")
     label = np.broadcast_to(np.asarray(label), (n_events,))
     event_fields = dict(event_fields or {})
     empty = counts == 0
@@ -133,10 +115,7 @@ def build_events(
         keep = ~empty
         counts, label = counts[keep], label[keep]
         event_fields = {k: np.asarray(v)[keep] for k, v in event_fields.items()}
-    try:
-        events = make_events(particles, counts, label, event_fields=event_fields, source=str(path))
-    except SchemaError as exc:
-        raise DataFileError(path, _strip_source(exc, path)) from None
+    events = make_events(particles, counts, label, event_fields=event_fields, source=path, validate=validate, offset=offset)
     return events, n_empty
 
 
@@ -148,17 +127,7 @@ def warn_dropped(path: Path, n_dropped: int) -> None:
 
 def integer_labels(path: Path, values: np.ndarray, name: str, offset: int = 0) -> np.ndarray:
     """``values`` as int64 labels; raise naming ``name`` and the first bad event if they are not integers."""
-    values = np.asarray(values)
-    if values.dtype.kind in "iub":
-        return values.astype(np.int64)
-    if values.dtype.kind != "f":
-        raise DataFileError(path, f"column {name!r} does not hold integer labels (dtype {values.dtype})")
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(values) | (values != np.rint(values))
-    if bad.any():
-        first = offset + int(np.flatnonzero(bad)[0])
-        raise DataFileError(path, f"column {name!r} does not hold integer labels (event {first}: {values[bad][0]!r})")
-    return values.astype(np.int64)
+    return as_integers(values, path, name, offset=offset)
 
 
 def each_chunk(path: Path, chunks: Iterator[tuple[ak.Array, int]]) -> Iterator[ak.Array]:

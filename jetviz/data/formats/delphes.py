@@ -17,6 +17,13 @@ from jetviz.data.formats._common import (
     short,
 )
 from jetviz.data.kinematics import pt_eta_phi, wrap_phi
+from jetviz.data.validate import (
+    as_integers,
+    require_energy_above_momentum,
+    require_finite,
+    require_nonnegative,
+    require_numeric,
+)
 from jetviz.errors import DataFileError
 
 __all__ = ["iterate_delphes", "read_delphes", "DELPHES_COLLECTIONS"]
@@ -92,8 +99,10 @@ def _flat(array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.flatten(array, axis=1)))
 
 
-def _delphes_collection(entry: dict, arrays: ak.Array, with_tracks: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per-event counts and flat schema fields of one collection in one chunk."""
+def _delphes_collection(
+    path: Path, entry: dict, arrays: ak.Array, with_tracks: bool, offset: int, validate: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-event counts and flat schema fields of one collection in one chunk, validated leaf by leaf."""
     leaves, kind = entry["leaves"], entry["kind"]
     get = {leaf: arrays[branch] for leaf, branch in leaves.items()}
     reference = next(iter(get.values()))
@@ -102,43 +111,63 @@ def _delphes_collection(entry: dict, arrays: ak.Array, with_tracks: bool) -> tup
         if not np.array_equal(ak.to_numpy(ak.num(values, axis=1)), counts):
             raise ValueError(f"branch {leaves[leaf]} has per-event lengths unlike the rest of {entry['collection']}")
     if kind == "gen":
-        keep = get["Status"] == 1
+        status = as_integers(_flat(get["Status"]), path, leaves["Status"],
+                             np.repeat(np.arange(len(counts)), counts), offset)
+        keep = ak.unflatten(status == 1, counts)
         get = {leaf: values[keep] for leaf, values in get.items()}
         counts = np.asarray(ak.to_numpy(ak.num(get["PID"], axis=1)), dtype=np.int64)
-        px, py, pz, energy = (_flat(get[k]).astype(np.float64) for k in ("Px", "Py", "Pz", "E"))
+    rows = np.repeat(np.arange(len(counts)), counts)
+    raw = {leaf: _flat(values) for leaf, values in get.items()}
+    for leaf, values in raw.items():
+        require_numeric(values.dtype, path, leaves[leaf])
+    if validate:
+        for leaf, values in raw.items():
+            require_finite(values, path, leaves[leaf], rows, offset)
+    pid = as_integers(raw["PID"], path, leaves["PID"], rows, offset) if "PID" in raw else None
+    if kind == "gen":
+        px, py, pz, energy = (raw[k].astype(np.float64) for k in ("Px", "Py", "Pz", "E"))
         pt, eta, phi = pt_eta_phi(px, py, pz)
-        pid = _flat(get["PID"]).astype(np.int64)
-        charge = _flat(get["Charge"]).astype(np.float64)
+        charge = raw["Charge"].astype(np.float64)
         d0 = z0 = np.full(len(px), np.nan)
     else:
         pt_leaf = "PT" if kind == "track" else "ET"
-        pt = _flat(get[pt_leaf]).astype(np.float64)
-        eta = _flat(get["Eta"]).astype(np.float64)
-        phi = wrap_phi(_flat(get["Phi"]).astype(np.float64))
+        pt = raw[pt_leaf].astype(np.float64)
+        eta = raw["Eta"].astype(np.float64)
+        if validate:
+            require_nonnegative(pt, path, leaves[pt_leaf], pt_leaf, rows=rows, offset=offset)
+        phi = wrap_phi(raw["Phi"].astype(np.float64))
         px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
         if kind == "track":
-            pid = _flat(get["PID"]).astype(np.int64)
-            charge = _flat(get["Charge"]).astype(np.float64)
-            mass = _flat(get["Mass"]).astype(np.float64) if "Mass" in get else pdg.mass(pid)
+            charge = raw["Charge"].astype(np.float64)
+            if "Mass" in raw:
+                mass = raw["Mass"].astype(np.float64)
+                if validate:
+                    require_nonnegative(mass, path, leaves["Mass"], "mass", rows=rows, offset=offset)
+            else:
+                mass = pdg.mass(pid)
             energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
-            d0 = _flat(get["D0"]).astype(np.float64) if "D0" in get else np.full(len(pt), np.nan)
-            z0 = _flat(get["DZ"]).astype(np.float64) if "DZ" in get else np.full(len(pt), np.nan)
+            d0 = raw["D0"].astype(np.float64) if "D0" in raw else np.full(len(pt), np.nan)
+            z0 = raw["DZ"].astype(np.float64) if "DZ" in raw else np.full(len(pt), np.nan)
         else:
             photon = "Photon" in entry["collection"]
             pid = np.full(len(pt), 22 if photon else 0, dtype=np.int64)
             charge = np.zeros(len(pt))
-            energy = _flat(get["E"]).astype(np.float64) if "E" in get else pt * np.cosh(eta)
+            energy = raw["E"].astype(np.float64) if "E" in raw else pt * np.cosh(eta)
             d0 = z0 = np.full(len(pt), np.nan)
+    if validate:
+        energy_column = leaves.get("E", f"{entry['collection']} energy")
+        require_energy_above_momentum(energy, px, py, pz, path, energy_column, rows, offset)
     fields = dict(px=px, py=py, pz=pz, E=energy, pt=pt, eta=eta, phi=phi, charge=charge, pid=pid)
     if with_tracks:
         fields.update(d0=d0, z0=z0)
     return counts, fields
 
 
-def _delphes_chunk(path: Path, plan: list[dict], arrays: ak.Array, offset: int, label: int, drop_empty: bool):
+def _delphes_chunk(path: Path, plan: list[dict], arrays: ak.Array, offset: int, label: int, drop_empty: bool,
+                   validate: bool):
     with_tracks = any(e["kind"] == "track" and ("D0" in e["leaves"] or "DZ" in e["leaves"]) for e in plan)
     n_events = len(arrays)
-    parts = [_delphes_collection(entry, arrays, with_tracks) for entry in plan]
+    parts = [_delphes_collection(path, entry, arrays, with_tracks, offset, validate) for entry in plan]
     counts = np.zeros(n_events, dtype=np.int64)
     event_of = []
     for c, _ in parts:
@@ -147,11 +176,13 @@ def _delphes_chunk(path: Path, plan: list[dict], arrays: ak.Array, offset: int, 
     order = np.argsort(np.concatenate(event_of), kind="stable")  # per event: collections in order
     particles = {name: np.concatenate([f[name] for _, f in parts])[order] for name in parts[0][1]}
     particles["jet"] = np.full(len(order), -1, dtype=np.int64)
-    return build_events(path, particles, counts, np.full(n_events, label, np.int64), None, offset, drop_empty)
+    return build_events(path, particles, counts, np.full(n_events, label, np.int64), None, offset, drop_empty,
+                        validate=validate)
 
 
 def _delphes_chunks(
-    path: str | Path, step_size, collections: Sequence[str], tree: str, label: int, drop_empty: bool
+    path: str | Path, step_size, collections: Sequence[str], tree: str, label: int, drop_empty: bool,
+    validate: bool = True,
 ) -> Iterator[tuple[ak.Array, int]]:
     import uproot
 
@@ -176,7 +207,7 @@ def _delphes_chunks(
             plan = _delphes_plan(path, ttree, tree, collections)
             expressions = sorted({b for entry in plan for b in entry["leaves"].values()})
             for arrays, report in ttree.iterate(expressions, step_size=step_size, report=True, library="ak"):
-                yield _delphes_chunk(path, plan, arrays, int(report.tree_entry_start), label, drop_empty)
+                yield _delphes_chunk(path, plan, arrays, int(report.tree_entry_start), label, drop_empty, validate)
         except DataFileError:
             raise
         except Exception as exc:
@@ -190,6 +221,7 @@ def iterate_delphes(
     tree: str = "Delphes",
     label: int = 0,
     drop_empty: bool = False,
+    validate: bool = True,
 ) -> Iterator[ak.Array]:
     """Read a Delphes ROOT file chunk by chunk with uproot (``TTree.iterate``).
 
@@ -212,21 +244,41 @@ def iterate_delphes(
     accepted when their leaves tell the class (``Status``: generator, ``PT``: track, ``ET``:
     tower).
 
-    Arguments:
-        path: the ROOT file.
-        step_size: entries per chunk (or an uproot size string such as ``"100 MB"``).
-        collections: collection (branch) names to read, in the order particles are listed.
-        tree: the TTree name.
-        label: the per-event label given to every event (a Delphes file holds one sample).
-        drop_empty: drop events without particles (warning per chunk) instead of raising.
-    Returns:
-        An iterator of schema events arrays, one per chunk; ``jet`` is −1 (no truth clustering).
-    Raises:
-        DataFileError: missing, truncated or corrupted file, missing tree or branches (named),
-            NaN/inf momenta (first event named, as an entry number of the tree), empty events.
+    Every leaf read is validated (:mod:`jetviz.data.validate`): numeric, finite, ``PT``/``ET``
+    ≥ 0, ``Mass`` ≥ 0, integer ``PID`` and ``Status`` (a float PID such as 211.5 is an error,
+    never truncated), E ≥ |p| (generator particles, towers with ``E``); errors name the branch
+    and the tree entry.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ROOT file.
+    step_size : int or str
+        Entries per chunk (or an uproot size string such as ``"100 MB"``).
+    collections : sequence of str
+        Collection (branch) names to read, in the order particles are listed.
+    tree : str
+        The TTree name.
+    label : int
+        The per-event label given to every event (a Delphes file holds one sample).
+    drop_empty : bool
+        Drop events without particles (warning per chunk) instead of raising.
+    validate : bool
+        Check values; False skips finite/≥ 0/E ≥ |p| (dtypes and integers are always checked).
+
+    Yields
+    ------
+    ak.Array
+        Schema events, one chunk at a time; ``jet`` is −1 (no truth clustering).
+
+    Raises
+    ------
+    DataFileError
+        Missing, truncated or corrupted file, missing tree or branches (named), bad values
+        (branch and entry named), empty events without ``drop_empty``.
     """
     path = Path(path)
-    yield from each_chunk(path, _delphes_chunks(path, step_size, collections, tree, label, drop_empty))
+    yield from each_chunk(path, _delphes_chunks(path, step_size, collections, tree, label, drop_empty, validate))
 
 
 def read_delphes(
@@ -236,16 +288,22 @@ def read_delphes(
     tree: str = "Delphes",
     label: int = 0,
     drop_empty: bool = False,
+    validate: bool = True,
 ) -> ak.Array:
     """Read a whole Delphes ROOT file: :func:`iterate_delphes` concatenated.
 
-    Arguments:
-        path, step_size, collections, tree, label, drop_empty: as for :func:`iterate_delphes`.
-    Returns:
+    Parameters
+    ----------
+    path, step_size, collections, tree, label, drop_empty, validate
+        As for :func:`iterate_delphes`.
+
+    Returns
+    -------
+    ak.Array
         Schema events, one per tree entry kept.
     """
     path = Path(path)
-    return all_chunks(path, _delphes_chunks(path, step_size, collections, tree, label, drop_empty))
+    return all_chunks(path, _delphes_chunks(path, step_size, collections, tree, label, drop_empty, validate))
 
 
 def describe_delphes(path: str | Path, tree: str = "Delphes") -> dict:

@@ -24,6 +24,7 @@ from jetviz.data.formats._common import (
 )
 from jetviz.data.io import atomic_write
 from jetviz.data.schema import validate_events
+from jetviz.data.validate import as_integers, require_finite, require_nonnegative
 from jetviz.errors import DataFileError
 
 __all__ = ["read_npz", "iterate_npz", "write_npz", "describe_npz"]
@@ -89,27 +90,26 @@ def _npz_blocks(path: Path, step_size: int) -> Iterator[tuple[int, np.ndarray, n
             raise DataFileError(path, f"is not a readable .npz archive (truncated or corrupted?): {short(exc)}") from None
 
 
-def _npz_chunk(path: Path, block: np.ndarray, labels: np.ndarray, offset: int, drop_empty: bool) -> tuple[ak.Array, int]:
+_NPZ_COLUMNS = ("X[..., 0] (pT)", "X[..., 1] (y)", "X[..., 2] (phi)", "X[..., 3] (pid)")
+
+
+def _npz_chunk(
+    path: Path, block: np.ndarray, labels: np.ndarray, offset: int, drop_empty: bool, validate: bool
+) -> tuple[ak.Array, int]:
     label = integer_labels(path, labels, "y", offset)
     n_columns = block.shape[2]
     block = block.astype(np.float64, copy=False)
     mask, counts, flat = from_padded(block)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    names = _NPZ_COLUMNS[:n_columns]
+    if validate:
+        require_finite(flat, path, names, rows, offset)
+        require_nonnegative(flat[:, 0], path, names[0], "pT", rows=rows, offset=offset)
     pt, rapidity, phi = flat[:, 0], flat[:, 1], flat[:, 2]
     if n_columns == 4:
-        pid_values = flat[:, 3]
-        finite = np.isfinite(pid_values)
-        if np.any(finite & (pid_values != np.rint(np.where(finite, pid_values, 0)))):
-            raise DataFileError(path, "X[..., 3] holds non-integer pid values (remapped pids are not supported)")
-        pid = np.where(finite, np.rint(np.where(finite, pid_values, 0)), 0).astype(np.int64)
+        pid = as_integers(flat[:, 3], path, names[3], rows, offset)
     else:
         pid = np.zeros(len(flat), dtype=np.int64)
-    event_index = np.repeat(np.arange(len(counts)), counts)
-    for j, name in enumerate(("pT", "y", "phi", "pid")[:n_columns]):
-        bad = ~np.isfinite(flat[:, j])
-        if bad.any():
-            raise DataFileError(
-                path, f"X {name} is NaN or infinite in event {offset + int(event_index[np.flatnonzero(bad)[0]])}"
-            )
     mass = pdg.mass(pid)
     transverse_mass = np.sqrt(pt**2 + mass**2)
     particles = {
@@ -121,15 +121,17 @@ def _npz_chunk(path: Path, block: np.ndarray, labels: np.ndarray, offset: int, d
         "pid": pid,
         "jet": np.zeros(len(flat), dtype=np.int64),
     }
-    return build_events(path, particles, counts, label, None, offset, drop_empty, padded=True)
+    return build_events(path, particles, counts, label, None, offset, drop_empty, padded=True, validate=validate)
 
 
-def _npz_chunks(path: Path, step_size: int, drop_empty: bool) -> Iterator[tuple[ak.Array, int]]:
+def _npz_chunks(path: Path, step_size: int, drop_empty: bool, validate: bool) -> Iterator[tuple[ak.Array, int]]:
     for offset, block, labels in _npz_blocks(path, step_size):
-        yield _npz_chunk(path, block, labels, offset, drop_empty)
+        yield _npz_chunk(path, block, labels, offset, drop_empty, validate)
 
 
-def iterate_npz(path: str | Path, step_size: int = DEFAULT_STEP, drop_empty: bool = False) -> Iterator[ak.Array]:
+def iterate_npz(
+    path: str | Path, step_size: int = DEFAULT_STEP, drop_empty: bool = False, validate: bool = True
+) -> Iterator[ak.Array]:
     """Read an energyflow ``.npz`` chunk by chunk, streaming ``X`` out of the archive.
 
     Parameters
@@ -139,6 +141,8 @@ def iterate_npz(path: str | Path, step_size: int = DEFAULT_STEP, drop_empty: boo
         Rows (jets) per chunk; only one chunk of ``X`` is decompressed into memory at a time.
     drop_empty : bool
         Drop all-zero rows (a warning per chunk) instead of raising.
+    validate : bool
+        Check values (finite, pT ≥ 0); pids must be integers either way.
 
     Yields
     ------
@@ -146,10 +150,10 @@ def iterate_npz(path: str | Path, step_size: int = DEFAULT_STEP, drop_empty: boo
         Schema events, as :func:`read_npz`.
     """
     path = Path(path)
-    yield from each_chunk(path, _npz_chunks(path, step_size, drop_empty))
+    yield from each_chunk(path, _npz_chunks(path, step_size, drop_empty, validate))
 
 
-def read_npz(path: str | Path, drop_empty: bool = False, step_size: int = DEFAULT_STEP) -> ak.Array:
+def read_npz(path: str | Path, drop_empty: bool = False, step_size: int = DEFAULT_STEP, validate: bool = True) -> ak.Array:
     """Read an energyflow-style ``.npz``: ``X`` (N, M, 4) = (pT, y, φ, pid), zero-padded; ``y``.
 
     energyflow stores the *rapidity* y, not the pseudorapidity η. The momenta are rebuilt
@@ -167,6 +171,8 @@ def read_npz(path: str | Path, drop_empty: bool = False, step_size: int = DEFAUL
         Drop all-zero rows with a warning instead of raising.
     step_size : int
         Rows converted at a time.
+    validate : bool
+        Check values: finite, pT ≥ 0 (a negative pT is an error, never read as +pT at φ + π).
 
     Returns
     -------
@@ -180,7 +186,7 @@ def read_npz(path: str | Path, drop_empty: bool = False, step_size: int = DEFAUL
         (event named), empty rows without ``drop_empty``.
     """
     path = Path(path)
-    return all_chunks(path, _npz_chunks(path, step_size, drop_empty))
+    return all_chunks(path, _npz_chunks(path, step_size, drop_empty, validate))
 
 
 def describe_npz(path: str | Path) -> dict:

@@ -47,7 +47,7 @@ from jetviz.errors import DataFileError
 
 __all__ = [
     "LHE_FIELDS", "write_lhe", "read_lhe", "lhe_event_count", "lhe_to_events", "read_lhe_events",
-    "iterate_lhe_events", "describe_lhe",
+    "iterate_lhe", "iterate_lhe_events", "describe_lhe",
 ]
 
 LHE_FIELDS: tuple[str, ...] = (
@@ -221,30 +221,80 @@ def _event_error(path: Path, index: int, line_no: int, problem: str) -> DataFile
     return DataFileError(path, f"event {index} (line {line_no}): {problem}")
 
 
-def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
-    """Read the hard-process particles of every event in a Les Houches Event File.
+def _is_tag(line: str, tag: str) -> bool:
+    """``line`` opens ``<tag`` exactly (``<event>``, ``<event attr=...>``; not ``<eventgroup>``)."""
+    n = len(tag) + 1
+    return line.startswith("<" + tag) and (len(line) == n or line[n] in " >/\t")
 
-    Arguments:
-        path: a ``.lhe`` file, optionally gzip-compressed (``.lhe.gz``).
-        max_events: stop after this many events (None: all).
-    Returns:
-        ak.Array of N events × var particle records with the fields :data:`LHE_FIELDS`
-        (ints for ``pid, status, mother1, mother2, col, acol``; float64 otherwise; mothers
-        1-based as in the file).
-    Raises:
-        DataFileError: the file is missing, is not an LHE file (no ``<LesHouchesEvents>`` or
-            ``<init>``), is truncated (ends inside an event or without
-            ``</LesHouchesEvents>``), or has a malformed event (wrong number of entries or
-            non-numeric values; the message names the event number, counted from 0, and the
-            line).
-    """
-    path = Path(path)
+
+def _is_particle_line(line: str) -> bool:
+    fields = line.split()
+    if len(fields) != 13:
+        return False
+    try:
+        [float(x) for x in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def _chunk_array(
+    path: Path, rows: list[str], lines: list[int], counts: list[int], first_event: int, validate: bool
+) -> ak.Array:
+    """Parse and check the particle lines of complete events ``first_event ...``; the LHE records."""
+    counts_arr = np.asarray(counts, dtype=np.int64)
+    event_of = first_event + np.repeat(np.arange(len(counts_arr)), counts_arr)
+    line_of = np.asarray(lines, dtype=np.int64)
+    try:
+        table = np.array(" ".join(rows).split(), dtype=np.float64).reshape(-1, 13) if rows else np.zeros((0, 13))
+    except ValueError:
+        for k, row in enumerate(rows):
+            try:
+                [float(x) for x in row.split()]
+            except ValueError:
+                raise _event_error(path, int(event_of[k]), int(line_of[k]), f"particle line is not numeric: {row[:60]!r}") from None
+        raise  # pragma: no cover - every row parsed on its own
+    ints = table[:, :6]
+    with np.errstate(invalid="ignore"):
+        bad_int = np.any(~np.isfinite(ints) | (ints != np.round(ints)), axis=1)
+    if bad_int.any():
+        k = int(np.flatnonzero(bad_int)[0])
+        raise _event_error(path, int(event_of[k]), int(line_of[k]), "IDUP/ISTUP/MOTHUP/ICOLUP must be integers")
+    if validate:
+        momenta = table[:, 6:11]
+        bad = ~np.isfinite(momenta).all(axis=1)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise _event_error(path, int(event_of[k]), int(line_of[k]), "PUP (px, py, pz, E, m) is NaN or infinite")
+        bad = table[:, 9] < 0
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise _event_error(path, int(event_of[k]), int(line_of[k]), f"negative energy E = {table[k, 9]:.6g} GeV")
+        nup = np.repeat(counts_arr, counts_arr)
+        bad = ((table[:, 2:4] < 0) | (table[:, 2:4] > nup[:, None])).any(axis=1)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise _event_error(path, int(event_of[k]), int(line_of[k]),
+                               f"mother index {table[k, 2]:.0f}/{table[k, 3]:.0f} outside 0..NUP = {int(nup[k])}")
+    columns = {
+        name: table[:, k].astype(np.int64) if name in _INT_FIELDS else table[:, k].copy()
+        for k, name in enumerate(LHE_FIELDS)
+    }
+    return ak.unflatten(ak.zip(columns, depth_limit=1), counts_arr)
+
+
+def _lhe_chunks(path: Path, max_events: int | None, step_size: int, validate: bool) -> Iterator[ak.Array]:
+    """Stream an LHE file: LHE-record arrays of ``step_size`` complete, checked events."""
     if not path.exists():
         raise DataFileError(path, "no such LHE file")
     if path.is_dir():
         raise DataFileError(path, "is a directory, not an LHE file")
+    if int(step_size) < 1:
+        raise ValueError("step_size must be positive")
     rows: list[str] = []
+    lines: list[int] = []
     counts: list[int] = []
+    chunk_first = 0
     seen_root = seen_init = closed = False
     in_event = False
     n_expected = n_read = 0
@@ -253,7 +303,7 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
     try:
         handle = _open_text(path)
     except OSError as exc:
-        raise DataFileError(path, f"cannot be opened: {exc}") from None
+        raise DataFileError(path, f"cannot be opened: {exc.strerror or exc}") from None
     with handle:
         try:
             for line_no, raw in enumerate(handle, start=1):
@@ -261,15 +311,15 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
                 if not in_event:
                     if line.startswith("<LesHouchesEvents"):
                         seen_root = True
-                    elif line.startswith("<init") and (len(line) == 5 or line[5] in " >"):
+                    elif _is_tag(line, "init"):
                         seen_init = True  # not <initrwgt> (a MadGraph header block)
                     elif line.startswith("</LesHouchesEvents"):
                         closed = True
                         break
-                    elif line.startswith("<event") and (len(line) == 6 or line[6] in " >"):
+                    elif _is_tag(line, "event"):
                         if not (seen_root and seen_init):
                             raise DataFileError(path, f"line {line_no}: <event> before <LesHouchesEvents> and <init>")
-                        if max_events is not None and len(counts) >= max_events:
+                        if max_events is not None and event_index + 1 >= max_events:
                             closed = True
                             break
                         in_event = True
@@ -279,6 +329,11 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
                         n_read = 0
                     continue
                 # inside an <event> block
+                if _is_tag(line, "event"):
+                    raise _event_error(path, event_index, line_no,
+                                       f"a new <event> starts before the </event> of this event (begun on line {event_line})")
+                if line.startswith("</LesHouchesEvents"):
+                    raise _event_error(path, event_index, line_no, f"</LesHouchesEvents> inside the event begun on line {event_line} (no </event>)")
                 if line.startswith("</event"):
                     if n_expected < 0:
                         raise _event_error(path, event_index, line_no, "no header line (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP)")
@@ -286,6 +341,10 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
                         raise _event_error(path, event_index, line_no, f"has {n_read} particle lines, its header says NUP = {n_expected}")
                     counts.append(n_read)
                     in_event = False
+                    if len(counts) == int(step_size):
+                        yield _chunk_array(path, rows, lines, counts, chunk_first, validate)
+                        chunk_first += len(counts)
+                        rows, lines, counts = [], [], []
                     continue
                 if not line or line.startswith("#"):
                     continue
@@ -310,12 +369,14 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
                             f"particle line has {len(line.split())} entries, expected 13: {line[:60]!r}",
                         )
                     rows.append(line)
+                    lines.append(line_no)
                     n_read += 1
-                # further lines (<wgt>, <rwgt>, <mgrwt>, <scales> ...) are optional LHEF3 extras
+                elif not line.startswith("<") and _is_particle_line(line):
+                    raise _event_error(path, event_index, line_no,
+                                       f"more particle lines than its header's NUP = {n_expected}")
+                # other lines (<wgt>, <rwgt>, <mgrwt>, <scales> ...) are optional LHEF3 extras
         except DataFileError:
             raise
-        except UnicodeDecodeError as exc:  # pragma: no cover - errors="replace" avoids it
-            raise DataFileError(path, f"is not text: {exc}") from None
         except (OSError, EOFError) as exc:  # truncated gzip stream
             raise DataFileError(path, f"cannot be read (truncated or corrupted?): {exc}") from None
     if not seen_root:
@@ -325,35 +386,65 @@ def read_lhe(path: str | Path, max_events: int | None = None) -> ak.Array:
     if in_event:
         raise DataFileError(path, f"is truncated: it ends inside event {event_index} (started on line {event_line})")
     if not closed:
-        raise DataFileError(path, f"is truncated: no </LesHouchesEvents> after {len(counts)} complete events")
-    return _rows_to_array(path, rows, np.asarray(counts, dtype=np.int64))
+        raise DataFileError(path, f"is truncated: no </LesHouchesEvents> after {event_index + 1} complete events")
+    if counts:
+        yield _chunk_array(path, rows, lines, counts, chunk_first, validate)
 
 
-def _rows_to_array(path: Path, rows: list[str], counts: np.ndarray) -> ak.Array:
-    if rows:
-        try:
-            table = np.array(" ".join(rows).split(), dtype=np.float64).reshape(-1, 13)
-        except ValueError:
-            # find the offending line to name its event
-            event_of = np.repeat(np.arange(len(counts)), counts)
-            for k, row in enumerate(rows):
-                try:
-                    [float(x) for x in row.split()]
-                except ValueError:
-                    raise DataFileError(path, f"event {int(event_of[k])}: particle line is not numeric: {row[:60]!r}") from None
-            raise  # pragma: no cover
-    else:
-        table = np.zeros((0, 13))
-    ints = table[:, :6]
-    if np.any(ints != np.round(ints)):
-        event_of = np.repeat(np.arange(len(counts)), counts)
-        bad = int(event_of[np.flatnonzero(np.any(ints != np.round(ints), axis=1))[0]])
-        raise DataFileError(path, f"event {bad}: IDUP/ISTUP/MOTHUP/ICOLUP must be integers")
-    columns = {}
-    for k, name in enumerate(LHE_FIELDS):
-        columns[name] = table[:, k].astype(np.int64) if name in _INT_FIELDS else table[:, k].copy()
-    record = ak.zip(columns, depth_limit=1)
-    return ak.unflatten(record, counts)
+def iterate_lhe(
+    path: str | Path, step_size: int = 10_000, max_events: int | None = None, validate: bool = True
+) -> Iterator[ak.Array]:
+    """Read the hard-process particles of an LHE file, ``step_size`` events at a time.
+
+    Parameters
+    ----------
+    path, max_events, validate
+        As for :func:`read_lhe`.
+    step_size : int
+        Events per chunk; the file is streamed, one chunk in memory at a time.
+
+    Yields
+    ------
+    ak.Array
+        LHE records (see :func:`read_lhe`).
+    """
+    yield from _lhe_chunks(Path(path), max_events, step_size, validate)
+
+
+def read_lhe(path: str | Path, max_events: int | None = None, validate: bool = True) -> ak.Array:
+    """Read the hard-process particles of every event in a Les Houches Event File.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.lhe`` file, optionally gzip-compressed (``.lhe.gz``).
+    max_events : int, optional
+        Stop after this many events (None: all).
+    validate : bool
+        Check values: finite PUP, E ≥ 0, mother indices in 0…NUP. False skips them; the
+        structure (below) is always checked.
+
+    Returns
+    -------
+    ak.Array
+        N events × var particle records with the fields :data:`LHE_FIELDS` (ints for
+        ``pid, status, mother1, mother2, col, acol``; float64 otherwise; mothers 1-based as in
+        the file).
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, is not an LHE file (no ``<LesHouchesEvents>`` or ``<init>``), is
+        truncated (ends inside an event or without ``</LesHouchesEvents>``), or has a malformed
+        event: a new ``<event>`` before ``</event>``, NUP ≠ the number of particle lines, a
+        wrong number of entries, non-numeric or non-integer codes, bad values. The message names
+        the event (counted from 0) and the line.
+    """
+    path = Path(path)
+    chunks = list(_lhe_chunks(path, max_events, 10_000, validate))
+    if not chunks:
+        return _chunk_array(path, [], [], [], 0, validate)
+    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
 
 
 def lhe_event_count(path: str | Path) -> int:
@@ -370,7 +461,9 @@ def lhe_event_count(path: str | Path) -> int:
     return n
 
 
-def lhe_to_events(hard: ak.Array, label: int = 0, source: str = "LHE events") -> ak.Array:
+def lhe_to_events(
+    hard: ak.Array, label: int = 0, source: str | Path = "LHE events", validate: bool = True, offset: int = 0
+) -> ak.Array:
     """The outgoing particles (ISTUP = +1) of hard LHE events as schema events.
 
     Parameters
@@ -379,8 +472,12 @@ def lhe_to_events(hard: ak.Array, label: int = 0, source: str = "LHE events") ->
         N events × var LHE particle records (:func:`read_lhe`).
     label : int
         The per-event label (an LHE file holds one process).
-    source : str
-        What to call the data in errors.
+    source : str or Path
+        What to call the data in errors (a Path: the file).
+    validate : bool
+        Check values (E ≥ |p| ...; :mod:`jetviz.data.validate`).
+    offset : int
+        File index of the first event.
 
     Returns
     -------
@@ -395,23 +492,27 @@ def lhe_to_events(hard: ak.Array, label: int = 0, source: str = "LHE events") ->
     counts = ak.to_numpy(ak.num(outgoing, axis=1))
     flat = {f: ak.to_numpy(ak.flatten(outgoing[f])) for f in ("px", "py", "pz", "E", "pid")}
     flat["charge"] = pdg.charge(flat["pid"])
-    return make_events(flat, counts, label, source=source)
+    return make_events(flat, counts, label, source=source, validate=validate, offset=offset)
 
 
-def read_lhe_events(path: str | Path, max_events: int | None = None, label: int = 0) -> ak.Array:
-    """Read an LHE file as schema events (its outgoing hard-process particles; see :func:`lhe_to_events`)."""
+def read_lhe_events(path: str | Path, max_events: int | None = None, label: int = 0, validate: bool = True) -> ak.Array:
+    """Read an LHE file as schema events: its outgoing hard-process particles (:func:`lhe_to_events`)."""
     path = Path(path)
-    hard = read_lhe(path, max_events=max_events)
+    hard = read_lhe(path, max_events=max_events, validate=validate)
     if len(hard) == 0:
         raise DataFileError(path, "holds no events")
-    return lhe_to_events(hard, label, source=str(path))
+    return lhe_to_events(hard, label, source=path, validate=validate)
 
 
-def iterate_lhe_events(path: str | Path, step_size: int = 10_000, label: int = 0) -> Iterator[ak.Array]:
-    """Read an LHE file as schema events, ``step_size`` events at a time (see :func:`read_lhe_events`)."""
-    events = read_lhe_events(path, label=label)
-    for begin in range(0, len(events), int(step_size)):
-        yield events[begin : begin + int(step_size)]
+def iterate_lhe_events(
+    path: str | Path, step_size: int = 10_000, label: int = 0, validate: bool = True
+) -> Iterator[ak.Array]:
+    """Read an LHE file as schema events, streaming ``step_size`` events at a time."""
+    path = Path(path)
+    offset = 0
+    for hard in _lhe_chunks(path, None, step_size, validate):
+        yield lhe_to_events(hard, label, source=path, validate=validate, offset=offset)
+        offset += len(hard)
 
 
 _COUNT_LIMIT = 64 * 2**20  # bytes: count <event> tags of plain files up to this size when listing

@@ -23,7 +23,7 @@ import awkward as ak
 from jetviz.data.formats._common import refuse_overwrite, require_file, short
 from jetviz.data.io import atomic_write, json_default
 from jetviz.data.schema import validate_events
-from jetviz.errors import DataFileError, SchemaError
+from jetviz.errors import DataFileError
 
 __all__ = [
     "FORMAT_NAME",
@@ -121,28 +121,33 @@ def save_events(
     return path
 
 
-def _check(events: ak.Array, path: Path, offset: int) -> None:
-    try:
-        validate_events(events, source=str(path))
-    except SchemaError as exc:
-        message = str(exc)
-        prefix = f"{path}: "
-        raise DataFileError(
-            path, f"does not hold valid jetviz events: {message[len(prefix):] if message.startswith(prefix) else message}"
-        ) from None
+def _check(events: ak.Array, path: Path, offset: int, validate: bool = True) -> None:
+    """Schema structure, dtypes and (with ``validate``) values; errors name the file, column and event."""
+    validate_events(events, source=path, values=validate, offset=offset)
 
 
-def load_events(path: str | Path) -> tuple[ak.Array, dict]:
+def load_events(path: str | Path, validate: bool = True) -> tuple[ak.Array, dict]:
     """Read events and their metadata from a file written by :func:`save_events`.
 
-    Arguments:
-        path: the Parquet file.
-    Returns:
-        ``(events, metadata)``: the events exactly as saved (same fields, dtypes, nesting) and
-        the metadata dict as JSON decodes it.
-    Raises:
-        DataFileError: the file is missing, truncated or corrupted, not a jetviz events file,
-            or does not hold schema-conforming events; the message names the file and problem.
+    Parameters
+    ----------
+    path : str or Path
+        The Parquet file.
+    validate : bool
+        Check values (finite, E ≥ |p|, ...; :mod:`jetviz.data.validate`); the schema and the
+        dtypes are checked either way.
+
+    Returns
+    -------
+    (events, metadata)
+        The events exactly as saved (same fields, dtypes, nesting) and the metadata dict as
+        JSON decodes it.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, truncated or corrupted, not a jetviz events file, or does not hold
+        schema-conforming events; the message names the file, the column and the event.
     """
     import pyarrow.parquet as pq
 
@@ -156,7 +161,7 @@ def load_events(path: str | Path) -> tuple[ak.Array, dict]:
         events = ak.from_arrow(table)
     except Exception as exc:
         raise DataFileError(path, f"does not hold an awkward events table: {short(exc)}") from None
-    _check(events, path, 0)
+    _check(events, path, 0, validate)
     n_expected = header.get("n_events")
     if n_expected is not None and n_expected != len(events):
         raise DataFileError(path, f"holds {len(events)} events but its metadata says {n_expected}")
@@ -201,9 +206,9 @@ def file_info(path: str | Path) -> dict:
     }
 
 
-def read_parquet_events(path: str | Path) -> ak.Array:
+def read_parquet_events(path: str | Path, validate: bool = True) -> ak.Array:
     """The events of a jetviz Parquet file (:func:`load_events` without the metadata)."""
-    return load_events(path)[0]
+    return load_events(path, validate)[0]
 
 
 def write_parquet_events(events: ak.Array, path: str | Path, overwrite: bool = False, metadata: dict | None = None) -> Path:
@@ -211,7 +216,7 @@ def write_parquet_events(events: ak.Array, path: str | Path, overwrite: bool = F
     return save_events(events, path, metadata=metadata, overwrite=overwrite)
 
 
-def iterate_parquet_events(path: str | Path, step_size: int = 10_000) -> Iterator[ak.Array]:
+def iterate_parquet_events(path: str | Path, step_size: int = 10_000, validate: bool = True) -> Iterator[ak.Array]:
     """Read a jetviz Parquet file ``step_size`` events at a time (Parquet record batches).
 
     Each chunk is checked like :func:`load_events` checks the whole file, with events counted
@@ -242,7 +247,7 @@ def iterate_parquet_events(path: str | Path, step_size: int = 10_000) -> Iterato
                 events = ak.from_arrow(pa.Table.from_batches([batch]))
             except Exception as exc:
                 raise DataFileError(path, f"does not hold an awkward events table: {short(exc)}") from None
-            _check(events, path, offset)
+            _check(events, path, offset, validate)
             offset += len(events)
             yield events
 

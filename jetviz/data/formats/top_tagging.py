@@ -3,13 +3,26 @@
 A pandas HDFStore with key ``table`` and columns ``E_i, PX_i, PY_i, PZ_i`` for i < 200 (GeV,
 zero-padded, constituents in decreasing pT), ``truthE, truthPX, truthPY, truthPZ`` (the matched
 top), ``ttv`` (0/1/2 = train/test/validation in the original files) and ``is_signal_new``
-(1 = top). :func:`read_top_tagging_h5` / :func:`iterate_top_tagging_h5` read it in row chunks;
-:func:`write_top_tagging_h5` writes it (atomically, refusing to overwrite by default).
+(1 = top), in PyTables "table" format (as ``DataFrame.to_hdf(..., format="table")`` writes it)
+or pandas' "fixed" format.
+
+Rows are read straight from the PyTables table (or the fixed format's block arrays) a range at a
+time, without building a DataFrame: :func:`iterate_top_tagging_arrays` yields the constituents of
+each row range as one ``(n, S, 4)`` block (E, px, py, pz), the fast path for consumers that want
+padded arrays; :func:`read_top_tagging_h5` / :func:`iterate_top_tagging_h5` turn the same blocks
+into schema events. :func:`write_top_tagging_h5` writes the layout (atomically, refusing to
+overwrite by default).
+
+Every block is validated (:mod:`jetviz.data.validate`) before it is used: numeric columns,
+finite values, E ≥ |p| per constituent slot, integer labels; errors name the file, the column
+(``PX_17``) and the row.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -21,7 +34,6 @@ from jetviz.data.formats._common import (
     all_chunks,
     build_events,
     each_chunk,
-    from_padded,
     integer_labels,
     padded_by_pt,
     refuse_overwrite,
@@ -31,9 +43,17 @@ from jetviz.data.formats._common import (
 from jetviz.data.io import atomic_path
 from jetviz.data.kinematics import invariant_mass, pt_eta_phi
 from jetviz.data.schema import validate_events
+from jetviz.data.validate import require_energy_above_momentum, require_finite, require_numeric
 from jetviz.errors import DataFileError
 
-__all__ = ["read_top_tagging_h5", "iterate_top_tagging_h5", "write_top_tagging_h5"]
+__all__ = [
+    "TopTaggingBlock",
+    "read_top_tagging_h5",
+    "iterate_top_tagging_h5",
+    "iterate_top_tagging_arrays",
+    "write_top_tagging_h5",
+    "describe_top_tagging_h5",
+]
 
 _TT_KEY = "table"
 _TT_COMPONENTS = ("E", "PX", "PY", "PZ")
@@ -42,95 +62,243 @@ _TT_LABEL = "is_signal_new"
 _TT_COLUMN = re.compile(r"^(E|PX|PY|PZ)_(\d+)$")
 
 
-def _tt_layout(store, path: Path, max_constituents: int) -> dict:
+@dataclass(frozen=True)
+class TopTaggingBlock:
+    """One row range of a top-tagging file as arrays.
+
+    Attributes
+    ----------
+    offset : int
+        File row of the first jet.
+    p4 : (n, S, 4) array
+        Constituents (E, px, py, pz) in GeV in file order, zero-padded, in the file's float dtype.
+    label : (n,) int64
+        ``is_signal_new``.
+    ttv : (n,) int64 or None
+    truth : dict of (n,) float64
+        The matched top's ``truth_E, truth_px, truth_py, truth_pz`` (GeV) from the columns
+        ``truthE ...`` the file has.
+    """
+
+    offset: int
+    p4: np.ndarray
+    label: np.ndarray
+    ttv: np.ndarray | None = None
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``(n,)`` constituents per jet: slots with any non-zero component."""
+        return (self.p4 != 0).any(axis=2).sum(axis=1)
+
+
+@dataclass
+class _Layout:
+    """Where each needed column lives: ``{column: (block, position)}``, and the row count."""
+
+    is_table: bool
+    nrows: int
+    n_slots: int
+    where: dict[str, tuple[str, int]]
+    truth: list[tuple[str, str]]
+    has_ttv: bool
+    blocks: dict[str, object] = field(default_factory=dict)  # fixed format: block name -> node
+
+
+def _column_blocks(storer) -> tuple[dict[str, tuple[str, int]], dict[str, np.dtype], dict[str, object]]:
+    """``{column: (block, position)}``, ``{column: dtype}`` and (fixed format) the block nodes."""
+    where, dtypes, nodes = {}, {}, {}
+    if getattr(storer, "is_table", False):
+        table = storer.table
+        for axis in storer.values_axes:
+            names = [str(v) for v in np.atleast_1d(axis.values)]
+            column_dtype = np.dtype(table.coldtypes[axis.cname].base)
+            for k, name in enumerate(names):
+                where[name] = (axis.cname, k)
+                dtypes[name] = column_dtype
+        return where, dtypes, nodes
+    group = storer.group
+    for k in range(int(storer.nblocks)):
+        items = [v.decode() if isinstance(v, bytes) else str(v) for v in storer.read_index(f"block{k}_items")]
+        node = getattr(group, f"block{k}_values")
+        atom = getattr(node, "atom", None)
+        node_dtype = np.dtype(atom.dtype) if atom is not None and getattr(atom, "kind", "") != "object" else np.dtype(object)
+        if type(node).__name__ == "VLArray":
+            node_dtype = np.dtype(object)
+        nodes[f"block{k}"] = node
+        for j, name in enumerate(items):
+            where[name] = (f"block{k}", j)
+            dtypes[name] = node_dtype
+    return where, dtypes, nodes
+
+
+def _layout(store, path: Path, max_constituents: int) -> _Layout:
     keys = [k.lstrip("/") for k in store.keys()]
     if _TT_KEY not in keys:
         raise DataFileError(path, f"has no key {_TT_KEY!r} (keys: {keys}); not the top-tagging layout")
     storer = store.get_storer(_TT_KEY)
     is_table = bool(getattr(storer, "is_table", False))
     nrows = int(storer.nrows) if is_table else int(storer.shape[0])
-    columns = list(store.select(_TT_KEY, start=0, stop=0).columns)
-    indices = [int(m.group(2)) for m in map(_TT_COLUMN.match, map(str, columns)) if m]
+    where, dtypes, nodes = _column_blocks(storer)
+    indices = [int(m.group(2)) for m in map(_TT_COLUMN.match, where) if m]
     if not indices:
         raise DataFileError(path, "has no constituent columns E_0, PX_0, PY_0, PZ_0, ...")
     n_slots = min(int(max_constituents), max(indices) + 1)
-    constituent_columns = [f"{c}_{i}" for i in range(n_slots) for c in _TT_COMPONENTS]
-    have = set(map(str, columns))
-    missing = [c for c in constituent_columns if c not in have]
-    if _TT_LABEL not in have:
-        missing.append(_TT_LABEL)
+    needed = [f"{c}_{i}" for i in range(n_slots) for c in _TT_COMPONENTS] + [_TT_LABEL]
+    missing = [c for c in needed if c not in where]
     if missing:
         shown = ", ".join(missing[:12]) + (f", ... ({len(missing)} in all)" if len(missing) > 12 else "")
         raise DataFileError(path, f"lacks column(s) {shown}")
-    truth = [(col, field) for col, field in _TT_TRUTH if col in have]
-    extra = ["ttv"] if "ttv" in have else []
-    return {
-        "is_table": is_table,
-        "nrows": nrows,
-        "n_slots": n_slots,
-        "constituents": constituent_columns,
-        "truth": truth,
-        "read": constituent_columns + [_TT_LABEL] + extra + [c for c, _ in truth],
-        "ttv": bool(extra),
-    }
+    truth = [(col, name) for col, name in _TT_TRUTH if col in where]
+    has_ttv = "ttv" in where
+    for column in needed + [c for c, _ in truth] + (["ttv"] if has_ttv else []):
+        require_numeric(dtypes[column], path, column)
+    return _Layout(is_table, nrows, n_slots, {c: where[c] for c in needed + [c for c, _ in truth] + (["ttv"] if has_ttv else [])},
+                   truth, has_ttv, nodes)
 
 
-def _tt_chunk(path: Path, frame, layout: dict, offset: int, drop_empty: bool) -> tuple[ak.Array, int]:
-    n_rows = len(frame)
-    block = frame[layout["constituents"]].to_numpy(dtype=np.float64).reshape(n_rows, layout["n_slots"], 4)
-    mask, counts, flat = from_padded(block)
-    particles = {"E": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3]}
-    n_flat = len(flat)
-    particles.update(charge=np.zeros(n_flat), pid=np.zeros(n_flat, np.int64), jet=np.zeros(n_flat, np.int64))
-    label = integer_labels(path, frame[_TT_LABEL].to_numpy(), _TT_LABEL)
-    fields: dict[str, np.ndarray] = {}
-    if layout["ttv"]:
-        fields["ttv"] = integer_labels(path, frame["ttv"].to_numpy(), "ttv")
-    for column, field in layout["truth"]:
-        fields[field] = frame[column].to_numpy(dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        summed = np.where(mask[..., None], block, 0.0).sum(axis=1)
-        jet_pt, jet_eta, jet_phi = pt_eta_phi(summed[:, 1], summed[:, 2], summed[:, 3])
-        jet_mass = invariant_mass(summed[:, 1], summed[:, 2], summed[:, 3], summed[:, 0])
-    fields.update(jet_pt=jet_pt, jet_eta=jet_eta, jet_phi=jet_phi, jet_mass=jet_mass)
-    return build_events(path, particles, counts, label, fields, offset, drop_empty, padded=True)
-
-
-def _tt_chunks(
-    path: str | Path, start: int, stop: int | None, max_constituents: int, drop_empty: bool, step_size: int
-) -> Iterator[tuple[ak.Array, int]]:
+@contextlib.contextmanager
+def _open(path: Path, max_constituents: int) -> Iterator[tuple[object, _Layout]]:
     import pandas as pd
 
-    path = Path(path)
     require_file(path)
-    if int(max_constituents) < 1 or int(step_size) < 1:
-        raise ValueError("max_constituents and step_size must be positive")
+    if int(max_constituents) < 1:
+        raise ValueError("max_constituents must be positive")
     try:
         store = pd.HDFStore(path, mode="r")
     except Exception as exc:
         raise DataFileError(path, f"is not a readable HDF5 file (truncated or corrupted?): {short(exc)}") from None
     try:
         try:
-            layout = _tt_layout(store, path, max_constituents)
+            layout = _layout(store, path, max_constituents)
         except DataFileError:
             raise
         except Exception as exc:
             raise DataFileError(path, f"cannot read the layout of key {_TT_KEY!r}: {short(exc)}") from None
-        first, last, _ = slice(start, stop).indices(layout["nrows"])
-        columns = layout["read"] if layout["is_table"] else None
+        yield store, layout
+    finally:
+        store.close()
+
+
+def _gather(blocks: dict[str, np.ndarray], layout: _Layout, columns: list[str]) -> np.ndarray:
+    """``(n, len(columns))`` values of ``columns``; a plain slice when they sit in order in one block."""
+    names = {layout.where[c][0] for c in columns}
+    if len(names) == 1:
+        (name,) = names
+        positions = np.array([layout.where[c][1] for c in columns])
+        values = blocks[name]
+        if np.array_equal(positions, np.arange(positions[0], positions[0] + len(positions))):
+            return values[:, positions[0] : positions[0] + len(positions)]
+        return values[:, positions]
+    return np.stack([blocks[layout.where[c][0]][:, layout.where[c][1]] for c in columns], axis=1)
+
+
+def _read_rows(store, layout: _Layout, begin: int, end: int) -> dict[str, np.ndarray]:
+    """The needed blocks of rows ``begin:end`` as 2-D arrays ``{block: (n, k)}``."""
+    wanted = {block for block, _ in layout.where.values()}
+    storer = store.get_storer(_TT_KEY)
+    if layout.is_table:
+        records = storer.table.read(start=begin, stop=end)
+        return {name: records[name].reshape(len(records), -1) for name in wanted}
+    out = {}
+    for name in wanted:
+        node = layout.blocks[name]
+        if getattr(node.attrs, "transposed", False):  # pandas stores a block's (columns, rows) values transposed
+            out[name] = np.asarray(node[begin:end])
+        else:
+            out[name] = np.asarray(node[:, begin:end]).T
+    return out
+
+
+def _blocks(
+    path: Path, start: int, stop: int | None, max_constituents: int, step_size: int, validate: bool
+) -> Iterator[TopTaggingBlock]:
+    if int(step_size) < 1:
+        raise ValueError("step_size must be positive")
+    with _open(path, max_constituents) as (store, layout):
+        constituent_columns = [f"{c}_{i}" for i in range(layout.n_slots) for c in _TT_COMPONENTS]
+        energy_columns = constituent_columns[0::4]
+        first, last, _ = slice(start, stop).indices(layout.nrows)
         for begin in range(first, last, int(step_size)):
             end = min(begin + int(step_size), last)
             try:
-                frame = store.select(_TT_KEY, start=begin, stop=end, columns=columns)
+                blocks = _read_rows(store, layout, begin, end)
             except Exception as exc:
                 raise DataFileError(
                     path, f"cannot read rows {begin}..{end - 1} (truncated or corrupted?): {short(exc)}"
                 ) from None
-            if len(frame) != end - begin:
-                raise DataFileError(path, f"rows {begin}..{end - 1}: got {len(frame)} rows (truncated?)")
-            yield _tt_chunk(path, frame, layout, begin, drop_empty)
-    finally:
-        store.close()
+            flat = _gather(blocks, layout, constituent_columns)
+            if len(flat) != end - begin:
+                raise DataFileError(path, f"rows {begin}..{end - 1}: got {len(flat)} rows (truncated?)")
+            p4 = flat.reshape(end - begin, layout.n_slots, 4)
+            truth_columns = [c for c, _ in layout.truth]
+            truth = _gather(blocks, layout, truth_columns).astype(np.float64) if truth_columns else np.zeros((len(p4), 0))
+            if validate:
+                require_finite(flat, path, constituent_columns, offset=begin)
+                require_energy_above_momentum(p4[..., 0], p4[..., 1], p4[..., 2], p4[..., 3], path, energy_columns,
+                                              offset=begin)
+                require_finite(truth, path, truth_columns, offset=begin)
+            label = integer_labels(path, _gather(blocks, layout, [_TT_LABEL])[:, 0], _TT_LABEL, begin)
+            ttv = integer_labels(path, _gather(blocks, layout, ["ttv"])[:, 0], "ttv", begin) if layout.has_ttv else None
+            yield TopTaggingBlock(begin, p4, label, ttv, {name: truth[:, k] for k, (_, name) in enumerate(layout.truth)})
+
+
+def iterate_top_tagging_arrays(
+    path: str | Path,
+    step_size: int = DEFAULT_STEP,
+    start: int = 0,
+    stop: int | None = None,
+    max_constituents: int = 200,
+    validate: bool = True,
+) -> Iterator[TopTaggingBlock]:
+    """Read a top-tagging file as padded constituent blocks, ``step_size`` rows at a time.
+
+    The fast path for padded-array consumers (constituent transformers, jet images): rows are
+    read straight from PyTables into an ``(n, S, 4)`` array in the file's dtype (float32 in the
+    public files), with no DataFrame and no awkward records.
+
+    Parameters
+    ----------
+    path : str or Path
+    step_size : int
+        Rows per block; one block in memory at a time.
+    start, stop : int
+        Row range, Python slice semantics.
+    max_constituents : int
+        Slots S read per row (at most those in the file).
+    validate : bool
+        Check finite values and E ≥ |p| (:mod:`jetviz.data.validate`).
+
+    Yields
+    ------
+    TopTaggingBlock
+    """
+    yield from _blocks(Path(path), start, stop, max_constituents, step_size, validate)
+
+
+def _to_events(path: Path, block: TopTaggingBlock, drop_empty: bool, validate: bool) -> tuple[ak.Array, int]:
+    p4 = block.p4.astype(np.float64)
+    mask = (p4 != 0).any(axis=2)
+    counts = mask.sum(axis=1)
+    flat = p4[mask]
+    n_flat = len(flat)
+    particles = {"E": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3],
+                 "charge": np.zeros(n_flat), "pid": np.zeros(n_flat, np.int64), "jet": np.zeros(n_flat, np.int64)}
+    fields: dict[str, np.ndarray] = {}
+    if block.ttv is not None:
+        fields["ttv"] = block.ttv
+    fields.update(block.truth)
+    summed = p4.sum(axis=1)
+    jet_pt, jet_eta, jet_phi = pt_eta_phi(summed[:, 1], summed[:, 2], summed[:, 3])
+    jet_mass = invariant_mass(summed[:, 1], summed[:, 2], summed[:, 3], summed[:, 0])
+    fields.update(jet_pt=jet_pt, jet_eta=jet_eta, jet_phi=jet_phi, jet_mass=jet_mass)
+    return build_events(path, particles, counts, block.label, fields, block.offset, drop_empty, padded=True,
+                        validate=validate)
+
+
+def _tt_chunks(path: Path, start, stop, max_constituents, drop_empty, step_size, validate) -> Iterator[tuple[ak.Array, int]]:
+    for block in _blocks(path, start, stop, max_constituents, step_size, validate):
+        yield _to_events(path, block, drop_empty, validate)
 
 
 def iterate_top_tagging_h5(
@@ -140,20 +308,24 @@ def iterate_top_tagging_h5(
     max_constituents: int = 200,
     drop_empty: bool = False,
     step_size: int = DEFAULT_STEP,
+    validate: bool = True,
 ) -> Iterator[ak.Array]:
-    """Read a top-tagging HDF5 file chunk by chunk (rows ``start:stop``, ``step_size`` at a time).
+    """Read a top-tagging HDF5 file as schema events, chunk by chunk.
 
-    Arguments:
-        path: HDF5 file in the top-tagging reference layout (see :func:`read_top_tagging_h5`).
-        start, stop: row range, with Python slice semantics (``stop=None``: to the end).
-        max_constituents: read at most this many constituent slots per row.
-        drop_empty: drop rows without constituents (with a warning per chunk) instead of raising.
-        step_size: rows per chunk; only one chunk is in memory at a time.
-    Returns:
-        An iterator of schema events arrays, one per chunk.
+    Parameters
+    ----------
+    path, start, stop, max_constituents, step_size, validate
+        As for :func:`iterate_top_tagging_arrays`.
+    drop_empty : bool
+        Drop rows without constituents (a warning per chunk) instead of raising.
+
+    Yields
+    ------
+    ak.Array
+        Schema events, one chunk at a time (see :func:`read_top_tagging_h5`).
     """
     path = Path(path)
-    yield from each_chunk(path, _tt_chunks(path, start, stop, max_constituents, drop_empty, step_size))
+    yield from each_chunk(path, _tt_chunks(path, start, stop, max_constituents, drop_empty, step_size, validate))
 
 
 def read_top_tagging_h5(
@@ -163,38 +335,44 @@ def read_top_tagging_h5(
     max_constituents: int = 200,
     drop_empty: bool = False,
     step_size: int = DEFAULT_STEP,
+    validate: bool = True,
 ) -> ak.Array:
     """Read (a row range of) a file in the Top Quark Tagging Reference Dataset layout.
 
-    The layout: a pandas HDFStore, key ``table`` (PyTables "table" or "fixed" format), one row
-    per jet with columns ``E_i, PX_i, PY_i, PZ_i`` (GeV) for i < 200, zero-padded, then
-    ``truthE, truthPX, truthPY, truthPZ``, ``ttv`` and ``is_signal_new``. The rows are read
-    ``step_size`` at a time with ``HDFStore.select(start=, stop=)``, so a slice of a 1.2M-row
-    file never loads the whole file.
+    Momentum columns of any numeric dtype are accepted and converted to float64 (the public
+    files and :func:`write_top_tagging_h5` hold float32).
 
-    Arguments:
-        path: the ``.h5`` file.
-        start, stop: row range, with Python slice semantics (``stop=None``: to the end).
-        max_constituents: read at most this many constituent slots per row (≤ those in the file).
-        drop_empty: drop rows without any constituent and warn how many, instead of raising.
-        step_size: rows per read.
-    Momentum columns of any numeric dtype are accepted and converted to float64 (files written
-    by :func:`write_top_tagging_h5` hold float32 by default; pandas keeps whatever dtype the
-    DataFrame had when the file was written).
+    Parameters
+    ----------
+    path : str or Path
+    start, stop : int
+        Row range, Python slice semantics (``stop=None``: to the end).
+    max_constituents : int
+        Read at most this many constituent slots per row.
+    drop_empty : bool
+        Drop rows without any constituent and warn how many, instead of raising.
+    step_size : int
+        Rows per read.
+    validate : bool
+        Check values (:mod:`jetviz.data.validate`).
 
-    Returns:
+    Returns
+    -------
+    ak.Array
         Schema events, one per row kept: particles are the non-zero constituents in file order,
         with ``charge = 0``, ``pid = 0`` (the format has no particle identification) and
         ``jet = 0``; ``label`` = ``is_signal_new``; event fields ``ttv`` and
         ``truth_E, truth_px, truth_py, truth_pz`` when the file has those columns, and
         ``jet_pt, jet_eta, jet_phi, jet_mass`` of the constituent sum.
-    Raises:
-        DataFileError: missing/truncated/corrupted file, missing key or columns (named),
-            NaN/inf momenta (first event named, as a file row index), empty rows without
-            ``drop_empty``.
+
+    Raises
+    ------
+    DataFileError
+        Missing/truncated/corrupted file, missing key or columns (named), non-numeric columns,
+        NaN/inf values or E < |p| (column and row named), empty rows without ``drop_empty``.
     """
     path = Path(path)
-    return all_chunks(path, _tt_chunks(path, start, stop, max_constituents, drop_empty, step_size))
+    return all_chunks(path, _tt_chunks(path, start, stop, max_constituents, drop_empty, step_size, validate))
 
 
 def write_top_tagging_h5(
@@ -260,8 +438,8 @@ def write_top_tagging_h5(
     frame = pd.DataFrame(block.reshape(n_events, 4 * n_slots), columns=columns)
     have = set(ak.fields(events))
     extra: dict[str, np.ndarray] = {}
-    for column, field in _TT_TRUTH:
-        values = ak.to_numpy(events[field]) if field in have else np.zeros(n_events)
+    for column, name in _TT_TRUTH:
+        values = ak.to_numpy(events[name]) if name in have else np.zeros(n_events)
         extra[column] = np.asarray(values, dtype=dtype)
     extra["ttv"] = np.asarray(ak.to_numpy(events["ttv"]), dtype=np.int64) if "ttv" in have else np.zeros(n_events, np.int64)
     extra[_TT_LABEL] = np.asarray(ak.to_numpy(events.label), dtype=np.int64)
@@ -283,26 +461,16 @@ def describe_top_tagging_h5(path: str | Path) -> dict:
         label column is not read), ``label_source`` ``"is_signal_new"``, ``has_truth_top``,
         ``has_particle_truth`` False, ``fields`` (the event fields a read gives).
     """
-    import pandas as pd
-
-    path = Path(path)
-    require_file(path)
-    try:
-        with pd.HDFStore(path, mode="r") as store:
-            layout = _tt_layout(store, path, 10**9)
-    except DataFileError:
-        raise
-    except Exception as exc:
-        raise DataFileError(path, f"is not a readable top-tagging HDF5 file (truncated or corrupted?): {short(exc)}") from None
-    fields = ["label", *(["ttv"] if layout["ttv"] else []), *(f for _, f in layout["truth"]),
-              "jet_pt", "jet_eta", "jet_phi", "jet_mass"]
-    return {
-        "kind": "jets",
-        "n_events": layout["nrows"],
-        "n_constituent_slots": layout["n_slots"],
-        "labels": None,
-        "label_source": _TT_LABEL,
-        "has_truth_top": bool(layout["truth"]),
-        "has_particle_truth": False,
-        "fields": fields,
-    }
+    with _open(Path(path), 10**9) as (_, layout):
+        fields = ["label", *(["ttv"] if layout.has_ttv else []), *(f for _, f in layout.truth),
+                  "jet_pt", "jet_eta", "jet_phi", "jet_mass"]
+        return {
+            "kind": "jets",
+            "n_events": layout.nrows,
+            "n_constituent_slots": layout.n_slots,
+            "labels": None,
+            "label_source": _TT_LABEL,
+            "has_truth_top": bool(layout.truth),
+            "has_particle_truth": False,
+            "fields": fields,
+        }
