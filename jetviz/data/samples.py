@@ -26,10 +26,15 @@ import numpy as np
 from jetviz.data.recipes import get_recipe
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["cache_dir", "load_sample", "sample_chunks", "chunk_path", "Progress"]
+__all__ = ["cache_home", "cache_dir", "load_sample", "sample_chunks", "chunk_path", "Progress"]
 
 #: ``progress(done_events, total_events)`` — called from the caller's thread as chunks finish.
 Progress = Callable[[int, int], None]
+
+
+def cache_home() -> Path:
+    """jetviz's cache directory: ``$JETVIZ_CACHE`` or ``~/.cache/jetviz`` (not created here)."""
+    return Path(os.environ.get("JETVIZ_CACHE") or Path.home() / ".cache" / "jetviz")
 
 
 def cache_dir() -> Path:
@@ -40,7 +45,7 @@ def cache_dir() -> Path:
     DataFileError
         The directory cannot be created (permissions, a file in the way).
     """
-    path = Path(os.environ.get("JETVIZ_CACHE", Path.home() / ".cache" / "jetviz")) / "samples"
+    path = cache_home() / "samples"
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
