@@ -116,9 +116,9 @@ def _summary_of(path: Path) -> dict:
 def _info(args) -> int:
     from jetviz.data.datasets import data_root, dataset
 
-    target = Path(args.path)
-    if target.exists():  # a path typed by the user at their own shell: not confined
-        summary = _summary_of(target)
+    target = Path(args.path).expanduser()
+    if target.exists() or target.is_absolute() or args.path.startswith(("./", "../", "~")):
+        summary = _summary_of(target)  # a path typed by the user at their own shell: not confined
     else:
         found = dataset(args.path)
         if found.is_recipe:

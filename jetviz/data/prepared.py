@@ -26,7 +26,9 @@ import hashlib
 import json
 import os
 import shutil
+import queue
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -113,7 +115,19 @@ class Prepared:
             index = np.random.default_rng(seed).permutation(index)
         for begin in range(0, len(index), int(batch_size)):
             pick = np.sort(index[begin : begin + int(batch_size)])
-            yield {name: np.asarray(self.arrays[name][pick]) for name in (names or self.arrays)}
+            yield {name: self.rows(name, pick) for name in (names or self.arrays)}
+
+    def rows(self, name: str, index: np.ndarray | slice) -> np.ndarray:
+        """Rows of one array as an in-memory copy, read through a mapping opened for this read only.
+
+        Unlike indexing :attr:`arrays` (one long-lived mapping, whose touched pages stay in this
+        process's resident set), the pages read here leave it when the read ends, so a pass over
+        a cache larger than memory keeps the resident set at one batch.
+        """
+        mapped = np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        out = np.array(mapped[index])
+        del mapped
+        return out
 
 
 def _transform_name(transform: Transform) -> str:
@@ -289,45 +303,152 @@ def prepare_cached(
     return Prepared(arrays, entry, key, meta, False)
 
 
+class _Pipeline:
+    """Read ahead and write behind in two threads, so reading, transforming and writing overlap.
+
+    The reader thread pulls chunks from the source iterator into a queue of ``depth`` chunks (the
+    readers release the GIL inside HDF5, zlib, Parquet and file reads); the writer thread takes
+    ``(path, byte offset, array)`` and writes it with plain file writes (no mapping: written pages
+    go to the page cache, not to this process's resident set). An error in either thread is
+    raised in the caller's; on any exit both threads stop and the open files are closed.
+    """
+
+    _END = object()
+
+    def __init__(self, source: Iterator, depth: int = 2):
+        self._chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self._writes: queue.Queue = queue.Queue(maxsize=depth * 4)
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._files: dict[Path, Any] = {}
+        self._reader = threading.Thread(target=self._read, args=(source,), name="jetviz-prepare-read", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="jetviz-prepare-write", daemon=True)
+        self._reader.start()
+        self._writer.start()
+
+    def _put(self, target: queue.Queue, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                target.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self, source: Iterator) -> None:
+        try:
+            for chunk in source:
+                if not self._put(self._chunks, chunk):
+                    break
+        except BaseException as exc:  # handed to the caller's thread
+            self._errors.append(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+            self._put(self._chunks, self._END)
+
+    def _write(self) -> None:
+        while True:
+            try:
+                item = self._writes.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if item is self._END:
+                return
+            path, offset, values = item
+            try:
+                handle = self._files.get(path) or self._files.setdefault(path, open(path, "r+b"))
+                handle.seek(offset)
+                handle.write(memoryview(np.ascontiguousarray(values)).cast("B"))
+            except BaseException as exc:
+                self._errors.append(exc)
+                self._stop.set()
+                return
+
+    def _raise(self) -> None:
+        if self._errors:
+            raise self._errors[0]
+
+    def chunks(self) -> Iterator:
+        """The source's chunks, in order."""
+        while True:
+            self._raise()
+            try:
+                item = self._chunks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is self._END:
+                self._raise()
+                return
+            yield item
+
+    def write(self, path: Path, offset: int, values: np.ndarray) -> None:
+        """Queue ``values`` to be written at byte ``offset`` of ``path``."""
+        self._raise()
+        if not self._put(self._writes, (path, offset, values)):
+            self._raise()
+
+    def finish(self) -> None:
+        """Wait for every queued write, fsync and close the files."""
+        self._put(self._writes, self._END)
+        self._writer.join()
+        self._raise()
+        for handle in self._files.values():
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join()
+        self._writer.join()
+        for handle in self._files.values():
+            handle.close()
+
+
 def _fill(tmp: Path, file: Path, source: Iterator, transform: Transform, total: int,
           progress: Progress | None) -> tuple[dict, int]:
-    """Write the transformed chunks into memory-mapped ``.npy`` files of ``total`` rows."""
-    outputs: dict[str, np.memmap] = {}
+    """Write the transformed chunks into ``.npy`` files of ``total`` rows (headers made with ``open_memmap``)."""
     specs: dict[str, dict] = {}
     done = 0
-    for chunk in source:
-        n = len(chunk)
-        result = transform(chunk)
-        if not isinstance(result, Mapping) or not result:
-            raise ConfigError(f"transform {_transform_name(transform)} must return a non-empty dict of arrays")
-        if done + n > total:
-            raise DataFileError(file, f"gave more rows ({done + n}) than its header says ({total})")
-        if outputs and set(result) != set(outputs):
-            raise ConfigError(f"transform outputs changed between chunks: {sorted(result)} vs {sorted(outputs)}")
-        for name, values in result.items():
-            values = np.asarray(values)
-            if not name.isidentifier():
-                raise ConfigError(f"transform output name {name!r} must be an identifier (it names a file)")
-            if values.dtype.kind not in "biuf" or len(values) != n:
-                raise ConfigError(f"transform output {name!r}: {values.shape} {values.dtype} for a chunk of {n} rows "
-                                  "(one numeric row per input row expected)")
-            if name not in outputs:
-                shape = (total, *values.shape[1:])
-                outputs[name] = np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=values.dtype, shape=shape)
-                specs[name] = {"shape": list(shape), "dtype": str(values.dtype)}
-            target = outputs[name]
-            if values.shape[1:] != target.shape[1:] or values.dtype != target.dtype:
-                raise ConfigError(f"transform output {name!r} changed from {target.shape[1:]} {target.dtype} "
-                                  f"to {values.shape[1:]} {values.dtype} between chunks")
-            target[done : done + n] = values
-        done += n
-        if progress:
-            progress(done, total)
-    if done != total:
-        raise DataFileError(file, f"gave {done} rows but its header says {total}")
-    for name, array in outputs.items():
-        array.flush()
-        with open(tmp / f"{name}.npy", "rb+") as handle:
-            os.fsync(handle.fileno())
-    outputs.clear()  # unmaps the files
-    return specs, done
+    pipeline = _Pipeline(source)
+    try:
+        for chunk in pipeline.chunks():
+            n = len(chunk)
+            result = transform(chunk)
+            if not isinstance(result, Mapping) or not result:
+                raise ConfigError(f"transform {_transform_name(transform)} must return a non-empty dict of arrays")
+            if done + n > total:
+                raise DataFileError(file, f"gave more rows ({done + n}) than its header says ({total})")
+            if specs and set(result) != set(specs):
+                raise ConfigError(f"transform outputs changed between chunks: {sorted(result)} vs {sorted(specs)}")
+            for name, values in result.items():
+                values = np.asarray(values)
+                if not name.isidentifier():
+                    raise ConfigError(f"transform output name {name!r} must be an identifier (it names a file)")
+                if values.dtype.kind not in "biuf" or len(values) != n:
+                    raise ConfigError(f"transform output {name!r}: {values.shape} {values.dtype} for a chunk of {n} rows "
+                                      "(one numeric row per input row expected)")
+                if name not in specs:
+                    shape = (total, *values.shape[1:])
+                    header = np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=values.dtype, shape=shape)
+                    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * values.dtype.itemsize
+                    specs[name] = {"shape": list(shape), "dtype": str(values.dtype), "offset": int(header.offset),
+                                   "row_bytes": row_bytes}
+                    del header
+                spec = specs[name]
+                if list(values.shape[1:]) != spec["shape"][1:] or str(values.dtype) != spec["dtype"]:
+                    raise ConfigError(f"transform output {name!r} changed from {tuple(spec['shape'][1:])} {spec['dtype']} "
+                                      f"to {values.shape[1:]} {values.dtype} between chunks")
+                pipeline.write(tmp / f"{name}.npy", spec["offset"] + done * spec["row_bytes"], values)
+            done += n
+            if progress:
+                progress(done, total)
+        if done != total:
+            raise DataFileError(file, f"gave {done} rows but its header says {total}")
+        pipeline.finish()
+    finally:
+        pipeline.close()
+    return {name: {"shape": spec["shape"], "dtype": spec["dtype"]} for name, spec in specs.items()}, done
