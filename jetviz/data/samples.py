@@ -120,20 +120,32 @@ def load_sample(
 ) -> ak.Array:
     """Events of sample ``name``: read from the cache, generating the missing chunks first.
 
-    Arguments:
-        name: a recipe name (``ee_6jet``, ``ee_zh_4jet``, ``top_qcd``, ``bh_sph``, ``lhe`` or a
-            ``toy_*`` variant); see :data:`jetviz.data.recipes.RECIPES`.
-        n_events: number of events, ≥ 1.
-        seed: sample seed, ≥ 0.
-        workers: processes for generation (default: all cores, at most the missing chunks); 1
-            generates in this process.
-        client: a ``dask.distributed.Client``; when given, missing chunks are generated on its
-            workers instead of local processes.
-        progress: ``progress(done_events, total_events)`` callback (e.g. a UI progress bar).
-        show_progress: show a tqdm bar on stderr.
-        chunk_size: events per chunk (part of the cache key); default: the recipe's.
-        **params: recipe parameters (see ``RECIPES[name].defaults``).
-    Returns:
+    Parameters
+    ----------
+    name
+        a recipe name (``ee_6jet``, ``ee_zh_4jet``, ``top_qcd``, ``bh_sph``, ``lhe`` or a
+        ``toy_*`` variant); see :data:`jetviz.data.recipes.RECIPES`.
+    n_events
+        number of events, ≥ 1.
+    seed
+        sample seed, ≥ 0.
+    workers
+        processes for generation (default: all cores, at most the missing chunks); 1
+        generates in this process.
+    client
+        a ``dask.distributed.Client``; when given, missing chunks are generated on its
+        workers instead of local processes.
+    progress
+        ``progress(done_events, total_events)`` callback (e.g. a UI progress bar).
+    show_progress
+        show a tqdm bar on stderr.
+    chunk_size
+        events per chunk (part of the cache key); default: the recipe's.
+    **params
+        recipe parameters (see ``RECIPES[name].defaults``).
+
+    Returns
+    -------
         schema events ``ak.Array`` of length ``n_events``.
     """
     recipe = get_recipe(name)

@@ -372,14 +372,23 @@ def write_top_tagging_h5(
     are not part of the format and are not written; a particle whose four components are all
     zero cannot be told from padding.
 
-    Arguments:
-        events: schema events (validated first).
-        path: the ``.h5`` file to write; parent directories are created.
-        max_constituents: number of constituent slots per row (the reference has 200).
-        overwrite: replace an existing file (default: raise DataFileError, file untouched).
-        dtype: float dtype of the momentum and truth columns.
-        complevel: zlib compression level 0–9 (0: no compression and no checksums).
-    Returns:
+    Parameters
+    ----------
+    events
+        schema events (validated first).
+    path
+        the ``.h5`` file to write; parent directories are created.
+    max_constituents
+        number of constituent slots per row (the reference has 200).
+    overwrite
+        replace an existing file (default: raise DataFileError, file untouched).
+    dtype
+        float dtype of the momentum and truth columns.
+    complevel
+        zlib compression level 0–9 (0: no compression and no checksums).
+
+    Returns
+    -------
         The path written.
     """
     import pandas as pd
