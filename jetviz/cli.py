@@ -5,8 +5,12 @@
     PATH (``.parquet``, ``.h5``/``.hdf5`` top-tagging layout, ``.npz``). An unknown suffix, an
     existing file (without ``--force``) or a directory that cannot be written is refused before
     anything is generated.
-``jetviz info PATH``
-    Summarise an events file of any format jetviz reads.
+``jetviz info PATH_OR_NAME``
+    Summarise an events file of any format jetviz reads: a path, a dataset name relative to the
+    data root (``top-tagging/train.h5``), or a recipe name.
+``jetviz datasets``
+    List the datasets under the data root (``$JETVIZ_DATA``, default ``~/jetviz-data``) from
+    their headers: format, kind, events, labels, per-particle truth; damaged files say why.
 ``jetviz summary SAMPLE -n N``
     The per-label observables table of ``docs/samples.md`` (:func:`jetviz.data.observables.label_summary`).
 
@@ -110,7 +114,52 @@ def _summary_of(path: Path) -> dict:
 
 
 def _info(args) -> int:
-    print(json.dumps(_summary_of(Path(args.path)), indent=2, default=str))
+    from jetviz.data.datasets import data_root, dataset
+
+    target = Path(args.path).expanduser()
+    if target.exists() or target.is_absolute() or args.path.startswith(("./", "../", "~")):
+        summary = _summary_of(target)  # a path typed by the user at their own shell: not confined
+    else:
+        found = dataset(args.path)
+        if found.is_recipe:
+            summary = found.describe()
+        else:
+            summary = {"name": found.name, "data_root": str(data_root()), **_summary_of(found.path)}
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return "?"  # pragma: no cover
+
+
+def _datasets(args) -> int:
+    from jetviz.data.datasets import data_root, list_datasets
+
+    root = data_root()
+    entries = list_datasets(root, recipes=args.recipes)
+    if args.json:
+        print(json.dumps({"data_root": str(root), "datasets": entries}, indent=2, default=str))
+        return 0
+    print(f"data root: {root}" + ("" if entries else "  (empty: copy files here, e.g. top-tagging/train.h5)"))
+    rows = [("name", "format", "kind", "events", "labels", "truth", "size", "status")]
+    for e in entries:
+        labels = "?" if e["labels"] is None else ",".join(map(str, e["labels"]))
+        if e["labels"] is None and e.get("label_source"):
+            labels = e["label_source"]
+        rows.append((e["name"], e["format"] or "?", e["kind"] or "?", "?" if e["n_events"] is None else str(e["n_events"]),
+                     labels, "yes" if e["has_particle_truth"] else "no",
+                     "" if e["source"] == "recipe" else _size(e["size_bytes"]),
+                     f"damaged: {e['damaged']}" if e["damaged"] else "ok"))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
     return 0
 
 
@@ -148,9 +197,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output: .parquet (jetviz), .h5 (top-tagging layout) or .npz")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
     gen.set_defaults(func=_generate)
-    info = sub.add_parser("info", help="summarise an events file (.parquet, .h5, .npz, .root, .lhe)")
-    info.add_argument("path")
+    info = sub.add_parser("info", help="summarise an events file (.parquet, .h5, .npz, .root, .lhe) or a dataset name")
+    info.add_argument("path", metavar="PATH_OR_NAME")
     info.set_defaults(func=_info)
+    datasets = sub.add_parser("datasets", help="list the datasets under the data root ($JETVIZ_DATA)")
+    datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    datasets.add_argument("--recipes", action="store_true", help="list the generated recipes too")
+    datasets.set_defaults(func=_datasets)
     summary = sub.add_parser("summary", help="per-label observables of a sample (multiplicities, sphericity ...)")
     sample_arguments(summary)
     summary.set_defaults(func=_summary)

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test run gets its own sample cache (never the user's)."""
+"""Shared fixtures: every test run gets its own sample cache and data root (never the user's)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ import pytest
 def _isolated_cache(tmp_path_factory):
     if "JETVIZ_CACHE" not in os.environ or not os.environ.get("JETVIZ_TEST_KEEP_CACHE"):
         os.environ["JETVIZ_CACHE"] = str(tmp_path_factory.mktemp("jetviz-cache"))
+    os.environ["JETVIZ_DATA"] = str(tmp_path_factory.mktemp("jetviz-data"))  # never the user's data root
     yield
 
 

@@ -1,1 +1,1 @@
-"""Events: schema, generators (Pythia8 + FastJet), detector, pixelisation, readers and cache."""
+"""Events: schema and validation, generators (Pythia8 + FastJet), detector, pixelisation, file formats, datasets and caches."""

@@ -338,7 +338,8 @@ def black_hole_partons(
 ) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Parton-level black-hole events (see the module docstring for the model).
 
-    Returns:
+    Returns
+    -------
         ``(events, info)``: ``events`` a list of hard events in the :mod:`jetviz.data.formats.lhe`
         representation (incoming quarks status −1, emitted quanta status 1, lab frame);
         ``info`` per-event arrays ``sqrt_s_hat``, ``y_hat`` (rapidity of the black hole),
@@ -468,7 +469,8 @@ def sphaleron_partons(
 ) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Parton-level sphaleron events (see the module docstring for the model).
 
-    Returns:
+    Returns
+    -------
         ``(events, info)``: hard events in the :mod:`jetviz.data.formats.lhe` representation and
         per-event arrays ``sqrt_s_hat``, ``y_hat``, ``x1``, ``x2``, ``n_partons`` (outgoing
         hard quanta incl. spectators and bosons), ``ncs`` (ΔN_CS = ±1), ``n_bosons``.
@@ -562,16 +564,27 @@ def bh_sph(
 ) -> ak.Array:
     """Microscopic black holes (label 1) and sphalerons (label 0) at 14 TeV, showered by Pythia.
 
-    Arguments:
-        n_events: events in total; ``n_events // 2`` black holes, the rest sphalerons.
-        seed: seed of everything (parton level and Pythia); the same seed gives the same events.
-        bh_mass: black-hole mass M_BH, GeV. planck_scale: fundamental Planck scale M_D, GeV.
-        n_extra_dims: number of extra dimensions n.
-        sph_sqrt_s: sphaleron transition energy √ŝ, GeV.
-        sph_max_bosons: electroweak bosons per sphaleron drawn uniformly in 0..max (≤ 3).
-        sph_ncs_plus_fraction: probability of a ΔN_CS = +1 transition (else −1).
-        mpi: Pythia multiparton interactions (underlying event) on or off.
-    Returns:
+    Parameters
+    ----------
+    n_events
+        events in total; ``n_events // 2`` black holes, the rest sphalerons.
+    seed
+        seed of everything (parton level and Pythia); the same seed gives the same events.
+    bh_mass
+        black-hole mass M_BH, GeV. planck_scale: fundamental Planck scale M_D, GeV.
+    n_extra_dims
+        number of extra dimensions n.
+    sph_sqrt_s
+        sphaleron transition energy √ŝ, GeV.
+    sph_max_bosons
+        electroweak bosons per sphaleron drawn uniformly in 0..max (≤ 3).
+    sph_ncs_plus_fraction
+        probability of a ΔN_CS = +1 transition (else −1).
+    mpi
+        Pythia multiparton interactions (underlying event) on or off.
+
+    Returns
+    -------
         schema events, shuffled with the seed: every final-state particle (neutrinos
         included; a detector drops them) with ``charge``, ``pid``, ``d0``, ``z0``; ``jet`` = −1
         (no truth clustering); event fields ``sqrt_s_hat`` (GeV), ``y_hat`` (rapidity of the

@@ -138,12 +138,18 @@ def _calorimeter(
 def simulate(events: ak.Array, detector: Detector | None = None, seed: int = 0) -> ak.Array:
     """Pass schema events through the parametrised detector.
 
-    Arguments:
-        events: N schema events; reads the particle fields ``E, pt, eta, phi, charge, pid``
-            (GeV, radians) and ``d0, z0`` (mm) where present. Not modified.
-        detector: the :class:`Detector` (default: ``Detector()``, ATLAS/CMS-like).
-        seed: seed of the smearing; the same input, detector and seed give the same output.
-    Returns:
+    Parameters
+    ----------
+    events
+        N schema events; reads the particle fields ``E, pt, eta, phi, charge, pid``
+        (GeV, radians) and ``d0, z0`` (mm) where present. Not modified.
+    detector
+        the :class:`Detector` (default: ``Detector()``, ATLAS/CMS-like).
+    seed
+        seed of the smearing; the same input, detector and seed give the same output.
+
+    Returns
+    -------
         ak.Array of N records with fields
 
         - ``ecal``, ``hcal``: var * {E, pt, eta, phi}: cells above threshold at their cell

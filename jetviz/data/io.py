@@ -87,11 +87,16 @@ def atomic_path(path: str | Path, overwrite: bool = True) -> Iterator[Path]:
     ``path`` (``os.replace``); when it raises, the temporary file is removed, the exception
     propagates, and any existing ``path`` is left untouched.
 
-    Arguments:
-        path: the target file. Missing parent directories are created.
-        overwrite: if False and ``path`` exists (before or when committing), raise
-            :class:`~jetviz.errors.DataFileError` and leave it untouched.
-    Returns:
+    Parameters
+    ----------
+    path
+        the target file. Missing parent directories are created.
+    overwrite
+        if False and ``path`` exists (before or when committing), raise
+        :class:`~jetviz.errors.DataFileError` and leave it untouched.
+
+    Returns
+    -------
         A context manager yielding the temporary :class:`~pathlib.Path`.
     """
     target = Path(path)
@@ -129,13 +134,20 @@ def atomic_write(
     When the block raises, the temporary file is removed, the exception propagates and any
     existing ``path`` keeps its old bytes.
 
-    Arguments:
-        path: the target file. Missing parent directories are created.
-        mode: ``"wb"`` (default), ``"w"`` or ``"wt"``.
-        overwrite: if False and ``path`` exists, raise
-            :class:`~jetviz.errors.DataFileError` ("exists; refusing to overwrite ...").
-        encoding: text encoding for text modes (default UTF-8).
-    Returns:
+    Parameters
+    ----------
+    path
+        the target file. Missing parent directories are created.
+    mode
+        ``"wb"`` (default), ``"w"`` or ``"wt"``.
+    overwrite
+        if False and ``path`` exists, raise
+        :class:`~jetviz.errors.DataFileError` ("exists; refusing to overwrite ...").
+    encoding
+        text encoding for text modes (default UTF-8).
+
+    Returns
+    -------
         A context manager yielding the open temporary file object.
     """
     if mode not in ("wb", "w", "wt"):

@@ -42,9 +42,13 @@ def delta_r(eta_a, phi_a, eta_b, phi_b) -> np.ndarray:
 def pt_eta_phi(px, py, pz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Transverse momentum (GeV), pseudorapidity and azimuth (radians) from Cartesian momenta.
 
-    Arguments:
-        px, py, pz: arrays of equal shape, GeV.
-    Returns:
+    Parameters
+    ----------
+    px, py, pz
+        arrays of equal shape, GeV.
+
+    Returns
+    -------
         (pt, eta, phi), each of the input shape; η = asinh(pz / pT), finite for pT → 0.
     """
     px = np.asarray(px, dtype=float)

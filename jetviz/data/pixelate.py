@@ -59,13 +59,21 @@ def _flat_inputs(
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, int]:
     """Flatten per-entry arrays of any accepted layout.
 
-    Arguments:
-        coords: arrays of equal layout (η, φ, ... ).
-        weights: array of the same layout, a scalar, or None (weight 1).
-        event_index: ``(M,)`` int event of each entry, only with flat 1-d inputs.
-        n_events: number of events N (default: derived from the layout or ``max(event_index)+1``).
-        positive_only: keep only entries with weight > 0 (padding of zero-padded jets).
-    Returns:
+    Parameters
+    ----------
+    coords
+        arrays of equal layout (η, φ, ... ).
+    weights
+        array of the same layout, a scalar, or None (weight 1).
+    event_index
+        ``(M,)`` int event of each entry, only with flat 1-d inputs.
+    n_events
+        number of events N (default: derived from the layout or ``max(event_index)+1``).
+    positive_only
+        keep only entries with weight > 0 (padding of zero-padded jets).
+
+    Returns
+    -------
         (flat coords as float64 ``(M,)`` arrays, flat weights ``(M,)`` float64,
         event index ``(M,)`` int64, N). Without ``positive_only`` the arrays may be views of
         the inputs (callers must not write into them); with it they are always copies.
@@ -174,16 +182,25 @@ def pixel_index(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel of each (η, φ) point on an ``n_eta × n_phi`` grid.
 
-    Arguments:
-        eta: pseudorapidities, any shape.
-        phi: azimuths in radians, same shape; with ``periodic_phi`` any value is wrapped onto
-            the circle first (φ = π + δ → −π + δ), so no entry is lost in φ when ``phi_range``
-            spans 2π.
-        n_eta, n_phi: number of pixels along η and φ.
-        eta_range: (low, high) η edges of the grid; entries outside ``[low, high)`` get −1.
-        phi_range: (low, high) φ edges in radians (at most 2π wide when periodic).
-        periodic_phi: wrap φ (True) or drop entries outside ``phi_range`` (False).
-    Returns:
+    Parameters
+    ----------
+    eta
+        pseudorapidities, any shape.
+    phi
+        azimuths in radians, same shape; with ``periodic_phi`` any value is wrapped onto
+        the circle first (φ = π + δ → −π + δ), so no entry is lost in φ when ``phi_range``
+        spans 2π.
+    n_eta, n_phi
+        number of pixels along η and φ.
+    eta_range
+        (low, high) η edges of the grid; entries outside ``[low, high)`` get −1.
+    phi_range
+        (low, high) φ edges in radians (at most 2π wide when periodic).
+    periodic_phi
+        wrap φ (True) or drop entries outside ``phi_range`` (False).
+
+    Returns
+    -------
         (i_eta, i_phi): int64 arrays of the input shape; −1 in *both* where the point is off the
         grid (or NaN), so ``image[n, i_eta, i_phi]`` reads the pixel of every valid entry.
     """
@@ -239,20 +256,32 @@ def pixelate(
 ) -> np.ndarray:
     """Sum weights into η–φ images, one per event, in one vectorised pass.
 
-    Arguments:
-        eta: pseudorapidities: flat ``(M,)`` numpy (with ``event_index``), jagged awkward
-            ``N * var * float``, or zero-padded ``(N, P)`` numpy.
-        phi: azimuths (radians), same layout as ``eta``.
-        weights: same layout (E or pT in GeV, or anything additive), a scalar, or None
-            (= 1, a count image).
-        event_index: ``(M,)`` int event of each entry, with flat inputs only.
-        n_events: N, the number of images (default: ``max(event_index) + 1`` for flat inputs,
-            so pass it when trailing events may be empty).
-        n_eta, n_phi: image size.
-        eta_range: (low, high) η edges; entries outside are dropped.
-        phi_range: (low, high) φ edges, radians.
-        periodic_phi: wrap φ onto the circle (True), or drop entries outside ``phi_range``.
-    Returns:
+    Parameters
+    ----------
+    eta
+        pseudorapidities: flat ``(M,)`` numpy (with ``event_index``), jagged awkward
+        ``N * var * float``, or zero-padded ``(N, P)`` numpy.
+    phi
+        azimuths (radians), same layout as ``eta``.
+    weights
+        same layout (E or pT in GeV, or anything additive), a scalar, or None
+        (= 1, a count image).
+    event_index
+        ``(M,)`` int event of each entry, with flat inputs only.
+    n_events
+        N, the number of images (default: ``max(event_index) + 1`` for flat inputs,
+        so pass it when trailing events may be empty).
+    n_eta, n_phi
+        image size.
+    eta_range
+        (low, high) η edges; entries outside are dropped.
+    phi_range
+        (low, high) φ edges, radians.
+    periodic_phi
+        wrap φ onto the circle (True), or drop entries outside ``phi_range``.
+
+    Returns
+    -------
         float32 ``(N, n_eta, n_phi)``; each pixel holds the sum (accumulated in float32) of the
         weights of its entries; entries off the grid are dropped.
     """
@@ -273,14 +302,22 @@ def energy_map(
 ) -> np.ndarray:
     """Energy (or any particle field) map of schema events' particles.
 
-    Arguments:
-        events: schema events (see :mod:`jetviz.data.schema`), N of them.
-        n_eta, n_phi: image size; the grid covers η in [−eta_max, eta_max) and φ in [−π, π).
-        eta_max: η acceptance of the map.
-        weight: particle field summed per pixel (``"E"`` GeV by default, ``"pt"``...).
-        visible_only: leave out invisible particles (neutrinos, see
-            :data:`jetviz.data.pdg.INVISIBLE`).
-    Returns:
+    Parameters
+    ----------
+    events
+        schema events (see :mod:`jetviz.data.schema`), N of them.
+    n_eta, n_phi
+        image size; the grid covers η in [−eta_max, eta_max) and φ in [−π, π).
+    eta_max
+        η acceptance of the map.
+    weight
+        particle field summed per pixel (``"E"`` GeV by default, ``"pt"``...).
+    visible_only
+        leave out invisible particles (neutrinos, see
+        :data:`jetviz.data.pdg.INVISIBLE`).
+
+    Returns
+    -------
         float32 ``(N, 1, n_eta, n_phi)``.
     """
 
@@ -303,11 +340,17 @@ def event_images(hits: ak.Array, n_eta: int = 50, n_phi: int = 50, eta_max: floa
 
     With the detector's own ``n_eta, n_phi, eta_max`` every cell maps onto exactly one pixel.
 
-    Arguments:
-        hits: N records with ``ecal``, ``hcal`` (cells: E in GeV) and ``tracks`` (pt in GeV).
-        n_eta, n_phi: image size; the grid covers η in [−eta_max, eta_max) and φ in [−π, π).
-        eta_max: η acceptance of the images.
-    Returns:
+    Parameters
+    ----------
+    hits
+        N records with ``ecal``, ``hcal`` (cells: E in GeV) and ``tracks`` (pt in GeV).
+    n_eta, n_phi
+        image size; the grid covers η in [−eta_max, eta_max) and φ in [−π, π).
+    eta_max
+        η acceptance of the images.
+
+    Returns
+    -------
         float32 ``(N, 3, n_eta, n_phi)``: channel 0 ECal energy, 1 HCal energy, 2 summed track pT.
     """
     for name in ("ecal", "hcal", "tracks"):
@@ -363,18 +406,30 @@ def jet_images(
     4. pixelate ``[−width/2, width/2)²`` into ``n_pix × n_pix`` (no wrap: this is a local
        patch); ``normalize`` scales each image to unit sum (an empty image stays zero).
 
-    Arguments:
-        pt: constituent transverse momenta (GeV): zero-padded ``(N, P)`` numpy (pt ≤ 0 marks
-            padding and is ignored everywhere), jagged awkward ``N * var``, or one jet ``(P,)``.
-        eta, phi: constituent η and φ (radians), same layout.
-        n_pix: pixels along each side.
-        width: full width of the image in η and in φ (radians).
-        jet_eta, jet_phi: optional jet axis, a scalar or ``(N,)``.
-        center: centre on the pT centroid where no axis is given.
-        rotate: align the principal axis with η.
-        flip: put the harder half-planes on the positive side.
-        normalize: each image sums to 1.
-    Returns:
+    Parameters
+    ----------
+    pt
+        constituent transverse momenta (GeV): zero-padded ``(N, P)`` numpy (pt ≤ 0 marks
+        padding and is ignored everywhere), jagged awkward ``N * var``, or one jet ``(P,)``.
+    eta, phi
+        constituent η and φ (radians), same layout.
+    n_pix
+        pixels along each side.
+    width
+        full width of the image in η and in φ (radians).
+    jet_eta, jet_phi
+        optional jet axis, a scalar or ``(N,)``.
+    center
+        centre on the pT centroid where no axis is given.
+    rotate
+        align the principal axis with η.
+    flip
+        put the harder half-planes on the positive side.
+    normalize
+        each image sums to 1.
+
+    Returns
+    -------
         float32 ``(N, 1, n_pix, n_pix)``, axes (jet, channel, Δη, Δφ).
     """
     if int(n_pix) < 1 or not width > 0:

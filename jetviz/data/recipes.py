@@ -25,8 +25,6 @@ Pythia recipes
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -46,17 +44,26 @@ __all__ = ["Recipe", "RECIPES", "get_recipe", "ee_jets", "top_qcd", "lhe_jets"]
 class Recipe:
     """A named, seeded way to make events.
 
-    Attributes:
-        name: the sample name (``ee_6jet`` ...).
-        make: ``make(n_events, seed, **params) -> ak.Array`` producing exactly ``n_events``.
-        defaults: default parameters; every accepted parameter is listed here.
-        description: one line for menus and ``jetviz info``.
-        classes: names of the per-event ``label`` values, in order.
-        toy: True for the numpy-only stand-ins used by fast unit tests.
-        chunk_size: events per cached chunk — large enough that Pythia's initialisation
-            (≈0.2–0.5 s) is a small part of a chunk, small enough for a live progress bar.
-        version: raised when a recipe's output changes for the same parameters (part of the
-            cache key from version 2 on, so older cached chunks are not reused).
+    Attributes
+    ----------
+    name
+        the sample name (``ee_6jet`` ...).
+    make
+        ``make(n_events, seed, **params) -> ak.Array`` producing exactly ``n_events``.
+    defaults
+        default parameters; every accepted parameter is listed here.
+    description
+        one line for menus and ``jetviz info``.
+    classes
+        names of the per-event ``label`` values, in order.
+    toy
+        True for the numpy-only stand-ins used by fast unit tests.
+    chunk_size
+        events per cached chunk — large enough that Pythia's initialisation
+        (≈0.2–0.5 s) is a small part of a chunk, small enough for a live progress bar.
+    version
+        raised when a recipe's output changes for the same parameters (part of the
+        cache key from version 2 on, so older cached chunks are not reused).
     """
 
     name: str
@@ -109,13 +116,21 @@ def _events_with_durham_truth(prt: ak.Array, n_jets: int, source: str, event_fie
 def ee_jets(n_events: int, seed: int, process: str = "ttbar", sqrt_s: float = 500.0, n_jets: int = 6) -> ak.Array:
     """e+e- events with per-particle Durham exclusive ``n_jets`` (``jet``) and history (``parton``) truth labels.
 
-    Arguments:
-        n_events: events to generate.
-        seed: Pythia seed (1 ≤ seed ≤ 9·10⁸).
-        process: ``"ttbar"`` (both W → qq̄') or ``"zh"`` (Z → qq̄, H → bb̄).
-        sqrt_s: centre-of-mass energy, GeV.
-        n_jets: K of the exclusive Durham clustering.
-    Returns:
+    Parameters
+    ----------
+    n_events
+        events to generate.
+    seed
+        Pythia seed (1 ≤ seed ≤ 9·10⁸).
+    process
+        ``"ttbar"`` (both W → qq̄') or ``"zh"`` (Z → qq̄, H → bb̄).
+    sqrt_s
+        centre-of-mass energy, GeV.
+    n_jets
+        K of the exclusive Durham clustering.
+
+    Returns
+    -------
         schema events; ``jets`` holds the K truth jets (energy ordered); event field ``sqrt_s``.
     """
     pythia = py8.make_pythia(_ee_settings(process, sqrt_s), seed)
@@ -206,13 +221,21 @@ def top_qcd(
 ) -> ak.Array:
     """Top jets (label 1) and QCD jets (label 0) at 14 TeV: leading anti-kt jet constituents.
 
-    Arguments:
-        n_events: jets in total; ``round(signal_fraction · n_events)`` of them are top jets.
-        seed: seed; the two processes get derived seeds.
-        R: anti-kt radius. pt_min, pt_max: jet pT window, GeV. eta_max: jet |η| cut.
-        max_constituents: keep at most this many constituents, highest pT first.
-        signal_fraction: fraction of top jets.
-    Returns:
+    Parameters
+    ----------
+    n_events
+        jets in total; ``round(signal_fraction · n_events)`` of them are top jets.
+    seed
+        seed; the two processes get derived seeds.
+    R
+        anti-kt radius. pt_min, pt_max: jet pT window, GeV. eta_max: jet |η| cut.
+    max_constituents
+        keep at most this many constituents, highest pT first.
+    signal_fraction
+        fraction of top jets.
+
+    Returns
+    -------
         schema events (particles = jet constituents, ``jet`` = 0), event fields ``jet_pt,
         jet_eta, jet_phi, jet_mass`` and the parton-level top four-momentum ``truth_px ...``
         (zeros for QCD). Events are shuffled with the seed.
@@ -245,12 +268,18 @@ def top_qcd(
 def lhe_jets(n_events: int, seed: int, path: str = "", n_jets: int = 6, skip: int = 0) -> ak.Array:
     """Shower and hadronise a user's LHE file with Pythia; Durham exclusive ``n_jets`` truth.
 
-    Arguments:
-        n_events: events to read from the file (after ``skip``).
-        seed: Pythia seed (shower and hadronisation).
-        path: the ``.lhe`` (or ``.lhe.gz``) file.
-        n_jets: K of the exclusive Durham clustering (6 for ZHH → 6 jets).
-        skip: events to skip first (chunks of one file use disjoint ranges).
+    Parameters
+    ----------
+    n_events
+        events to read from the file (after ``skip``).
+    seed
+        Pythia seed (shower and hadronisation).
+    path
+        the ``.lhe`` (or ``.lhe.gz``) file.
+    n_jets
+        K of the exclusive Durham clustering (6 for ZHH → 6 jets).
+    skip
+        events to skip first (chunks of one file use disjoint ranges).
     """
     from jetviz.errors import DataFileError
 

@@ -1,7 +1,7 @@
 """Resonance masses from jets: W → jj and t → bjj in e+e- → tt̄ → 6 jets, and their resolution."""
 from __future__ import annotations
 
-from itertools import combinations, permutations
+from itertools import combinations
 
 import numpy as np
 
@@ -37,9 +37,13 @@ def ttbar_six_jet_masses(jets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     χ² = Σ_{two tops} ((m_W − 80.4)/10)² + ((m_t − 172.5)/15)² over all 90 splits of the
     six jets into (b, W → jj) pairs.
 
-    Arguments:
-        jets: ``(N, 6, 4)`` four-momenta (px, py, pz, E) in GeV (missing jets as zeros).
-    Returns:
+    Parameters
+    ----------
+    jets
+        ``(N, 6, 4)`` four-momenta (px, py, pz, E) in GeV (missing jets as zeros).
+
+    Returns
+    -------
         ``(m_w, m_top)``, each ``(N, 2)`` GeV.
     """
     jets = np.asarray(jets, dtype=float)

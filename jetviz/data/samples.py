@@ -26,10 +26,15 @@ import numpy as np
 from jetviz.data.recipes import get_recipe
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["cache_dir", "load_sample", "sample_chunks", "chunk_path", "Progress"]
+__all__ = ["cache_home", "cache_dir", "load_sample", "sample_chunks", "chunk_path", "Progress"]
 
 #: ``progress(done_events, total_events)`` — called from the caller's thread as chunks finish.
 Progress = Callable[[int, int], None]
+
+
+def cache_home() -> Path:
+    """jetviz's cache directory: ``$JETVIZ_CACHE`` or ``~/.cache/jetviz`` (not created here)."""
+    return Path(os.environ.get("JETVIZ_CACHE") or Path.home() / ".cache" / "jetviz")
 
 
 def cache_dir() -> Path:
@@ -40,7 +45,7 @@ def cache_dir() -> Path:
     DataFileError
         The directory cannot be created (permissions, a file in the way).
     """
-    path = Path(os.environ.get("JETVIZ_CACHE", Path.home() / ".cache" / "jetviz")) / "samples"
+    path = cache_home() / "samples"
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -117,20 +122,32 @@ def load_sample(
 ) -> ak.Array:
     """Events of sample ``name``: read from the cache, generating the missing chunks first.
 
-    Arguments:
-        name: a recipe name (``ee_6jet``, ``ee_zh_4jet``, ``top_qcd``, ``bh_sph``, ``lhe`` or a
-            ``toy_*`` variant); see :data:`jetviz.data.recipes.RECIPES`.
-        n_events: number of events, ≥ 1.
-        seed: sample seed, ≥ 0.
-        workers: processes for generation (default: all cores, at most the missing chunks); 1
-            generates in this process.
-        client: a ``dask.distributed.Client``; when given, missing chunks are generated on its
-            workers instead of local processes.
-        progress: ``progress(done_events, total_events)`` callback (e.g. a UI progress bar).
-        show_progress: show a tqdm bar on stderr.
-        chunk_size: events per chunk (part of the cache key); default: the recipe's.
-        **params: recipe parameters (see ``RECIPES[name].defaults``).
-    Returns:
+    Parameters
+    ----------
+    name
+        a recipe name (``ee_6jet``, ``ee_zh_4jet``, ``top_qcd``, ``bh_sph``, ``lhe`` or a
+        ``toy_*`` variant); see :data:`jetviz.data.recipes.RECIPES`.
+    n_events
+        number of events, ≥ 1.
+    seed
+        sample seed, ≥ 0.
+    workers
+        processes for generation (default: all cores, at most the missing chunks); 1
+        generates in this process.
+    client
+        a ``dask.distributed.Client``; when given, missing chunks are generated on its
+        workers instead of local processes.
+    progress
+        ``progress(done_events, total_events)`` callback (e.g. a UI progress bar).
+    show_progress
+        show a tqdm bar on stderr.
+    chunk_size
+        events per chunk (part of the cache key); default: the recipe's.
+    **params
+        recipe parameters (see ``RECIPES[name].defaults``).
+
+    Returns
+    -------
         schema events ``ak.Array`` of length ``n_events``.
     """
     recipe = get_recipe(name)

@@ -73,19 +73,30 @@ def make_events(
 ) -> ak.Array:
     """Build a schema-conforming events array from flat per-particle numpy arrays.
 
-    Arguments:
-        particles: flat arrays of length ``counts.sum()``; must hold ``px, py, pz, E`` (GeV),
-            ``charge`` and ``pid``; may hold ``jet`` (default −1), ``parton`` and ``d0, z0`` (mm).
-            ``pt, eta, phi`` are computed from the momenta when absent.
-        counts: ``(N,)`` number of particles in each event.
-        label: ``(N,)`` int per-event label, or one int for all events.
-        jets: optional jagged truth jets (see :func:`make_jets`).
-        event_fields: optional further ``(N,)`` per-event scalar arrays.
-        source: what to call the data in error messages (a recipe name; a Path for a file,
-            which makes errors DataFileError naming it).
-        validate: check values (finite, E ≥ |p|, pT ≥ 0); structure and dtypes are always checked.
-        offset: file index of the first event (for messages).
-    Returns:
+    Parameters
+    ----------
+    particles
+        flat arrays of length ``counts.sum()``; must hold ``px, py, pz, E`` (GeV),
+        ``charge`` and ``pid``; may hold ``jet`` (default −1), ``parton`` and ``d0, z0`` (mm).
+        ``pt, eta, phi`` are computed from the momenta when absent.
+    counts
+        ``(N,)`` number of particles in each event.
+    label
+        ``(N,)`` int per-event label, or one int for all events.
+    jets
+        optional jagged truth jets (see :func:`make_jets`).
+    event_fields
+        optional further ``(N,)`` per-event scalar arrays.
+    source
+        what to call the data in error messages (a recipe name; a Path for a file,
+        which makes errors DataFileError naming it).
+    validate
+        check values (finite, E ≥ |p|, pT ≥ 0); structure and dtypes are always checked.
+    offset
+        file index of the first event (for messages).
+
+    Returns
+    -------
         ak.Array of N event records, validated by :func:`validate_events`.
     """
     counts = np.asarray(counts, dtype=np.int64)

@@ -53,6 +53,7 @@ __all__ = [
     "TRANSLATION_UNITS",
     "VIEW_SCHEMES",
     "pad_constituents",
+    "pad_constituent_block",
     "check_batch",
     "rotate",
     "jet_extent",
@@ -127,6 +128,71 @@ def pad_constituents(particles: ak.Array, n_constituents: int = 50, extra_slots:
     deta = np.where(mask, eta - (pt * eta).sum(1, keepdims=True) / total, 0.0)
     dphi = np.where(mask, dphi - (pt * dphi).sum(1, keepdims=True) / total, 0.0)
     return np.stack([pt, deta, dphi], axis=-1).astype(np.float32), mask
+
+
+def pad_constituent_block(p4: np.ndarray, n_constituents: int = 50, extra_slots: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pad_constituents` for jets already padded as four-vectors (numpy only, no awkward).
+
+    The array path for files read as ``(N, S, 4)`` blocks (the top-tagging layout,
+    :func:`jetviz.data.formats.iterate_jet_blocks`); gives the same output as
+    :func:`pad_constituents` of the same jets.
+
+    Parameters
+    ----------
+    p4 : (N, S, 4) array
+        Constituents (E, px, py, pz) in GeV, zero-padded (a slot with all four components zero
+        is padding), in any order.
+    n_constituents : int
+        Keep the hardest this many constituents of each jet.
+    extra_slots : int
+        Further zero rows per jet (room for :func:`collinear_split`).
+
+    Returns
+    -------
+    x : (N, n_constituents + extra_slots, 3) float32
+        (pT, Δη, Δφ), as :func:`pad_constituents`.
+    mask : (N, n_constituents + extra_slots) bool
+    """
+    p4 = np.asarray(p4)
+    if p4.ndim != 3 or p4.shape[2] != 4:
+        raise SchemaError(f"constituent blocks must be (N, S, 4) = (E, px, py, pz), got {p4.shape}")
+    if int(n_constituents) < 1 or int(extra_slots) < 0:
+        raise ConfigError(f"need n_constituents ≥ 1 and extra_slots ≥ 0, got {n_constituents}, {extra_slots}")
+    real = (p4[..., 0] != 0) | (p4[..., 1] != 0) | (p4[..., 2] != 0) | (p4[..., 3] != 0)
+    counts = real.sum(axis=1)
+    if (counts == 0).any():
+        raise SchemaError(f"{int((counts == 0).sum())} jet(s) have no constituents, e.g. jet {int(np.flatnonzero(counts == 0)[0])}")
+    keep = min(int(n_constituents), p4.shape[1])
+    key = np.where(real, -np.hypot(p4[..., 1].astype(np.float64), p4[..., 2].astype(np.float64)), np.inf)
+    with np.errstate(invalid="ignore"):  # inf - inf between padding slots
+        ordered = bool((np.diff(key, axis=1) >= 0)[np.isfinite(key[:, 1:])].all())
+    if ordered:  # already hardest first (the public files): no sort
+        pt = -key[:, :keep]
+        px, py, pz = (p4[:, :keep, k].astype(np.float64) for k in (1, 2, 3))
+    else:
+        order = np.argsort(key, axis=1, kind="stable")[:, :keep]
+        pt = -np.take_along_axis(key, order, axis=1)
+        px, py, pz = (np.take_along_axis(p4[..., k], order, axis=1).astype(np.float64) for k in (1, 2, 3))
+    pt = np.where(np.isfinite(pt), pt, 0.0)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
+    phi = np.arctan2(py, px)
+    P = int(n_constituents) + int(extra_slots)
+    n = np.minimum(counts, keep)
+    mask = np.arange(P)[None, :] < n[:, None]
+    within = mask[:, :keep]
+    pt, eta, phi = (np.where(within, a, 0.0) for a in (pt, eta, phi))
+    if not np.isfinite(np.stack([pt, eta, phi])).all():
+        bad = ~np.isfinite(np.stack([pt, eta, phi])).all(axis=(0, 2))
+        raise SchemaError(f"{int(bad.sum())} jet(s) have NaN or infinite pT, η or φ, e.g. jet {int(np.flatnonzero(bad)[0])}")
+    dphi = np.where(within, np.mod(phi - phi[:, :1] + np.pi, 2 * np.pi) - np.pi, 0.0)
+    total = pt.sum(1, keepdims=True)
+    if (total <= 0).any():
+        raise SchemaError(f"jet {int(np.flatnonzero(total[:, 0] <= 0)[0])} has zero total pT")
+    deta = np.where(within, eta - (pt * eta).sum(1, keepdims=True) / total, 0.0)
+    dphi = np.where(within, dphi - (pt * dphi).sum(1, keepdims=True) / total, 0.0)
+    x = np.zeros((len(p4), P, 3), dtype=np.float32)
+    x[:, :keep] = np.stack([pt, deta, dphi], axis=-1)
+    return x, mask
 
 
 def check_batch(x: torch.Tensor, mask: torch.Tensor, name: str = "jets") -> None:

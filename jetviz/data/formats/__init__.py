@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import awkward as ak
+import numpy as np
 
-from jetviz.data.formats._common import DEFAULT_STEP, require_file
+from jetviz.data.formats._common import DEFAULT_STEP, JetBlock, require_file
 from jetviz.errors import DataFileError
 
-__all__ = ["Format", "FORMATS", "format_of", "format_for_suffix", "read", "iterate", "write", "describe"]
+__all__ = [
+    "Format", "FORMATS", "JetBlock", "format_of", "format_for_suffix", "read", "iterate", "iterate_jet_blocks",
+    "write", "describe",
+]
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,51 @@ def read(path: str | Path, **options: Any) -> ak.Array:
 def iterate(path: str | Path, step_size: int = DEFAULT_STEP, **options: Any) -> Iterator[ak.Array]:
     """Read a file chunk by chunk (``step_size`` events at a time); one chunk in memory at a time."""
     return format_of(path).function("iterator")(Path(path), step_size=step_size, **options)
+
+
+def iterate_jet_blocks(
+    path: str | Path, step_size: int = DEFAULT_STEP, max_constituents: int = 200, validate: bool = True, **options: Any
+) -> Iterator[JetBlock]:
+    """Read a file of jets as padded constituent arrays, ``step_size`` jets at a time.
+
+    The top-tagging layout is read straight into ``(n, S, 4)`` blocks
+    (:func:`~jetviz.data.formats.top_tagging.iterate_top_tagging_arrays`: no DataFrame, no
+    awkward records); any other format is read as schema events chunk by chunk and each event's
+    particles padded by decreasing pT (the hardest ``max_constituents`` kept).
+
+    Parameters
+    ----------
+    path : str or Path
+    step_size : int
+        Jets per block.
+    max_constituents : int
+        Slots S per jet.
+    validate : bool
+    **options
+        Passed to the format's iterator (not used for the top-tagging layout).
+
+    Yields
+    ------
+    JetBlock
+        ``p4`` (E, px, py, pz) float32 (the top-tagging file's own dtype), ``label``, and the
+        per-jet numeric fields.
+    """
+    from jetviz.data.formats._common import padded_by_pt
+
+    path = Path(path)
+    fmt = format_of(path)
+    if fmt.name == "top-tagging-h5":
+        from jetviz.data.formats.top_tagging import iterate_top_tagging_arrays
+
+        yield from iterate_top_tagging_arrays(path, step_size, max_constituents=max_constituents, validate=validate)
+        return
+    offset = 0
+    for events in fmt.function("iterator")(path, step_size=step_size, validate=validate, **options):
+        p4 = padded_by_pt(events.particles, ("E", "px", "py", "pz"), int(max_constituents), np.float32)
+        fields = {name: ak.to_numpy(events[name]) for name in ak.fields(events)
+                  if name not in ("particles", "jets", "label") and events[name].ndim == 1}
+        yield JetBlock(offset, p4, ak.to_numpy(events.label).astype(np.int64), fields)
+        offset += len(events)
 
 
 def describe(path: str | Path) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -14,6 +15,7 @@ from jetviz.errors import DataFileError
 
 __all__ = [
     "DEFAULT_STEP",
+    "JetBlock",
     "short",
     "require_file",
     "refuse_overwrite",
@@ -29,6 +31,42 @@ __all__ = [
 
 #: Events per chunk when a reader iterates a file.
 DEFAULT_STEP = 10_000
+
+
+@dataclass(frozen=True)
+class JetBlock:
+    """A range of jets as padded arrays: what consumers of fixed-size constituent arrays read.
+
+    Attributes
+    ----------
+    offset : int
+        File index of the first jet.
+    p4 : (n, S, 4) float array
+        Constituents (E, px, py, pz) in GeV, zero-padded; a slot is a constituent when any of
+        its four components is non-zero. In the file's order for the top-tagging layout (the
+        public files are pT-ordered), by decreasing pT otherwise.
+    label : (n,) int64
+    fields : dict of (n,) arrays
+        Per-jet fields the file has (``ttv``, ``truth_E`` ...).
+    """
+
+    offset: int
+    p4: np.ndarray
+    label: np.ndarray
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.p4)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``(n, S)`` True for constituent slots."""
+        return (self.p4 != 0).any(axis=2)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``(n,)`` constituents per jet."""
+        return self.mask.sum(axis=1)
 
 
 def short(exc: BaseException, limit: int = 200) -> str:

@@ -234,12 +234,18 @@ def write_npz(events: ak.Array, path: str | Path, overwrite: bool = False) -> Pa
     pid and ``label`` are stored: charge is re-derived from pid on reading; ``jet``, ``d0``/``z0``,
     ``jets`` and other event fields are not part of the format.
 
-    Arguments:
-        events: schema events (validated first).
-        path: the file to write (numpy would append ``.npz`` to a bare name; we write the path
-            as given).
-        overwrite: replace an existing file (default: raise DataFileError, file untouched).
-    Returns:
+    Parameters
+    ----------
+    events
+        schema events (validated first).
+    path
+        the file to write (numpy would append ``.npz`` to a bare name; we write the path
+        as given).
+    overwrite
+        replace an existing file (default: raise DataFileError, file untouched).
+
+    Returns
+    -------
         The path written.
     """
     path = Path(path)

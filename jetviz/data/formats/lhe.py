@@ -153,25 +153,38 @@ def write_lhe(
 ) -> Path:
     """Write hard-process events as a Les Houches Event File (version 3.0), atomically.
 
-    Arguments:
-        path: the ``.lhe`` file to create (parent directories are created).
-        events: a sequence of per-event mappings of numpy arrays, or an awkward array of
-            events × particles, with the fields in :data:`LHE_FIELDS` (``lifetime`` and ``spin``
-            optional; see the module docstring for meanings; mother indices are 1-based).
-            A mapping may add the event scalars ``scale`` (SCALUP, GeV; default: invariant
-            mass of the incoming particles), ``weight`` (XWGTUP, default 1), ``aqed``,
-            ``aqcd`` and ``process_id`` (IDPRUP, default 1).
-        beams: ``(IDBMUP1, IDBMUP2, EBMUP1, EBMUP2)``: beam PDG codes and energies (GeV).
-        overwrite: replace an existing file (default False: raise :class:`DataFileError`).
-        cross_section_pb: XSECUP written in ``<init>`` (pb); a placeholder for generators
-            that compute no cross section (the jetviz BSM samples).
-        comment: optional text written in a ``<header>`` comment (no ``--`` or ``<``).
-    Returns:
+    Parameters
+    ----------
+    path
+        the ``.lhe`` file to create (parent directories are created).
+    events
+        a sequence of per-event mappings of numpy arrays, or an awkward array of
+        events × particles, with the fields in :data:`LHE_FIELDS` (``lifetime`` and ``spin``
+        optional; see the module docstring for meanings; mother indices are 1-based).
+        A mapping may add the event scalars ``scale`` (SCALUP, GeV; default: invariant
+        mass of the incoming particles), ``weight`` (XWGTUP, default 1), ``aqed``,
+        ``aqcd`` and ``process_id`` (IDPRUP, default 1).
+    beams
+        ``(IDBMUP1, IDBMUP2, EBMUP1, EBMUP2)``: beam PDG codes and energies (GeV).
+    overwrite
+        replace an existing file (default False: raise :class:`DataFileError`).
+    cross_section_pb
+        XSECUP written in ``<init>`` (pb); a placeholder for generators
+        that compute no cross section (the jetviz BSM samples).
+    comment
+        optional text written in a ``<header>`` comment (no ``--`` or ``<``).
+
+    Returns
+    -------
         The path written.
-    Raises:
-        DataFileError: ``path`` exists and ``overwrite`` is False.
-        ValueError: an event is malformed (missing field, NaN, bad mother index); nothing is
-            written then.
+
+    Raises
+    ------
+    DataFileError
+        ``path`` exists and ``overwrite`` is False.
+    ValueError
+        an event is malformed (missing field, NaN, bad mother index); nothing is
+        written then.
 
     The ``<init>`` block declares one process (LPRUP 1) with weighting strategy IDWTUP = 3
     (unweighted events, weight +1) and PDFGUP = PDFSUP = 0 (Pythia uses its own PDFs for the

@@ -79,17 +79,24 @@ def save_events(
 ) -> Path:
     """Write events to a Parquet file with provenance metadata, atomically.
 
-    Arguments:
-        events: a schema events array (checked with
-            :func:`~jetviz.data.schema.validate_events`; a :class:`~jetviz.errors.SchemaError`
-            is raised before anything is written).
-        path: the file to write (conventionally ``*.parquet``); parent directories are created.
-        metadata: a JSON-serialisable dict stored in the file (recipe name, parameters, seed,
-            generator versions, ...). numpy scalars/arrays and paths are converted; tuples come
-            back as lists.
-        overwrite: replace an existing file (default False: raise
-            :class:`~jetviz.errors.DataFileError` and leave it untouched).
-    Returns:
+    Parameters
+    ----------
+    events
+        a schema events array (checked with
+        :func:`~jetviz.data.schema.validate_events`; a :class:`~jetviz.errors.SchemaError`
+        is raised before anything is written).
+    path
+        the file to write (conventionally ``*.parquet``); parent directories are created.
+    metadata
+        a JSON-serialisable dict stored in the file (recipe name, parameters, seed,
+        generator versions, ...). numpy scalars/arrays and paths are converted; tuples come
+        back as lists.
+    overwrite
+        replace an existing file (default False: raise
+        :class:`~jetviz.errors.DataFileError` and leave it untouched).
+
+    Returns
+    -------
         The path written, as a :class:`~pathlib.Path`.
     """
     import pyarrow.parquet as pq
@@ -171,9 +178,13 @@ def load_events(path: str | Path, validate: bool = True) -> tuple[ak.Array, dict
 def file_metadata(path: str | Path) -> dict:
     """The metadata dict stored by :func:`save_events`, reading only the file's footer.
 
-    Arguments:
-        path: a jetviz events Parquet file.
-    Returns:
+    Parameters
+    ----------
+    path
+        a jetviz events Parquet file.
+
+    Returns
+    -------
         The same dict :func:`load_events` returns as its second element.
     """
     return dict(_read_header(Path(path)).get("metadata") or {})
@@ -182,9 +193,13 @@ def file_metadata(path: str | Path) -> dict:
 def file_info(path: str | Path) -> dict:
     """Everything cheap to know about an events file (for ``jetviz info PATH``).
 
-    Arguments:
-        path: a jetviz events Parquet file.
-    Returns:
+    Parameters
+    ----------
+    path
+        a jetviz events Parquet file.
+
+    Returns
+    -------
         dict with ``path``, ``size_bytes``, ``format``, ``format_version``, ``n_events``,
         ``jetviz_version`` (that wrote it), ``fields`` (top-level column names) and ``metadata``.
         Only the Parquet footer is read.

@@ -31,6 +31,7 @@ import numpy as np
 
 from jetviz.data.formats._common import (
     DEFAULT_STEP,
+    JetBlock,
     all_chunks,
     build_events,
     each_chunk,
@@ -47,7 +48,6 @@ from jetviz.data.validate import require_energy_above_momentum, require_finite, 
 from jetviz.errors import DataFileError
 
 __all__ = [
-    "TopTaggingBlock",
     "read_top_tagging_h5",
     "iterate_top_tagging_h5",
     "iterate_top_tagging_arrays",
@@ -60,36 +60,6 @@ _TT_COMPONENTS = ("E", "PX", "PY", "PZ")
 _TT_TRUTH = (("truthE", "truth_E"), ("truthPX", "truth_px"), ("truthPY", "truth_py"), ("truthPZ", "truth_pz"))
 _TT_LABEL = "is_signal_new"
 _TT_COLUMN = re.compile(r"^(E|PX|PY|PZ)_(\d+)$")
-
-
-@dataclass(frozen=True)
-class TopTaggingBlock:
-    """One row range of a top-tagging file as arrays.
-
-    Attributes
-    ----------
-    offset : int
-        File row of the first jet.
-    p4 : (n, S, 4) array
-        Constituents (E, px, py, pz) in GeV in file order, zero-padded, in the file's float dtype.
-    label : (n,) int64
-        ``is_signal_new``.
-    ttv : (n,) int64 or None
-    truth : dict of (n,) float64
-        The matched top's ``truth_E, truth_px, truth_py, truth_pz`` (GeV) from the columns
-        ``truthE ...`` the file has.
-    """
-
-    offset: int
-    p4: np.ndarray
-    label: np.ndarray
-    ttv: np.ndarray | None = None
-    truth: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def counts(self) -> np.ndarray:
-        """``(n,)`` constituents per jet: slots with any non-zero component."""
-        return (self.p4 != 0).any(axis=2).sum(axis=1)
 
 
 @dataclass
@@ -212,7 +182,7 @@ def _read_rows(store, layout: _Layout, begin: int, end: int) -> dict[str, np.nda
 
 def _blocks(
     path: Path, start: int, stop: int | None, max_constituents: int, step_size: int, validate: bool
-) -> Iterator[TopTaggingBlock]:
+) -> Iterator[JetBlock]:
     if int(step_size) < 1:
         raise ValueError("step_size must be positive")
     with _open(path, max_constituents) as (store, layout):
@@ -239,8 +209,10 @@ def _blocks(
                                               offset=begin)
                 require_finite(truth, path, truth_columns, offset=begin)
             label = integer_labels(path, _gather(blocks, layout, [_TT_LABEL])[:, 0], _TT_LABEL, begin)
-            ttv = integer_labels(path, _gather(blocks, layout, ["ttv"])[:, 0], "ttv", begin) if layout.has_ttv else None
-            yield TopTaggingBlock(begin, p4, label, ttv, {name: truth[:, k] for k, (_, name) in enumerate(layout.truth)})
+            fields = {name: truth[:, k] for k, (_, name) in enumerate(layout.truth)}
+            if layout.has_ttv:
+                fields["ttv"] = integer_labels(path, _gather(blocks, layout, ["ttv"])[:, 0], "ttv", begin)
+            yield JetBlock(begin, p4, label, fields)
 
 
 def iterate_top_tagging_arrays(
@@ -250,7 +222,7 @@ def iterate_top_tagging_arrays(
     stop: int | None = None,
     max_constituents: int = 200,
     validate: bool = True,
-) -> Iterator[TopTaggingBlock]:
+) -> Iterator[JetBlock]:
     """Read a top-tagging file as padded constituent blocks, ``step_size`` rows at a time.
 
     The fast path for padded-array consumers (constituent transformers, jet images): rows are
@@ -271,12 +243,12 @@ def iterate_top_tagging_arrays(
 
     Yields
     ------
-    TopTaggingBlock
+    JetBlock
     """
     yield from _blocks(Path(path), start, stop, max_constituents, step_size, validate)
 
 
-def _to_events(path: Path, block: TopTaggingBlock, drop_empty: bool, validate: bool) -> tuple[ak.Array, int]:
+def _to_events(path: Path, block: JetBlock, drop_empty: bool, validate: bool) -> tuple[ak.Array, int]:
     p4 = block.p4.astype(np.float64)
     mask = (p4 != 0).any(axis=2)
     counts = mask.sum(axis=1)
@@ -284,10 +256,7 @@ def _to_events(path: Path, block: TopTaggingBlock, drop_empty: bool, validate: b
     n_flat = len(flat)
     particles = {"E": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3],
                  "charge": np.zeros(n_flat), "pid": np.zeros(n_flat, np.int64), "jet": np.zeros(n_flat, np.int64)}
-    fields: dict[str, np.ndarray] = {}
-    if block.ttv is not None:
-        fields["ttv"] = block.ttv
-    fields.update(block.truth)
+    fields: dict[str, np.ndarray] = dict(block.fields)
     summed = p4.sum(axis=1)
     jet_pt, jet_eta, jet_phi = pt_eta_phi(summed[:, 1], summed[:, 2], summed[:, 3])
     jet_mass = invariant_mass(summed[:, 1], summed[:, 2], summed[:, 3], summed[:, 0])
@@ -403,14 +372,23 @@ def write_top_tagging_h5(
     are not part of the format and are not written; a particle whose four components are all
     zero cannot be told from padding.
 
-    Arguments:
-        events: schema events (validated first).
-        path: the ``.h5`` file to write; parent directories are created.
-        max_constituents: number of constituent slots per row (the reference has 200).
-        overwrite: replace an existing file (default: raise DataFileError, file untouched).
-        dtype: float dtype of the momentum and truth columns.
-        complevel: zlib compression level 0–9 (0: no compression and no checksums).
-    Returns:
+    Parameters
+    ----------
+    events
+        schema events (validated first).
+    path
+        the ``.h5`` file to write; parent directories are created.
+    max_constituents
+        number of constituent slots per row (the reference has 200).
+    overwrite
+        replace an existing file (default: raise DataFileError, file untouched).
+    dtype
+        float dtype of the momentum and truth columns.
+    complevel
+        zlib compression level 0–9 (0: no compression and no checksums).
+
+    Returns
+    -------
         The path written.
     """
     import pandas as pd
