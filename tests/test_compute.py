@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from jetviz.compute import JobFailed, Registry, backend, submit
-from jetviz.compute.jobs import DaskBackend, KernelBackend, ProcessBackend, ThreadBackend
+from jetviz.compute import DaskBackend, KernelBackend, ProcessBackend, ThreadBackend
 from jetviz.errors import ConfigError, DataFileError
-from jetviz.runners.base import Cancelled
+from jetviz.errors import Cancelled
 from jetviz.runners.jetclr import JetclrConfig, JetclrResult
 
 #: a jetclr run of toy jets that trains in about a second per epoch on a busy CPU

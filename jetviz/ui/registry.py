@@ -31,7 +31,7 @@ import param
 from panel.viewable import Viewer
 
 from jetviz.compute.registry import Registry, RunRecord, default_registry_path
-from jetviz.compute.worker import RUNNERS
+from jetviz.runners.catalog import RUNNER_NAMES as RUNNERS
 from jetviz.plots.runs import common_metrics, history_curves
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 
@@ -315,7 +315,7 @@ class RunsStore(WorkStatus, QueuePolling, Viewer):
     def _resume_work(token: int, messages: queue.SimpleQueue, path: Path, record: RunRecord, backend: str,
                      cancel: threading.Event) -> None:
         """Worker: submit the run again in its own directory, relay its events, report how it ended."""
-        from jetviz.compute.jobs import submit
+        from jetviz.compute import submit
         from jetviz.errors import ConfigError
 
         if not Path(record.run_dir).is_dir():
