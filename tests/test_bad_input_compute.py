@@ -159,6 +159,7 @@ def test_a_non_registry_file_refuses_a_job_before_it_starts(unchanged, monkeypat
 # ----------------------------------------------------------------------------- JETVIZ_BACKENDS
 BAD_BACKENDS = {
     "unknown scheme": ("local,ssh://gpu-node", "entry 'ssh://gpu-node': unknown backend"),
+    "process with arguments": ("local,process:--gpus=all", "'process:--gpus=all' takes no arguments"),
     "kernel name with a path": ("kernel:../../bin/sh", "not a kernelspec name"),
     "gateway without host": ("https://", "must be http\\(s\\)://host:port"),
     "gateway port out of range": ("https://gpu:99999", "Port out of range"),

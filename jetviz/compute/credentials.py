@@ -1,10 +1,8 @@
 """Credentials in backend specs: URLs as they may be shown, and which gateways the environment's token may go to.
 
-A gateway URL may carry a token (``?token=…``) or ``user:password@``; :func:`redact` turns
-any text into what may be shown (in the page, the registry, logs and errors): every URL in
-it cut to ``scheme://host:port/path``. A token from the environment (:data:`TOKEN_VARIABLES`)
-goes only to a gateway the operator configured (:func:`configured_origins`: the gateways of
-``JETVIZ_BACKENDS`` and ``JETVIZ_GATEWAY_URL``), compared by origin (scheme, host, port).
+:func:`redact` cuts every URL in a text to ``scheme://host:port/path`` (what the page, the
+registry, logs and errors show). A token of the environment (:data:`TOKEN_VARIABLES`) goes only
+to a gateway the operator configured (:func:`configured_origins`), compared by origin.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """From a backend string to a running job: the dispatch by scheme, the operator's allow-list, ``submit``.
 
-``backend(spec)`` reads a string (free, for the person who writes the code):
+``backend(spec)`` reads a string (free, for the person who writes code):
 
 ==========================  ===========================================================
 ``"local"`` / ``"thread"``   a thread of this process (the default)
@@ -10,10 +10,8 @@
 ``"dask"`` / ``"tcp://…"``   a ``dask.distributed`` cluster: a shared ``LocalCluster`` or a scheduler address
 ==========================  ===========================================================
 
-A page offers only the backends the operator allowed: :func:`allowed_backends` reads
-``JETVIZ_BACKENDS`` (comma-separated specs, default ``local,process``) and
-:func:`choose_backend` returns the one a visitor picked by its label, refusing anything else
-before anything is started or contacted.
+A page offers only what the operator allowed (:func:`allowed_backends`: ``JETVIZ_BACKENDS``)
+and starts a visitor's pick through :func:`choose_backend`, which refuses anything else.
 """
 from __future__ import annotations
 
@@ -41,10 +39,10 @@ _BY_SCHEME: dict[str, type[Backend]] = {scheme: cls for cls in (ThreadBackend, P
 
 
 def backend(spec: str | Backend | None = None, environ: Mapping[str, str] | None = None) -> Backend:
-    """The backend a string names (see the module docstring), or ``spec`` itself if it is a :class:`Backend`.
+    """The backend ``spec`` names (see the module docstring; a :class:`Backend` is returned as is).
 
     ``environ``: where a gateway looks up its token (default ``os.environ``). Nothing is started
-    or contacted. Raises :class:`~jetviz.errors.ConfigError` for an unknown or malformed spec.
+    or contacted; an unknown or malformed spec is a :class:`~jetviz.errors.ConfigError`.
     """
     if isinstance(spec, Backend):
         return spec
@@ -57,11 +55,10 @@ def backend(spec: str | Backend | None = None, environ: Mapping[str, str] | None
 
 
 def allowed_backends(environ: Mapping[str, str] | None = None) -> list[Backend]:
-    """The backends a page may offer: one per entry of ``JETVIZ_BACKENDS`` (default ``local,process``), in order.
+    """The backends a page may offer, one per comma-separated entry of ``JETVIZ_BACKENDS`` (default ``local,process``).
 
-    Each backend's ``name`` is its label (credentials never shown). Raises
-    :class:`~jetviz.errors.ConfigError` naming ``JETVIZ_BACKENDS`` for a malformed, unknown or
-    repeated entry, or an empty list.
+    Their ``name`` is the label to show (no credentials). A malformed, unknown or repeated entry,
+    or none, is a :class:`~jetviz.errors.ConfigError` naming ``JETVIZ_BACKENDS``.
     """
     entries = env_list("JETVIZ_BACKENDS", environ, DEFAULT_BACKENDS)
     if not entries:
@@ -79,11 +76,8 @@ def allowed_backends(environ: Mapping[str, str] | None = None) -> list[Backend]:
 
 
 def choose_backend(label: str, allowed: Sequence[Backend] | None = None) -> Backend:
-    """The backend of ``allowed`` (default :func:`allowed_backends`) whose ``name`` is ``label``.
-
-    What a page calls with the label a visitor picked (a select, a URL query, a reopened run's
-    backend). Raises :class:`~jetviz.errors.ConfigError` for any other value: nothing is started.
-    """
+    """The backend of ``allowed`` (default :func:`allowed_backends`) whose ``name`` is ``label``, the visitor's pick
+    (from a select, a URL query, a reopened run); any other value is a :class:`~jetviz.errors.ConfigError`."""
     options = allowed_backends() if allowed is None else list(allowed)
     text = label.strip() if isinstance(label, str) else repr(label)
     for known in options:
@@ -100,10 +94,9 @@ def submit(runner: str, config: RunConfig | dict, backend_spec: str | Backend | 
     Arguments:
         runner: one of :data:`jetviz.runners.catalog.RUNNER_NAMES`.
         config: the runner's config object, or a dict of its values (validated here).
-        backend_spec: see :func:`backend` (default "local": a thread); a page passes
-            :func:`choose_backend`'s answer.
-        run_dir: resume the interrupted run there (same settings, else :class:`ConfigError`)
-            from its last checkpoint; default: a new run directory.
+        backend_spec: see :func:`backend` (default "local"); a page passes :func:`choose_backend`'s answer.
+        run_dir: resume the interrupted run there from its last checkpoint (same settings, else
+            :class:`ConfigError`); default: a new run directory.
         registry: a :class:`Registry`, True for the default one, False/None for none.
 
     A bad runner, config, backend or run directory raises before anything starts or is recorded.

@@ -1,20 +1,16 @@
 """The gateway backend: a job on a remote Jupyter kernel, a Jupyter Server or Kernel/Enterprise Gateway reached over HTTP.
 
 This is how a user reaches a GPU node: the gateway starts a kernel there (``POST
-/api/kernels``), the job's code runs in it and its progress lines come back over the kernel's
-websocket channel (``/api/kernels/<id>/channels``, the Jupyter messaging protocol in JSON).
-Cancel asks the kernel to interrupt (``POST /api/kernels/<id>/interrupt``; the runner keeps its
-last checkpoint); the kernel is deleted when the job ends. Results and checkpoints stay in
-the run directory on the remote side's storage (by path: share it, or copy it back).
+/api/kernels``), the job's cell runs in it and its progress lines come back over the kernel's
+websocket (``/api/kernels/<id>/channels``). Cancel interrupts the kernel (``POST
+/api/kernels/<id>/interrupt``); the kernel is deleted when the job ends. The run directory is
+on the remote side's storage (by path: share it, or copy it back).
 
 URL form: ``http(s)://host:port[/base]?token=TOKEN&kernel=NAME`` (kernel default ``python3``).
-Credentials: the URL's token (or ``user:password@``, sent as HTTP Basic) goes to that gateway;
-a token from the environment (``JETVIZ_GATEWAY_TOKEN``, ``JUPYTER_TOKEN``) only to a gateway
-the operator configured (:func:`jetviz.compute.credentials.configured_origins`). Credentials go
-as headers never followed to another host: a redirect to another origin is refused, the
-websocket follows no redirect; the backend's name, its errors and the registry show the URL
-without them (:func:`~jetviz.compute.credentials.redact`). Plain ``http://`` to a host other
-than loopback warns. The code path is tested against a real local ``jupyter server``.
+The URL's token (or ``user:password@``, sent as HTTP Basic) goes to that gateway, a token of
+the environment only to a gateway the operator configured (:mod:`jetviz.compute.credentials`);
+never to another host (a redirect to another origin is refused, the websocket follows none),
+never into names, errors or the registry. Plain ``http://`` to a non-loopback host warns.
 """
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
 """A job (one submitted training), the feed its backend drives it through, and the base class of backends.
 
-The user's side is :class:`Job`: progress events, status, cancel, result. The executing side
-is a :class:`Backend` (one module per transport: :mod:`~jetviz.compute.thread`,
-:mod:`~jetviz.compute.process`, :mod:`~jetviz.compute.kernel`, :mod:`~jetviz.compute.gateway`,
-:mod:`~jetviz.compute.dask`); ``backend.start(feed)`` hands it a :class:`JobFeed`, the only way
-it touches the job: ``feed.put(event)`` for each event of the wire protocol
-(:mod:`jetviz.compute.worker`; the ``end`` event ends the job), ``feed.fail(message)`` when
-the executing side is lost, ``feed.on_cancel(hook)`` to learn of a cancel request.
+The user holds the :class:`Job` (events, status, cancel, result); ``backend.start(feed)``
+hands a :class:`Backend` (one module per transport) the job's :class:`JobFeed`, the only way
+it touches the job: ``put`` the events of the wire protocol (:mod:`jetviz.compute.worker`),
+``fail`` when the executing side is lost, ``on_cancel`` to learn of a cancel request.
 """
 from __future__ import annotations
 
@@ -16,8 +13,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from jetviz.compute.credentials import redact
 from jetviz.compute.worker import FINAL, end_event
-from jetviz.errors import Cancelled, JetvizError
+from jetviz.errors import Cancelled, ConfigError, JetvizError
 from jetviz.runners.catalog import runner_spec
 
 if TYPE_CHECKING:
@@ -74,11 +72,6 @@ class Job:
     def done(self) -> bool:
         """True once the job ended (done, failed or cancelled)."""
         return self.status in FINAL
-
-    @property
-    def cancel_requested(self) -> bool:
-        """Whether :meth:`cancel` was called."""
-        return self._cancel_requested
 
     def subscribe(self, listener: Callable[[dict], None]) -> None:
         """Call ``listener(event)`` (from the backend's thread) for every future event, and once
@@ -226,7 +219,7 @@ class JobFeed:
 
     def cancel_requested(self) -> bool:
         """Whether the user asked to cancel (a ``cancel`` callable for the runner)."""
-        return self.job.cancel_requested
+        return self.job._cancel_requested
 
     def on_cancel(self, hook: Callable[[], None]) -> None:
         """Call ``hook()`` when the user cancels (at once if they already did)."""
@@ -247,11 +240,15 @@ class Backend:
 
     @classmethod
     def from_spec(cls, spec: str, environ=None) -> "Backend":
-        """The backend a spec string of one of :attr:`schemes` names (:class:`~jetviz.errors.ConfigError` if malformed)."""
-        raise NotImplementedError
+        """The backend ``spec`` (of one of :attr:`schemes`) names; ConfigError if malformed; contacts nothing.
+
+        This default is for a backend without arguments: ``spec`` must be one of its schemes."""
+        if spec.lower() not in cls.schemes:
+            raise ConfigError(f"backend {redact(spec)[:100]!r} takes no arguments: use {' or '.join(cls.schemes)!r}")
+        return cls()
 
     def start(self, feed: JobFeed) -> None:
-        """Start the job of ``feed`` and return at once; a thread of the backend feeds it."""
+        """Start the job of ``feed``, return at once; a thread of the backend feeds it."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -25,13 +25,11 @@ def check_kernel_name(name: str) -> str:
 
 
 class KernelBackend(Backend):
-    """A new Jupyter kernel (kernelspec ``kernel_name``) started with ``jupyter_client``, shut down after the job.
+    """A new Jupyter kernel (spec ``"kernel[:NAME]"``, kernelspec ``kernel_name``), shut down after the job.
 
-    Spec ``"kernel"`` or ``"kernel:NAME"``. The kernel runs :func:`jetviz.compute.worker.kernel_main`;
-    events arrive as stdout lines. Cancel writes ``<run_dir>/CANCEL`` (seen after the current
-    step) and interrupts the kernel if it has not stopped ``interrupt_after`` s later. If the
-    kernel dies (killed, out of memory), the job fails with a message saying so; this process
-    carries on.
+    Cancel writes ``<run_dir>/CANCEL`` (seen after the current step) and interrupts the kernel
+    if it has not stopped ``interrupt_after`` s later. A dead kernel (killed, out of memory)
+    fails the job with a message saying so; this process carries on.
     """
 
     schemes = ("kernel",)

@@ -17,10 +17,6 @@ class ProcessBackend(Backend):
     name = "process"
     schemes = ("process",)
 
-    @classmethod
-    def from_spec(cls, spec: str, environ=None) -> "ProcessBackend":
-        return cls()
-
     def start(self, feed: JobFeed) -> None:
         job = feed.job
         context = multiprocessing.get_context("spawn")

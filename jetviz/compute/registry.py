@@ -2,7 +2,7 @@
 
 One embedded database (default ``<runs_dir()>/registry.sqlite``; ``JETVIZ_REGISTRY`` or the
 ``path`` argument to change it) beside the run directories it indexes. Jobs
-(:mod:`jetviz.compute.jobs`) record themselves here as they go: created ("queued"),
+(:mod:`jetviz.compute.job`) record themselves here as they go: created ("queued"),
 "running", every ``epoch`` row, and "done" / "failed" / "cancelled" with the metrics or the
 error. The run directory stays the source of the results (a run is reopened from it); the
 registry is what the app lists, compares and resumes from.
@@ -150,20 +150,13 @@ class Registry:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; one of {STATUSES}")
         now = time.time()
-        sets, values = ["status = ?", "updated = ?"], [status, now]
+        changes = {"status": status, "updated": now, "finished": now if status in STATUSES[2:] else None,
+                   "error": None if error is None else redact(error), "device": device,
+                   "metrics": None if metrics is None else json.dumps(metrics, default=json_default)}
+        sets = [f"{name} = ?" for name, value in changes.items() if value is not None]
+        values = [value for value in changes.values() if value is not None]
         if status == "running":
-            sets.append("started = COALESCE(started, ?)")
-            values.append(now)
-        if status in ("done", "failed", "cancelled"):
-            sets.append("finished = ?")
-            values.append(now)
-        for name, value in (("error", None if error is None else redact(error)), ("device", device)):
-            if value is not None:
-                sets.append(f"{name} = ?")
-                values.append(value)
-        if metrics is not None:
-            sets.append("metrics = ?")
-            values.append(json.dumps(metrics, default=json_default))
+            sets, values = [*sets, "started = COALESCE(started, ?)"], [*values, now]
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*values, run_id))
 
@@ -194,19 +187,11 @@ class Registry:
 
     def runs(self, runner: str | None = None, status: str | None = None) -> list[RunRecord]:
         """All runs (of ``runner``, with ``status``), newest first, without their history."""
-        query, values = "SELECT * FROM runs", []
-        conditions = []
-        if runner is not None:
-            conditions.append("runner = ?")
-            values.append(runner)
-        if status is not None:
-            conditions.append("status = ?")
-            values.append(status)
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
-        query += " ORDER BY created DESC"
+        wanted = {name: value for name, value in (("runner", runner), ("status", status)) if value is not None}
+        where = " AND ".join(f"{name} = ?" for name in wanted)
         with self._connect() as db:
-            cursor = db.execute(query, values)
+            cursor = db.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY created DESC",
+                                list(wanted.values()))
             return [_record(row, cursor.description) for row in cursor.fetchall()]
 
     def epoch_counts(self) -> dict[str, int]:

@@ -22,10 +22,6 @@ class ThreadBackend(Backend):
     def __init__(self, runner_kwargs: dict | None = None):
         self.runner_kwargs = runner_kwargs or {}
 
-    @classmethod
-    def from_spec(cls, spec: str, environ=None) -> "ThreadBackend":
-        return cls()
-
     def start(self, feed: JobFeed) -> None:
         job = feed.job
         threading.Thread(target=lambda: feed.put(execute(job.runner, job.config, str(job.run_dir), feed.put,

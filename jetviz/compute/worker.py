@@ -10,14 +10,11 @@ The protocol: a job's executing side sends dicts, the runner's progress events (
 :func:`execute` fits the runner and returns that ``end`` event (it never raises); each
 transport carries the same dicts:
 
-* :func:`process_main` — a spawned local process: every event on a ``multiprocessing`` queue.
-* :func:`kernel_main` — inside a Jupyter kernel (:func:`kernel_code` is the cell): every event
-  is one stdout line ``<EVENT_PREFIX><json>``; cancel is a file (``<run_dir>/CANCEL``) or a
-  kernel interrupt.
-* :func:`dask_main` — on a dask worker: events via ``distributed``'s ``log_event`` under the
-  job's topic, the ``end`` event as the task's result; cancel is a ``distributed.Event``.
-
-Results stay in the run directory (shared storage, by path).
+:func:`process_main` (a ``multiprocessing`` queue), :func:`kernel_main` (one stdout line
+``<EVENT_PREFIX><json>`` per event; cancel: a ``<run_dir>/CANCEL`` file or an interrupt;
+:func:`kernel_code` is the cell) and :func:`dask_main` (``log_event`` under the job's topic, the
+``end`` event as the task's result; cancel: a ``distributed.Event``). Results stay in the run
+directory (shared storage, by path).
 """
 from __future__ import annotations
 
