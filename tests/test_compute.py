@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetviz.compute import JobFailed, Registry, backend, submit
-from jetviz.compute.jobs import DaskBackend, KernelBackend, ProcessBackend, ThreadBackend
+from jetviz.compute import Job, JobFailed, JobFeed, Registry, backend, submit
+from jetviz.compute import DaskBackend, KernelBackend, ProcessBackend, ThreadBackend
 from jetviz.errors import ConfigError, DataFileError
-from jetviz.runners.base import Cancelled
+from jetviz.errors import Cancelled
 from jetviz.runners.jetclr import JetclrConfig, JetclrResult
 
 #: a jetclr run of toy jets that trains in about a second per epoch on a busy CPU
@@ -79,6 +79,46 @@ def test_registry_records_a_run_and_refuses_a_foreign_file(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DataFileError, match="not-a-db.sqlite"):
         Registry(bad)
+
+
+# ----------------------------------------------------------------------------- the job and its feed
+def test_the_feed_drives_a_job_through_one_end_event(tmp_path):
+    job = Job("jetclr", {"epochs": 4}, tmp_path, "test")
+    feed, seen, hooks = JobFeed(job), [], []
+    job.subscribe(seen.append)
+    feed.put({"kind": "hello", "pid": 1})
+    assert job.status == "running" and job.info["pid"] == 1
+    job.cancel()
+    job.cancel()  # a second request does nothing more
+    feed.on_cancel(lambda: hooks.append("late"))  # a hook registered after the request runs at once
+    assert hooks == ["late"] and feed.cancel_requested()
+    feed.put({"kind": "end", "status": "exploded"})  # not a status of the protocol: failed, saying so
+    feed.put({"kind": "epoch", "epoch": 1})  # after the end: dropped
+    feed.put({"kind": "end", "status": "done"})  # a second end: ignored
+    assert job.status == "failed" and "unknown status 'exploded'" in job.error
+    assert [e["kind"] for e in job.events()] == ["hello"]
+    assert seen[-1] == {"kind": "end", "status": "failed", "message": job.error} and len(seen) == 2
+    with pytest.raises(JobFailed, match="on test failed: the executing side ended with an unknown status"):
+        job.result()
+
+
+def test_eta_comes_from_the_run_wide_fraction_when_events_carry_it(tmp_path):
+    job, started = Job("jetclr", {"epochs": 10}, tmp_path, "test"), time.monotonic()
+    feed = JobFeed(job)
+    feed.put({"kind": "stage", "stage": "prepare", "fraction": 0.0})
+    time.sleep(0.2)
+    feed.put({"kind": "step", "epoch": 1, "step": 1, "n_steps": 100, "fraction": 0.8})  # epoch/step alone: 0.001 done
+    elapsed = time.monotonic() - started
+    eta = job.events()[-1]["eta_s"]
+    assert 0.2 * 0.25 <= eta <= elapsed * 0.25  # time so far × (1 − 0.8) / (0.8 − 0.0)
+    fallback = Job("jetclr", {"epochs": 10}, tmp_path, "test")  # no fraction: from epoch and step
+    feed = JobFeed(fallback)
+    feed.put({"kind": "stage", "stage": "prepare"})
+    feed.put({"kind": "step", "epoch": 1, "step": 50, "n_steps": 100})
+    time.sleep(0.2)
+    feed.put({"kind": "epoch", "epoch": 1})
+    assert "eta_s" not in fallback.events()[0] and "eta_s" not in fallback.events()[1]
+    assert fallback.events()[2]["eta_s"] >= 0.2 * 0.9 / 0.05  # 0.05 of the run in ≥ 0.2 s, 0.9 left
 
 
 # ----------------------------------------------------------------------------- backends and submit

@@ -230,10 +230,10 @@ def test_training_from_the_page_on_a_dask_cluster_and_a_backend_not_allowed(tmp_
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         monkeypatch.setenv("JETVIZ_BACKENDS", f"local,{cluster.scheduler_address}")
         store = ui.JetclrStore(**TINY, backend=cluster.scheduler_address)
-        assert store.backend_spec == cluster.scheduler_address and store.notice == ""
+        assert store.chosen_backend.name == f"dask:{cluster.scheduler_address}" and store.notice == ""
         store.train(blocking=True)
         assert store.error == "" and store.result is not None and len(store.history) == 2
-        assert f"via `{cluster.scheduler_address}`" in store.where and "pid" in store.where
+        assert f"via `dask:{cluster.scheduler_address}`" in store.where and "pid" in store.where
         from jetviz.compute import Registry
 
         record = Registry().find(store.result.run_dir)

@@ -169,7 +169,7 @@ def test_a_resume_on_an_allowed_backend_that_fails_is_shown(filled, tmp_path, mo
     other.set_status("gone2", "cancelled")
     monkeypatch.setenv("JETVIZ_BACKENDS", "local,kernel:no-such-kernel")
     store = ui.RunsStore(path=str(path), backend="kernel:no-such-kernel")
-    assert store.backend_spec == "kernel:no-such-kernel"
+    assert store.chosen_backend.name == "kernel:no-such-kernel"
     store.select(["gone2"])
     store.resume(blocking=True)
     assert store.final_status == "failed" and "no-such-kernel" in store.error and not store.resuming

@@ -1,40 +1,23 @@
-"""Training off the web server's thread: jobs on local threads/processes, Jupyter kernels or dask, and the run registry.
+"""Training off the web server's thread: jobs on local threads/processes, Jupyter kernels, gateways or dask, and the run registry.
 
-``submit(runner, config, backend) -> Job`` (:mod:`jetviz.compute.jobs`), the SQLite run
-registry (:mod:`jetviz.compute.registry`) and the executing side (:mod:`jetviz.compute.worker`).
+``submit(runner, config, backend) -> Job`` (:mod:`jetviz.compute.dispatch`); the job and its
+feed (:mod:`~jetviz.compute.job`); one module per backend (:mod:`~jetviz.compute.thread`,
+:mod:`~jetviz.compute.process`, :mod:`~jetviz.compute.kernel`, :mod:`~jetviz.compute.gateway`,
+:mod:`~jetviz.compute.dask`); the executing side and its wire protocol
+(:mod:`~jetviz.compute.worker`); the operator's allow-list (:func:`allowed_backends`,
+:func:`choose_backend`) and credentials (:mod:`~jetviz.compute.credentials`); the SQLite run
+registry (:mod:`~jetviz.compute.registry`).
 """
-from jetviz.compute.jobs import (
-    Backend,
-    DaskBackend,
-    Job,
-    JobFailed,
-    KernelBackend,
-    ProcessBackend,
-    ThreadBackend,
-    backend,
-    close_dask_clients,
-    dask_client,
-    run_job,
-    submit,
-)
+from jetviz.compute.credentials import redact
+from jetviz.compute.dask import DaskBackend, close_dask_clients, dask_client
+from jetviz.compute.dispatch import allowed_backends, backend, choose_backend, run_job, submit
+from jetviz.compute.gateway import GatewayBackend
+from jetviz.compute.job import Backend, Job, JobFailed, JobFeed
+from jetviz.compute.kernel import KernelBackend
+from jetviz.compute.process import ProcessBackend
 from jetviz.compute.registry import Registry, RunRecord, default_registry_path
-from jetviz.compute.worker import RUNNERS
+from jetviz.compute.thread import ThreadBackend
 
-__all__ = [
-    "Backend",
-    "DaskBackend",
-    "Job",
-    "JobFailed",
-    "KernelBackend",
-    "ProcessBackend",
-    "ThreadBackend",
-    "backend",
-    "dask_client",
-    "close_dask_clients",
-    "run_job",
-    "submit",
-    "Registry",
-    "RunRecord",
-    "default_registry_path",
-    "RUNNERS",
-]
+__all__ = ["Backend", "ThreadBackend", "ProcessBackend", "KernelBackend", "GatewayBackend", "DaskBackend", "Job",
+           "JobFeed", "JobFailed", "backend", "allowed_backends", "choose_backend", "submit", "run_job", "dask_client",
+           "close_dask_clients", "redact", "Registry", "RunRecord", "default_registry_path"]

@@ -2,14 +2,17 @@
 
 One embedded database (default ``<runs_dir()>/registry.sqlite``; ``JETVIZ_REGISTRY`` or the
 ``path`` argument to change it) beside the run directories it indexes. Jobs
-(:mod:`jetviz.compute.jobs`) record themselves here as they go: created ("queued"),
+(:mod:`jetviz.compute.job`) record themselves here as they go: created ("queued"),
 "running", every ``epoch`` row, and "done" / "failed" / "cancelled" with the metrics or the
 error. The run directory stays the source of the results (a run is reopened from it); the
 registry is what the app lists, compares and resumes from.
 
 Concurrency: WAL journal, one short transaction per write, a connection per call (so any
-thread may write), busy timeout 30 s. A registry file that is not a database raises
-:class:`jetviz.errors.DataFileError` naming it; nothing is ever deleted from it.
+thread may write), busy timeout 30 s. A registry file that is not a database, or a
+database of something else, raises :class:`jetviz.errors.DataFileError` naming it (and is
+left as it was); nothing is ever deleted from it. One damaged row (JSON that does not parse,
+an unknown status, a time that is not a number) never hides the others: its record carries a
+``damaged`` reason. The backend column holds labels only (URLs without credentials).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from jetviz.compute.credentials import redact
+from jetviz.data.io import json_default
 from jetviz.errors import DataFileError
-from jetviz.runners.base import json_default, runs_dir
+from jetviz.runners.rundir import runs_dir
 
 __all__ = ["Registry", "RunRecord", "default_registry_path", "STATUSES"]
 
@@ -55,6 +60,9 @@ CREATE TABLE IF NOT EXISTS history (
 );
 """
 
+_COLUMNS = ("id", "runner", "run_dir", "backend", "status", "config", "metrics", "error", "device", "created", "started",
+            "finished", "updated")
+
 
 def default_registry_path() -> Path:
     """``$JETVIZ_REGISTRY`` or ``<runs_dir()>/registry.sqlite``."""
@@ -80,6 +88,7 @@ class RunRecord:
     finished: float | None = None
     updated: float = 0.0
     history: list[dict] = field(default_factory=list)
+    damaged: str = ""  # what is wrong with the stored row ("" when nothing): the fields concerned are left empty
 
     @property
     def seconds(self) -> float | None:
@@ -95,21 +104,31 @@ class Registry:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_registry_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect(wal=False) as db:  # looked at before anything is written to the file
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "runs" not in tables:
+                raise DataFileError(self.path, f"is an SQLite database of something else (tables {sorted(tables)}), "
+                                               f"not a jetviz run registry")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            missing = [name for name in _COLUMNS if name not in columns]
+            if tables and missing:
+                raise DataFileError(self.path, f"has a runs table without the column(s) {missing}: "
+                                               f"not a jetviz run registry")
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, wal: bool = True) -> Iterator[sqlite3.Connection]:
         try:
             db = sqlite3.connect(self.path, timeout=30.0)
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL" if wal else "PRAGMA schema_version")
         except sqlite3.DatabaseError as err:
             raise DataFileError(self.path, f"is not a jetviz run registry (SQLite: {err})") from None
         try:
             with db:  # one transaction
                 yield db
         except sqlite3.DatabaseError as err:
-            raise DataFileError(self.path, f"registry write failed (SQLite: {err})") from None
+            raise DataFileError(self.path, f"registry access failed (SQLite: {err})") from None
         finally:
             db.close()
 
@@ -123,7 +142,7 @@ class Registry:
                 "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET status='queued', backend=excluded.backend, error=NULL, "
                 "finished=NULL, updated=excluded.updated",
-                (run_id, runner, str(run_dir), backend, json.dumps(config), now, now))
+                (run_id, runner, str(run_dir), redact(backend), json.dumps(config, default=json_default), now, now))
 
     def set_status(self, run_id: str, status: str, *, error: str | None = None, metrics: dict | None = None,
                    device: str | None = None) -> None:
@@ -131,20 +150,13 @@ class Registry:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; one of {STATUSES}")
         now = time.time()
-        sets, values = ["status = ?", "updated = ?"], [status, now]
+        changes = {"status": status, "updated": now, "finished": now if status in STATUSES[2:] else None,
+                   "error": None if error is None else redact(error), "device": device,
+                   "metrics": None if metrics is None else json.dumps(metrics, default=json_default)}
+        sets = [f"{name} = ?" for name, value in changes.items() if value is not None]
+        values = [value for value in changes.values() if value is not None]
         if status == "running":
-            sets.append("started = COALESCE(started, ?)")
-            values.append(now)
-        if status in ("done", "failed", "cancelled"):
-            sets.append("finished = ?")
-            values.append(now)
-        for name, value in (("error", error), ("device", device)):
-            if value is not None:
-                sets.append(f"{name} = ?")
-                values.append(value)
-        if metrics is not None:
-            sets.append("metrics = ?")
-            values.append(json.dumps(metrics, default=json_default))
+            sets, values = [*sets, "started = COALESCE(started, ?)"], [*values, now]
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*values, run_id))
 
@@ -157,33 +169,30 @@ class Registry:
 
     # ----------------------------------------------------------------------------- reads
     def get(self, run_id: str, history: bool = True) -> RunRecord:
-        """The run ``run_id`` (KeyError if unknown), with its epoch rows."""
+        """The run ``run_id`` (KeyError if unknown), with its epoch rows (a damaged one is left out and named in ``damaged``)."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            cursor = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,))
+            row = cursor.fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in the registry {self.path}")
-            record = self._record(row, db.execute("SELECT * FROM runs LIMIT 0").description)
+            record = _record(row, cursor.description)
             if history:
-                record.history = [json.loads(r[0]) for r in db.execute(
-                    "SELECT row FROM history WHERE run_id = ? ORDER BY epoch", (run_id,))]
+                problems = [record.damaged] if record.damaged else []
+                for epoch, text in db.execute("SELECT epoch, row FROM history WHERE run_id = ? ORDER BY epoch", (run_id,)):
+                    value = _parsed(text, f"history row of epoch {epoch}", problems)
+                    if value is not None:
+                        record.history.append(value)
+                record.damaged = "; ".join(problems)
         return record
 
     def runs(self, runner: str | None = None, status: str | None = None) -> list[RunRecord]:
         """All runs (of ``runner``, with ``status``), newest first, without their history."""
-        query, values = "SELECT * FROM runs", []
-        conditions = []
-        if runner is not None:
-            conditions.append("runner = ?")
-            values.append(runner)
-        if status is not None:
-            conditions.append("status = ?")
-            values.append(status)
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
-        query += " ORDER BY created DESC"
+        wanted = {name: value for name, value in (("runner", runner), ("status", status)) if value is not None}
+        where = " AND ".join(f"{name} = ?" for name in wanted)
         with self._connect() as db:
-            cursor = db.execute(query, values)
-            return [self._record(row, cursor.description) for row in cursor.fetchall()]
+            cursor = db.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY created DESC",
+                                list(wanted.values()))
+            return [_record(row, cursor.description) for row in cursor.fetchall()]
 
     def epoch_counts(self) -> dict[str, int]:
         """``{run id: epoch rows recorded}`` of every run that has any."""
@@ -195,12 +204,34 @@ class Registry:
         with self._connect() as db:
             cursor = db.execute("SELECT * FROM runs WHERE run_dir = ? ORDER BY created DESC LIMIT 1", (str(run_dir),))
             row = cursor.fetchone()
-            return None if row is None else self._record(row, cursor.description)
+            return None if row is None else _record(row, cursor.description)
 
-    @staticmethod
-    def _record(row: tuple, description) -> RunRecord:
-        values = dict(zip([d[0] for d in description], row))
-        values["config"] = json.loads(values["config"])
-        values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
-        return RunRecord(**values)
 
+
+def _parsed(text: Any, what: str, problems: list[str]) -> dict | None:
+    """The JSON object in ``text``, or None with what is wrong appended to ``problems``."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as err:
+        problems.append(f"{what} is not valid JSON ({err})")
+        return None
+    if not isinstance(value, dict):
+        problems.append(f"{what} holds a JSON {type(value).__name__}, not an object")
+        return None
+    return value
+
+
+def _record(row: tuple, description) -> RunRecord:
+    """The :class:`RunRecord` of one ``runs`` row; what cannot be read is left empty and named in ``damaged``."""
+    values = {name: value for (name, *_), value in zip(description, row) if name in _COLUMNS}
+    problems: list[str] = []
+    values["config"] = _parsed(values["config"], "config", problems) or {}
+    values["metrics"] = None if values["metrics"] is None else _parsed(values["metrics"], "metrics", problems)
+    if values["status"] not in STATUSES:
+        problems.append(f"unknown status {values['status']!r}")
+    for name in ("created", "started", "finished", "updated"):
+        if values[name] is not None and not isinstance(values[name], (int, float)):
+            problems.append(f"{name} time {str(values[name])[:40]!r} is not a number")
+            values[name] = None if name in ("started", "finished") else 0.0
+    values["backend"] = redact(str(values["backend"]))
+    return RunRecord(**values, damaged="; ".join(problems))

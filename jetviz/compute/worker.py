@@ -1,143 +1,127 @@
-"""What runs on the executing side of a job (a thread, a process, a Jupyter kernel or a dask worker).
+"""What runs on the executing side of a job (a thread, a process, a Jupyter kernel or a dask worker), and the wire protocol.
 
-:func:`execute` builds the named runner from a JSON-able config and fits it in a run directory,
-reporting a first ``hello`` event (host, pid, device, whether ``torch.cuda`` is available)
-and then the runner's own progress events. The backends wrap it:
+The protocol: a job's executing side sends dicts, the runner's progress events (``step``,
+``epoch``, ``stage``, ``unit``, ``done``) after a first ``hello`` (host, pid, device, whether
+``torch.cuda`` is available), and last one ``end`` event (:func:`end_event`)::
 
-* :func:`process_main` — a spawned local process; events and the end go through a
-  ``multiprocessing`` queue, cancel through an event.
-* :func:`kernel_main` — inside a Jupyter kernel: every event is one stdout line
-  ``<EVENT_PREFIX><json>``; cancel is a file (``<run_dir>/CANCEL``) or a kernel interrupt.
-* :func:`dask_main` — on a dask worker: events go to the client with
-  ``distributed``'s ``log_event`` under the job's topic; cancel is a ``distributed.Event``.
+    {"kind": "end", "status": "done" | "failed" | "cancelled", "message": str,
+     "run_dir": str, "metrics": dict}          # run_dir and metrics when done
 
-Results stay in the run directory (shared storage, by path); the backends return only its
-path and the metrics.
+:func:`execute` fits the runner and returns that ``end`` event (it never raises); each
+transport carries the same dicts:
+
+:func:`process_main` (a ``multiprocessing`` queue), :func:`kernel_main` (one stdout line
+``<EVENT_PREFIX><json>`` per event; cancel: a ``<run_dir>/CANCEL`` file or an interrupt;
+:func:`kernel_code` is the cell) and :func:`dask_main` (``log_event`` under the job's topic, the
+``end`` event as the task's result; cancel: a ``distributed.Event``). Results stay in the run
+directory (shared storage, by path).
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from jetviz.runners.base import json_default
+from jetviz.data.io import json_default
+from jetviz.errors import Cancelled
+from jetviz.runners.catalog import runner_spec
 
-__all__ = ["RUNNERS", "runner_classes", "execute", "process_main", "kernel_main", "dask_main", "EVENT_PREFIX",
-           "CANCEL_FILE"]
+__all__ = ["FINAL", "EVENT_PREFIX", "CANCEL_FILE", "end_event", "execute", "process_main", "kernel_code",
+           "kernel_main", "dask_main"]
 
-#: runner name → (module, config class, runner class, result class)
-RUNNERS: dict[str, tuple[str, str, str, str]] = {
-    "colorize": ("jetviz.runners.colorize", "ColorizeConfig", "ColorizeRunner", "ColorizeResult"),
-    "classify": ("jetviz.runners.classify", "ClassifyConfig", "ClassifyRunner", "ClassifyResult"),
-    "vae_emd": ("jetviz.runners.vae_emd", "VaeEmdConfig", "VaeEmdRunner", "VaeEmdResult"),
-    "jetclr": ("jetviz.runners.jetclr", "JetclrConfig", "JetclrRunner", "JetclrResult"),
-}
+#: how a job ends: the ``status`` of its ``end`` event
+FINAL = ("done", "failed", "cancelled")
 #: marks a progress line on a kernel's stdout
 EVENT_PREFIX = "\x1ejetviz-event "
 #: a file in the run directory that asks a kernel job to stop after its current step
 CANCEL_FILE = "CANCEL"
 
 
-def runner_classes(name: str) -> tuple[type, type, type]:
-    """(config class, runner class, result class) of the runner ``name`` (a key of :data:`RUNNERS`)."""
-    from jetviz.errors import ConfigError
-
-    if name not in RUNNERS:
-        raise ConfigError(f"unknown runner {name!r}; one of {sorted(RUNNERS)}")
-    module, *classes = RUNNERS[name]
-    loaded = importlib.import_module(module)
-    return tuple(getattr(loaded, cls) for cls in classes)  # type: ignore[return-value]
+def end_event(status: str, message: str = "", **out) -> dict:
+    """The last event of a job: ``status`` one of :data:`FINAL`, ``message`` (the error), ``out`` (run_dir, metrics)."""
+    if status not in FINAL:
+        raise ValueError(f"unknown end status {status!r}; one of {FINAL}")
+    return {"kind": "end", "status": status, "message": message or status, **out}
 
 
 def execute(runner: str, config: dict, run_dir: str, emit: Callable[[dict], None],
             cancel: Callable[[], bool] | None = None, runner_kwargs: dict | None = None) -> dict:
-    """Fit runner ``runner`` with ``config`` values in ``run_dir``; returns ``{"run_dir", "metrics"}``.
+    """Fit runner ``runner`` with ``config`` values in ``run_dir``, sending events to ``emit``; returns the ``end`` event.
 
+    A cancel (:class:`~jetviz.errors.Cancelled` or ``KeyboardInterrupt``, a kernel interrupt)
+    ends "cancelled"; any other error "failed" with the message ``"Type: message"``.
     ``runner_kwargs``: more arguments of the runner's constructor (in-process only: e.g. the
     ``data`` a page has already prepared, so it is not prepared twice).
     """
-    import torch
+    try:
+        import torch
 
-    from jetviz.runners.base import pick_device
+        from jetviz.runners.base import pick_device
 
-    config_class, runner_class, _ = runner_classes(runner)
-    settings = config_class.from_dict(config)
-    emit({"kind": "hello", "host": socket.gethostname(), "pid": os.getpid(), "cuda": bool(torch.cuda.is_available()),
-          "device": pick_device(settings.device), "torch": torch.__version__, "python": sys.version.split()[0],
-          "message": f"{runner} on {socket.gethostname()} (pid {os.getpid()}, device {pick_device(settings.device)})"})
-    result = runner_class(settings, run_dir, **(runner_kwargs or {})).fit(progress=emit, cancel=cancel)
-    return {"run_dir": str(result.run_dir), "metrics": result.metrics}
+        spec = runner_spec(runner)
+        settings = spec.config.from_dict(config)
+        host, device = socket.gethostname(), pick_device(settings.device)
+        emit({"kind": "hello", "host": host, "pid": os.getpid(), "cuda": bool(torch.cuda.is_available()),
+              "device": device, "torch": torch.__version__, "python": sys.version.split()[0],
+              "message": f"{runner} on {host} (pid {os.getpid()}, device {device})"})
+        result = spec.runner(settings, run_dir, **(runner_kwargs or {})).fit(progress=emit, cancel=cancel)
+        return end_event("done", run_dir=str(result.run_dir), metrics=result.metrics)
+    except (Cancelled, KeyboardInterrupt) as err:
+        return end_event("cancelled", str(err) or "interrupted")
+    except Exception as err:  # reported to the job, which says where it ran
+        return end_event("failed", f"{type(err).__name__}: {err}")
 
 
-def _error_text(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}"
+def _throttled(check: Callable[[], bool], every: float) -> Callable[[], bool]:
+    """``check`` asked at most once per ``every`` seconds (a cancel request asked at every step)."""
+    last = [0.0, False]
+
+    def throttled() -> bool:
+        now = time.monotonic()
+        if now - last[0] > every:
+            last[0], last[1] = now, bool(check())
+        return last[1]
+
+    return throttled
+
+
+def _plain(event: dict) -> dict:
+    """``event`` with plain JSON types only (numpy scalars converted)."""
+    return json.loads(json.dumps(event, default=json_default))
 
 
 def process_main(runner: str, config: dict, run_dir: str, messages, cancel_event) -> None:
-    """Entry point of a spawned local process: ("event", e) … then ("done", out) | ("cancelled", m) | ("error", m)."""
-    from jetviz.runners.base import Cancelled
+    """Entry point of a spawned local process: every event, the ``end`` event last, on the queue ``messages``."""
+    messages.put(execute(runner, config, run_dir, messages.put, cancel_event.is_set))
 
-    try:
-        out = execute(runner, config, run_dir, lambda event: messages.put(("event", event)), cancel_event.is_set)
-        messages.put(("done", out))
-    except Cancelled as err:
-        messages.put(("cancelled", str(err)))
-    except BaseException as err:  # reported to the job, then the process ends
-        messages.put(("error", _error_text(err)))
+
+def kernel_code(runner: str, config: dict, run_dir: str | Path) -> str:
+    """The cell a kernel (local or behind a gateway) executes for a job."""
+    return ("from jetviz.compute.worker import kernel_main\n"
+            f"kernel_main({runner!r}, {json.dumps(config, default=json_default)!r}, {str(run_dir)!r})")
 
 
 def kernel_main(runner: str, config_json: str, run_dir: str) -> None:
-    """Entry point inside a Jupyter kernel: events as ``EVENT_PREFIX + json`` lines on stdout.
-
-    The last line is ``{"kind": "end", "status": "done" | "cancelled" | "error", ...}``. A
-    ``KeyboardInterrupt`` (the kernel was interrupted) counts as a cancel.
-    """
-    from jetviz.runners.base import Cancelled
-
+    """Entry point inside a Jupyter kernel: every event (``end`` last) as an ``EVENT_PREFIX + json`` line on stdout."""
     cancel_file = Path(run_dir) / CANCEL_FILE
-    checked = [0.0, False]
-
-    def cancel() -> bool:  # a stat per step at most every 0.2 s
-        now = time.monotonic()
-        if now - checked[0] > 0.2:
-            checked[0], checked[1] = now, cancel_file.exists()
-        return checked[1]
 
     def emit(event: dict) -> None:
         sys.stdout.write(EVENT_PREFIX + json.dumps(event, default=json_default) + "\n")
         sys.stdout.flush()
 
-    try:
-        end = {"kind": "end", "status": "done", **execute(runner, json.loads(config_json), run_dir, emit, cancel)}
-    except (Cancelled, KeyboardInterrupt) as err:
-        end = {"kind": "end", "status": "cancelled", "message": str(err) or "interrupted"}
-    except BaseException as err:
-        end = {"kind": "end", "status": "error", "message": _error_text(err)}
+    end = execute(runner, json.loads(config_json), run_dir, emit, _throttled(cancel_file.exists, 0.2))
     cancel_file.unlink(missing_ok=True)  # a request served: a resumed run must not stop at once
     emit(end)
 
 
 def dask_main(runner: str, config: dict, run_dir: str, topic: str, cancel_name: str) -> dict:
-    """Entry point on a dask worker: events via ``log_event(topic, …)``; cancel via ``distributed.Event(cancel_name)``."""
+    """Entry point on a dask worker: events via ``log_event(topic, …)``; returns the ``end`` event."""
     from distributed import Event, get_worker
 
     worker = get_worker()
-    event = Event(cancel_name)
-    checked = [0.0, False]
-
-    def cancel() -> bool:  # one scheduler round trip per second at most
-        now = time.monotonic()
-        if now - checked[0] > 1.0:
-            checked[0], checked[1] = now, event.is_set()
-        return checked[1]
-
-    def emit(event: dict) -> None:  # msgpack takes plain types only (no numpy scalars)
-        worker.log_event(topic, json.loads(json.dumps(event, default=json_default)))
-
-    return execute(runner, config, run_dir, emit, cancel)
-
+    cancel = _throttled(Event(cancel_name).is_set, 1.0)  # one scheduler round trip per second at most
+    return _plain(execute(runner, config, run_dir, lambda event: worker.log_event(topic, _plain(event)), cancel))

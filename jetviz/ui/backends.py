@@ -18,19 +18,12 @@ import param
 __all__ = ["backend_choices", "BackendChoice"]
 
 
-def backend_choices(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``{label: backend spec}`` of the backends the operator allows (``$JETVIZ_BACKENDS``,
-    default ``local,process``); the labels never show credentials."""
-    from urllib.parse import urlsplit
+def backend_choices(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """``{label: backend}`` of the backends the operator allows (:func:`jetviz.compute.allowed_backends`;
+    the labels never show credentials)."""
+    from jetviz.compute import allowed_backends
 
-    environ = os.environ if environ is None else environ
-    choices = {}
-    for spec in [s.strip() for s in environ.get("JETVIZ_BACKENDS", "local,process").split(",") if s.strip()]:
-        parts = urlsplit(spec)
-        label = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}" \
-            if parts.scheme in ("http", "https") else spec
-        choices[label] = spec
-    return choices or {"local": "local"}
+    return {chosen.name: chosen for chosen in allowed_backends(environ)}
 
 
 class BackendChoice(param.Parameterized):
@@ -40,24 +33,53 @@ class BackendChoice(param.Parameterized):
                              doc="where the work runs: one of the backends the operator allows ($JETVIZ_BACKENDS)")
 
     def _init_backends(self, requested: str | None) -> None:
-        """Offer the allowed backends and choose ``requested`` (default ``$JETVIZ_BACKEND`` or the first)."""
-        self._choices = backend_choices()
+        """Offer the allowed backends and choose ``requested`` (default ``$JETVIZ_BACKEND`` or the first).
+
+        A malformed ``$JETVIZ_BACKENDS`` offers nothing: the error is shown and nothing can start.
+        """
+        from jetviz.errors import ConfigError
+
+        try:
+            self._choices = backend_choices()
+        except ConfigError as err:
+            self._choices = {}
+            self.param.backend.objects = [None]
+            self.backend = None
+            self.error = f"No backend to run on: {err}"
+            return
         self.param.backend.objects = list(self._choices)
         self.backend = next(iter(self._choices))
         self.choose_backend(requested or os.environ.get("JETVIZ_BACKEND", "local"))
 
     def choose_backend(self, spec: str) -> bool:
-        """Choose the allowed backend ``spec`` (its spec or label); anything else is refused in ``notice``."""
+        """Choose the allowed backend ``spec`` (its label, or a spec naming it); anything else is refused in ``notice``."""
+        from jetviz.compute import backend
+        from jetviz.compute.credentials import redact
+        from jetviz.errors import ConfigError
+
         text = str(spec).strip()
-        for label, allowed in self._choices.items():
-            if text in (label, allowed):
-                self.backend = label
-                return True
-        self.report(f"Backend {text!r} is not allowed here: the operator allows {', '.join(self._choices)} "
-                    "($JETVIZ_BACKENDS). Nothing was started.")
+        try:
+            label = text if text in self._choices else backend(text).name  # parses only: nothing is contacted
+        except ConfigError:
+            label = None
+        if label in self._choices:
+            self.backend = label
+            return True
+        self.report(f"Backend {redact(text)[:100]!r} is not allowed here: the operator allows "
+                    f"{', '.join(self._choices) or 'none'} ($JETVIZ_BACKENDS). Nothing was started.")
         return False
 
     @property
-    def backend_spec(self) -> str:
-        """The spec of the chosen backend (what :mod:`jetviz.compute` runs on)."""
+    def chosen_backend(self):
+        """The chosen :class:`jetviz.compute.Backend` (what the work runs on).
+
+        Raises
+        ------
+        jetviz.errors.ConfigError
+            No backend is allowed (a malformed ``$JETVIZ_BACKENDS``).
+        """
+        from jetviz.errors import ConfigError
+
+        if self.backend not in self._choices:
+            raise ConfigError("no backend is allowed here: fix $JETVIZ_BACKENDS")
         return self._choices[self.backend]

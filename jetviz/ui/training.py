@@ -175,19 +175,19 @@ def finished_runs(runner: str, root: Path | None = None) -> list[Path]:
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 
-def fit_on_backend(runner, backend: str, progress: Callable[[dict], None], cancel: threading.Event,
+def fit_on_backend(runner, backend, progress: Callable[[dict], None], cancel: threading.Event,
                    runner_kwargs: Mapping[str, Any] | None = None):
     """Train ``runner`` (a runner object: its config and run directory) as a :mod:`jetviz.compute` job.
 
     Blocks (call it from a worker thread), relays the job's events to ``progress``, cancels it
     when ``cancel`` is set, and returns the runner's result (raises what
-    :meth:`jetviz.compute.Job.result` raises). ``backend`` is a spec from the operator's
-    allow-list; for "local" the job runs in a thread of this process and gets ``runner_kwargs``
-    (data the page prepared already).
+    :meth:`jetviz.compute.Job.result` raises). ``backend`` is a :class:`jetviz.compute.Backend` of
+    the operator's allow-list; on a thread of this process the job gets ``runner_kwargs`` (data
+    the page prepared already).
     """
     from jetviz.compute import ThreadBackend, run_job
 
-    chosen = ThreadBackend(dict(runner_kwargs or {})) if backend.strip() in ("", "local", "thread") else backend
+    chosen = ThreadBackend(dict(runner_kwargs or {})) if isinstance(backend, ThreadBackend) else backend
     return run_job(runner.name, runner.config, chosen, run_dir=runner.run_dir, progress=progress, cancel=cancel.is_set)
 
 
@@ -355,11 +355,18 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         """
         if self.busy():
             return
+        from jetviz.errors import ConfigError
+
+        try:
+            chosen = self.chosen_backend
+        except ConfigError as err:
+            self.report(str(err))
+            return
         config = self.copy_config()
         self._cancel.clear()
         self._run_config = config
         self.param.update(history=[], training=True, notice="", where="")
-        self.start(self._train_work, (self.runner_name, config, self._cancel, self.backend_spec, self.derivation()),
+        self.start(self._train_work, (self.runner_name, config, self._cancel, chosen, self.derivation()),
                    blocking, f"training on {self.describe_config(config)} …")
 
     def open_run(self, run_dir: str | Path, blocking: bool | None = None) -> None:
@@ -393,7 +400,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     # ----------------------------------------------------------------------------- workers
     @staticmethod
     def _train_work(token: int, messages, runner_name: str, config: RunConfig, cancel: threading.Event,
-                    backend: str, derive: Callable) -> None:
+                    backend, derive: Callable) -> None:
         """Worker: prepare the data, train as a job on ``backend``, derive the page's extras."""
         runner = runner_spec(runner_name).runner(config)
 

@@ -300,10 +300,17 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         if record.status not in RESUMABLE:
             self.report(f"Run {record.id} is {record.status}: only a failed or cancelled run can be resumed.")
             return
+        from jetviz.errors import ConfigError
+
+        try:
+            chosen = self.chosen_backend
+        except ConfigError as err:
+            self.report(str(err))
+            return
         self._cancel_event.clear()
         self.param.update(resuming=True, resumed_id=record.id, final_status="", latest={}, progress=0, error="",
                           notice="", status=f"resuming {record.runner} run {record.id} on {self.backend} …")
-        self._start_work(self._resume_work, (self.registry_path, record, self.backend_spec, self._cancel_event),
+        self._start_work(self._resume_work, (self.registry_path, record, chosen, self._cancel_event),
                          blocking, f"jetviz-resume-{record.id}")
 
     def cancel(self) -> None:
@@ -313,10 +320,10 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
             self.status = "cancelling after the current step …"
 
     @staticmethod
-    def _resume_work(token: int, messages: queue.SimpleQueue, path: Path, record: RunRecord, backend: str,
+    def _resume_work(token: int, messages: queue.SimpleQueue, path: Path, record: RunRecord, backend,
                      cancel: threading.Event) -> None:
         """Worker: submit the run again in its own directory, relay its events, report how it ended."""
-        from jetviz.compute.jobs import submit
+        from jetviz.compute import submit
         from jetviz.errors import ConfigError
 
         if not Path(record.run_dir).is_dir():
