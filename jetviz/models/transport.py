@@ -94,6 +94,8 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
     pot = np.empty(N)
     size = np.ones(N, dtype=np.int64)
     thread = np.empty(N, dtype=np.int64)
+    thread_u = thread.view(np.uint64)
+    parent_u = parent.view(np.uint64)  # the same links, read with unsigned (wraparound-free) indices
     rev_thread = np.empty(N, dtype=np.int64)
     last = np.empty(N, dtype=np.int64)
     first_child = np.full(N, -1, dtype=np.int64)  # child/sibling links of the start only
@@ -180,6 +182,9 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
     b_end = np.empty(N, dtype=np.int64)
     pivots = 0
     code = OPTIMAL
+    nu = nb.uint64(n)
+    mu = nb.uint64(m)
+    m4 = (mu // nb.uint64(4)) * nb.uint64(4)
     while True:
         # ---- pricing: block search, whole rows at a time, four running minima per row
         best = -tol
@@ -192,21 +197,19 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
             m1 = np.inf
             m2 = np.inf
             m3 = np.inf
-            j = 0
-            while j + 4 <= m:
-                r0 = C[i, j] - ui + pot[n + j]
-                r1 = C[i, j + 1] - ui + pot[n + j + 1]
-                r2 = C[i, j + 2] - ui + pot[n + j + 2]
-                r3 = C[i, j + 3] - ui + pot[n + j + 3]
+            iu = nb.uint64(i)  # unsigned indices: no negative-index wraparound in the scan
+            for j in range(nb.uint64(0), m4, nb.uint64(4)):
+                r0 = C[iu, j] - ui + pot[nu + j]
+                r1 = C[iu, j + nb.uint64(1)] - ui + pot[nu + j + nb.uint64(1)]
+                r2 = C[iu, j + nb.uint64(2)] - ui + pot[nu + j + nb.uint64(2)]
+                r3 = C[iu, j + nb.uint64(3)] - ui + pot[nu + j + nb.uint64(3)]
                 m0 = r0 if r0 < m0 else m0
                 m1 = r1 if r1 < m1 else m1
                 m2 = r2 if r2 < m2 else m2
                 m3 = r3 if r3 < m3 else m3
-                j += 4
-            while j < m:
-                r0 = C[i, j] - ui + pot[n + j]
+            for j in range(m4, mu):
+                r0 = C[iu, j] - ui + pot[nu + j]
                 m0 = r0 if r0 < m0 else m0
-                j += 1
             m0 = m1 if m1 < m0 else m0
             m2 = m3 if m3 < m2 else m2
             low = m2 if m2 < m0 else m0
@@ -230,9 +233,10 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
         next_i = i
         ui = pot[in_i]
         in_j = 0
-        for j in range(m):  # the first column of that row reaching the minimum
-            if C[in_i, j] - ui + pot[n + j] == best:
-                in_j = j
+        iu = nb.uint64(in_i)
+        for j in range(mu):  # the first column of that row reaching the minimum
+            if C[iu, j] - ui + pot[nu + j] == best:
+                in_j = np.int64(j)
                 break
         p = in_i
         q = n + in_j
@@ -241,8 +245,8 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
         # blocking arc from the apex along the cycle's orientation (first minimum on the p side,
         # where arcs at sources lose θ; last minimum on the q side, where arcs at sinks lose θ;
         # the q side wins ties)
-        u = p
-        v = q
+        u = nb.uint64(p)  # unsigned node indices: no wraparound on the walk's loads
+        v = nb.uint64(q)
         n_p = 0
         n_q = 0
         p_min = np.inf
@@ -251,23 +255,23 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
         q_len = 0
         while u != v:
             if size[u] <= size[v]:
-                sides[0, n_p] = u
+                sides[0, n_p] = np.int64(u)
                 n_p += 1
-                if u < n:
+                if u < nu:
                     f = pflow[u]
                     if f < p_min:
                         p_min = f
                         p_len = n_p
-                u = parent[u]
+                u = parent_u[u]
             else:
-                sides[1, n_q] = v
+                sides[1, n_q] = np.int64(v)
                 n_q += 1
-                if v >= n:
+                if v >= nu:
                     f = pflow[v]
                     if f <= q_min:
                         q_min = f
                         q_len = n_q
-                v = parent[v]
+                v = parent_u[v]
         if q_len > 0 and q_min <= p_min:
             theta = q_min
             sd = 1
@@ -365,17 +369,19 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
         # update the smaller of the two
         delta = best if x_in < n else -best
         if 2 * moved <= N:
-            k = x_in
+            ku = nb.uint64(x_in)
             for _ in range(moved):
-                pot[k] += delta
-                k = thread[k]
+                pot[ku] += delta
+                ku = thread_u[ku]
         else:
-            k = root
+            ku = nb.uint64(root)
+            skip = nb.uint64(x_in)
+            resume = nb.uint64(after)
             for _ in range(N - moved):
-                pot[k] -= delta
-                k = thread[k]
-                if k == x_in:
-                    k = after
+                pot[ku] -= delta
+                ku = thread_u[ku]
+                if ku == skip:
+                    ku = resume
     cost = 0.0
     for k in range(N):
         par = parent[k]
@@ -520,7 +526,7 @@ def cost_block(Xa, Xb, metric, phi_dim, R, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, C_buffer, a, b, key_a, key_b):
+def _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, C_buffer, a, b, key_a, key_b, y_b):
     """The balanced problem of packed jets s → t in the buffers; returns (n, m, extra, tol, empty).
 
     Jets hold particles offsets[s]:offsets[s+1] of ``w`` (> 0, divided by the jet's total when
@@ -559,13 +565,51 @@ def _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, C_buffer, a
         b[j] = w[sb + j]
         key_b[j] = X[sb + j, 0]
         sum_b += w[sb + j]
+    if metric == EUCLIDEAN and gdim == 2 and phi_dim != 0:
+        # the common (η, φ) case in straight loops that vectorise: θ²/R² first, then the power;
+        # the same operations in the same order as _cost_value
+        for j in range(nb_):
+            y_b[j] = X[sb + j, 1]
+        inv_r2 = inv_r * inv_r
+        half_p = 0.5 * p
+        mb = nb.uint64(nb_)
+        for i in range(na):
+            e1 = X[sa + i, 0]
+            f1 = X[sa + i, 1]
+            iu = nb.uint64(i)
+            if phi_dim == 1:
+                for j in range(mb):
+                    de = e1 - key_b[j]
+                    df = abs(f1 - y_b[j])
+                    df = _TWO_PI - df if df > math.pi else df
+                    d2 = 0.0
+                    d2 += de * de
+                    d2 += df * df
+                    C[iu, j] = d2 * inv_r2
+            else:
+                for j in range(mb):
+                    de = e1 - key_b[j]
+                    df = f1 - y_b[j]
+                    d2 = 0.0
+                    d2 += de * de
+                    d2 += df * df
+                    C[iu, j] = d2 * inv_r2
+            if p == 1.0:
+                for j in range(mb):
+                    C[iu, j] = math.sqrt(C[iu, j])
+            elif p != 2.0:
+                for j in range(mb):
+                    C[iu, j] = C[iu, j] ** half_p
+    else:
+        for i in range(na):
+            for j in range(nb_):
+                C[i, j] = _cost_value(X, sa + i, sb + j, gdim, metric, phi_dim, inv_r, p)
     big = 0.0
     for i in range(na):
-        for j in range(nb_):
-            c = _cost_value(X, sa + i, sb + j, gdim, metric, phi_dim, inv_r, p)
-            C[i, j] = c
-            if c > big:
-                big = c
+        iu = nb.uint64(i)
+        for j in range(nb.uint64(nb_)):
+            c = C[iu, j]
+            big = c if c > big else big
         if m > nb_:
             C[i, nb_] = 0.0
     if n > na:
@@ -589,7 +633,7 @@ def _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, C_buffer, a
 def _buffers(offsets):
     sizes = offsets[1:] - offsets[:-1]
     big = 1 + (sizes.max() if sizes.shape[0] > 0 else 0)
-    return (np.empty(big * big), np.empty(big), np.empty(big), np.empty(big), np.empty(big),
+    return (np.empty(big * big), np.empty(big), np.empty(big), np.empty(big), np.empty(big), np.empty(big),
             np.empty(2 * big, dtype=np.int64), np.empty(2 * big))
 
 
@@ -602,10 +646,10 @@ def pairwise_tile(w, X, totals, offsets, left, right, metric, phi_dim, R, p, nor
     A pair with an empty jet gets ``empty_fill`` when ``use_fill``, otherwise (unnormalised)
     |ΣE − ΣE′|: all of the other jet's weight goes to the extra particle (cost 1 per unit).
     """
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, parent, pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow = _buffers(offsets)
     for k in range(left.shape[0]):
         n, m, extra, tol, empty = _build(w, X, totals, offsets, left[k], right[k], metric, phi_dim, R, p, norm,
-                                         C_buffer, a_buf, b_buf, ka_buf, kb_buf)
+                                         C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
         if empty:
             values[k] = empty_fill if use_fill else extra
             codes[k] = OPTIMAL
@@ -626,9 +670,9 @@ def pair_plan(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, max_iter
     particle's last row (jet s lighter) or column (jet t lighter) when unnormalised totals
     differ. An empty jet gives value |ΣE − ΣE′|, code 1 and a ``(0, 0)`` plan.
     """
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, parent, pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow = _buffers(offsets)
     n, m, extra, tol, empty = _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm,
-                                     C_buffer, a_buf, b_buf, ka_buf, kb_buf)
+                                     C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
     if empty:
         return extra, OPTIMAL, np.zeros((0, 0))
     C = C_buffer[: n * m].reshape((n, m))
@@ -640,9 +684,9 @@ def pair_plan(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, max_iter
 @nb.njit(cache=True, nogil=True)
 def pair_problem(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm):
     """The balanced problem ``(a (n,), b (m,), C (n, m), extra)`` of packed jets s → t, exactly as the solver sees it."""
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, _parent, _pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, _parent, _pflow = _buffers(offsets)
     n, m, extra, _tol, empty = _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm,
-                                      C_buffer, a_buf, b_buf, ka_buf, kb_buf)
+                                      C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
     if empty:
         return np.zeros(0), np.zeros(0), np.zeros((0, 0)), extra
     return a_buf[:n].copy(), b_buf[:m].copy(), C_buffer[: n * m].reshape((n, m)).copy(), extra
