@@ -226,6 +226,86 @@ def emd_dask(sample: str, n_jets: int, workers: list[int], seed: int = 0) -> dic
     return {"sample": sample, "n_jets": n, "n_pairs": pairs, "rows": rows}
 
 
+#: energyflow's emd/emds options vs the documented jetviz call, on random events (docs/emd.md):
+#: name -> (energyflow keywords, jetviz keywords, columns per particle)
+OPTION_CASES = {
+    "default (R=1, beta=1, unnormalised)": ({}, {"periodic_phi": False}, 3),
+    "norm=True, beta=0.5, R=0.4": ({"norm": True, "beta": 0.5, "R": 0.4}, {"norm": True, "p": 0.5, "R": 0.4, "periodic_phi": False}, 3),
+    "beta=2, R=0.8": ({"beta": 2.0, "R": 0.8}, {"p": 2.0, "R": 0.8, "periodic_phi": False}, 3),
+    "periodic_phi=True (phi in [0, 2pi))": ({"periodic_phi": True}, {"periodic_phi": True}, 3),
+    "gdim=1": ({"gdim": 1}, {"gdim": 1, "periodic_phi": False}, 2),
+    "gdim=3": ({"gdim": 3}, {"gdim": 3, "periodic_phi": False}, 4),
+    "(pT, y, phi, pid), gdim=2": ({"gdim": 2}, {"gdim": 2, "periodic_phi": False}, 4),
+    "gdim=4, norm=True": ({"gdim": 4, "norm": True}, {"gdim": 4, "norm": True, "periodic_phi": False}, 5),
+    "float32": ({"dtype": "float32"}, {"dtype": "float32", "periodic_phi": False}, 3),
+}
+
+REF_OPTIONS_SCRIPT = r"""
+# energyflow's side of the options check: emds and emd (with its flow) on the events of events_<k>.npz
+import json, sys, warnings
+import numpy as np
+from energyflow.emd import emd, emds
+warnings.simplefilter("ignore")
+folder, cases = sys.argv[1], json.loads(open(sys.argv[2]).read())
+for k, kw in enumerate(cases):
+    data = np.load(f"{folder}/events_{k}.npz")
+    events = [data[f"e{i}"] for i in range(len(data.files))]
+    if kw.get("dtype") == "float32":
+        events = [e.astype(np.float32) for e in events]
+    value, flow = emd(events[0], events[1], return_flow=True, **kw)
+    np.savez(f"{folder}/ef_{k}.npz", matrix=emds(events, n_jobs=1, **kw), value=np.array([value]), flow=flow)
+"""
+
+
+def emd_options_check(seed: int = 0) -> dict:
+    """Each of :data:`OPTION_CASES` by energyflow (reference environment) and by jetviz: largest relative differences."""
+    from jetviz.models.emd import emd, emd_matrix
+
+    rng = np.random.default_rng(seed)
+    cases = list(OPTION_CASES.items())
+    rows = []
+    with tempfile.TemporaryDirectory(dir=REFENV) as scratch:
+        all_events = []
+        for k, (_, (_, _, columns)) in enumerate(cases):
+            events = []
+            for _ in range(8):
+                size = int(rng.integers(1, 25))
+                x = np.empty((size, columns))
+                x[:, 0] = rng.exponential(30.0, size)
+                x[:, 1:] = rng.normal(0.0, 0.8, (size, columns - 1))
+                if columns >= 3:
+                    x[:, 2] = rng.uniform(0.0, 2 * np.pi, size)
+                if columns == 4 and "pid" in cases[k][0]:
+                    x[:, 3] = rng.choice([-211.0, 22.0, 211.0, 2112.0], size)
+                events.append(x)
+            np.savez(f"{scratch}/events_{k}.npz", **{f"e{i}": e for i, e in enumerate(events)})
+            all_events.append(events)
+        Path(f"{scratch}/cases.json").write_text(json.dumps([ef_kw for _, (ef_kw, _, _) in cases]))
+        Path(f"{scratch}/run_options.py").write_text(REF_OPTIONS_SCRIPT)
+        subprocess.run([str(refenv_python()), f"{scratch}/run_options.py", scratch, f"{scratch}/cases.json"], check=True)
+        for k, (name, (_, kw, _)) in enumerate(cases):
+            ef = np.load(f"{scratch}/ef_{k}.npz")
+            events = all_events[k]
+            if kw.get("dtype") == "float32":
+                events = [e.astype(np.float32) for e in events]
+            matrix = emd_matrix(events, **kw)
+            value, flow = emd(events[0], events[1], return_flow=True, flow_with_extra=True, **kw)
+            scale = np.maximum(np.abs(ef["matrix"]), 1e-30)
+            rows.append({"case": name, "matrix_rel": float(np.max(np.abs(matrix - ef["matrix"]) / scale)),
+                         "value_rel": float(abs(value - ef["value"][0]) / abs(ef["value"][0])),
+                         "flow_shape_equal": flow.shape == ef["flow"].shape, "dtype": str(matrix.dtype)})
+    return {"rows": rows}
+
+
+def print_options(out: dict) -> None:
+    print("\n   energyflow's options, emds vs emd_matrix and emd vs emd on 8 random events each:")
+    print("| case | matrix: max relative difference | one pair | plan shape (with the extra particle) | dtype |")
+    print("|---|---|---|---|---|")
+    for row in out["rows"]:
+        print(f"| {row['case']} | {row['matrix_rel']:.1e} | {row['value_rel']:.1e} | "
+              f"{'same' if row['flow_shape_equal'] else 'DIFFERENT'} | {row['dtype']} |")
+
+
 def print_throughput(out: dict) -> None:
     print(f"\n1. EMD matrix throughput: {out['n_jets']} jets, {out['n_pairs']} pairs ({out['definition']}); "
           f"energyflow {out['energyflow']} (wasserstein {out['wasserstein']}, numpy {out['refenv_numpy']}); "
@@ -448,6 +528,8 @@ def main() -> None:
         print(f"part 1: EMD throughput, jetviz vs energyflow, workers {jobs}  (cores: {os.cpu_count()})", flush=True)
         out["emd_throughput"] = emd_throughput(args.emd_sample, args.emd_jets, jobs, args.seed, args.emd_rounds)
         print_throughput(out["emd_throughput"])
+        out["emd_options"] = emd_options_check(args.seed)
+        print_options(out["emd_options"])
         if args.dask_jets:
             workers = [int(w) for w in args.dask_workers.split(",")]
             print(f"\n  dask LocalCluster row: {args.dask_jets} jets, workers {workers}", flush=True)

@@ -19,10 +19,14 @@ It is the same primal network simplex as POT's ``emd_c`` and the ``wasserstein``
 * **Pricing.** Block search over whole rows of the cost matrix (blocks of about √(nm) arcs;
   the most negative reduced cost of the first block that has one), each row scanned with
   four independent minima; Cunningham's last-blocking-arc rule picks the leaving arc.
-* **Tree.** The basis is a rooted tree with child/sibling links; one walk from both ends of
-  the entering arc finds the cycle, its apex and the leaving arc; the potentials of the
-  moved subtree shift by one number (sinks store −v_j, so sources and sinks shift alike).
-  No helper call inside the pivot loop (numba would reference-count its array arguments).
+* **Tree.** The basis is a rooted tree kept as LEMON keeps it: parent links, a preorder
+  thread, the last node and the size of every subtree. One walk from both ends of the
+  entering arc (up from the smaller subtree) finds the cycle, its apex and the leaving arc;
+  the cut-off subtree is re-rooted by relinking a few runs of the thread; its potentials shift
+  by one number (sinks store −v_j, so sources and sinks shift alike) — or, when it is the
+  larger part, the rest of the tree shifts the other way (reduced costs only see differences).
+  No helper call inside the pivot loop (numba would reference-count its array arguments) and
+  unsigned indices in the hot loops (no negative-index wraparound).
 * **No Python per pair.** :func:`pairwise_tile` builds the cost matrices and solves a whole
   tile of pairs of packed point sets in one compiled call that releases the GIL, so tiles run
   in threads. :func:`pair_plan` solves one pair of the same packing with the same code (so a
@@ -630,11 +634,35 @@ def _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, C_buffer, a
 
 
 @nb.njit(cache=True, nogil=True)
+def _jet_orders(X, offsets):
+    """Each packed jet's particles sorted by their first coordinate (local indices, stable): the start's order."""
+    order = np.empty(X.shape[0], dtype=np.int64)
+    for k in range(offsets.shape[0] - 1):
+        s = offsets[k]
+        e = offsets[k + 1]
+        if e > s:
+            order[s:e] = np.argsort(X[s:e, 0], kind="mergesort")
+    return order
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _start_order(orders, offsets, s, count, out):
+    """``out[:count]``: jet s's order, then the extra particle (index count − 1) if count exceeds its size."""
+    start = offsets[s]
+    size = offsets[s + 1] - start
+    for i in range(size):
+        out[i] = orders[start + i]
+    if count > size:
+        out[size] = size
+
+
+@nb.njit(cache=True, nogil=True)
 def _buffers(offsets):
     sizes = offsets[1:] - offsets[:-1]
     big = 1 + (sizes.max() if sizes.shape[0] > 0 else 0)
     return (np.empty(big * big), np.empty(big), np.empty(big), np.empty(big), np.empty(big), np.empty(big),
-            np.empty(2 * big, dtype=np.int64), np.empty(2 * big))
+            np.empty(2 * big, dtype=np.int64), np.empty(2 * big), np.empty(big, dtype=np.int64),
+            np.empty(big, dtype=np.int64))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -646,7 +674,8 @@ def pairwise_tile(w, X, totals, offsets, left, right, metric, phi_dim, R, p, nor
     A pair with an empty jet gets ``empty_fill`` when ``use_fill``, otherwise (unnormalised)
     |ΣE − ΣE′|: all of the other jet's weight goes to the extra particle (cost 1 per unit).
     """
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow, oa, ob = _buffers(offsets)
+    orders = _jet_orders(X, offsets)
     for k in range(left.shape[0]):
         n, m, extra, tol, empty = _build(w, X, totals, offsets, left[k], right[k], metric, phi_dim, R, p, norm,
                                          C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
@@ -655,8 +684,9 @@ def pairwise_tile(w, X, totals, offsets, left, right, metric, phi_dim, R, p, nor
             codes[k] = OPTIMAL
             continue
         C = C_buffer[: n * m].reshape((n, m))
-        cost, code, _ = _simplex(a_buf[:n], b_buf[:m], C, np.argsort(ka_buf[:n]), np.argsort(kb_buf[:m]), max_iter,
-                                 tol, parent[: n + m], pflow[: n + m])
+        _start_order(orders, offsets, left[k], n, oa)
+        _start_order(orders, offsets, right[k], m, ob)
+        cost, code, _ = _simplex(a_buf[:n], b_buf[:m], C, oa[:n], ob[:m], max_iter, tol, parent[: n + m], pflow[: n + m])
         values[k] = cost + extra
         codes[k] = code
 
@@ -670,21 +700,23 @@ def pair_plan(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm, max_iter
     particle's last row (jet s lighter) or column (jet t lighter) when unnormalised totals
     differ. An empty jet gives value |ΣE − ΣE′|, code 1 and a ``(0, 0)`` plan.
     """
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, parent, pflow, oa, ob = _buffers(offsets)
+    orders = _jet_orders(X, offsets)
     n, m, extra, tol, empty = _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm,
                                      C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
     if empty:
         return extra, OPTIMAL, np.zeros((0, 0))
     C = C_buffer[: n * m].reshape((n, m))
-    cost, code, _ = _simplex(a_buf[:n], b_buf[:m], C, np.argsort(ka_buf[:n]), np.argsort(kb_buf[:m]), max_iter, tol,
-                             parent[: n + m], pflow[: n + m])
+    _start_order(orders, offsets, s, n, oa)
+    _start_order(orders, offsets, t, m, ob)
+    cost, code, _ = _simplex(a_buf[:n], b_buf[:m], C, oa[:n], ob[:m], max_iter, tol, parent[: n + m], pflow[: n + m])
     return cost + extra, code, _tree_flow(parent, pflow, n, m)
 
 
 @nb.njit(cache=True, nogil=True)
 def pair_problem(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm):
     """The balanced problem ``(a (n,), b (m,), C (n, m), extra)`` of packed jets s → t, exactly as the solver sees it."""
-    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, _parent, _pflow = _buffers(offsets)
+    C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf, _parent, _pflow, _oa, _ob = _buffers(offsets)
     n, m, extra, _tol, empty = _build(w, X, totals, offsets, s, t, metric, phi_dim, R, p, norm,
                                       C_buffer, a_buf, b_buf, ka_buf, kb_buf, y_buf)
     if empty:
