@@ -135,6 +135,16 @@ def emd_jets(sample: str, n_jets: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return np.stack([pt, eta, phi], axis=-1), counts
 
 
+def _benchmark_events(sample: str, n_jets: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """:func:`emd_jets`, and the jets as a list of ``(M, 3)`` events (energyflow's input, as it is); prints their sizes."""
+    started = time.perf_counter()
+    jets, counts = emd_jets(sample, n_jets, seed)
+    n = len(jets)
+    print(f"  {n} {sample} jets (R = 1.0, 450 < pT < 1000 GeV; {counts.mean():.0f} constituents on average, "
+          f"max {counts.max()}), {n * (n - 1) // 2} pairs; loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    return jets, counts, [np.ascontiguousarray(x[:c]) for x, c in zip(jets, counts)]
+
+
 def emd_throughput(sample: str, n_jets: int, jobs: list[int], seed: int = 0, rounds: int = 3) -> dict:
     """jetviz ``emd_matrix`` vs energyflow ``emds`` on the same jets, interleaved, best of ``rounds``.
 
@@ -144,14 +154,10 @@ def emd_throughput(sample: str, n_jets: int, jobs: list[int], seed: int = 0, rou
     """
     from jetviz.models.emd import emd_matrix
 
-    started = time.perf_counter()
-    jets, counts = emd_jets(sample, n_jets, seed)
+    jets, counts, events = _benchmark_events(sample, n_jets, seed)
     n = len(jets)
     pairs = n * (n - 1) // 2
-    print(f"  {n} {sample} jets (R = 1.0, 450 < pT < 1000 GeV; {counts.mean():.0f} constituents on average, "
-          f"max {counts.max()}), {pairs} pairs; loaded in {time.perf_counter() - started:.0f} s", flush=True)
     python = refenv_python()
-    events = [np.ascontiguousarray(x[:c]) for x, c in zip(jets, counts)]  # energyflow's input, as it is
     emd_matrix(events[:8], **EMD_OPTIONS)  # warm-up (compiled code from numba's disk cache)
     ours, seconds, ef_seconds, loads = {}, {j: [] for j in jobs}, {j: [] for j in jobs}, []
     with tempfile.TemporaryDirectory(dir=REFENV) as scratch:
@@ -200,13 +206,9 @@ def emd_dask(sample: str, n_jets: int, workers: list[int], seed: int = 0) -> dic
 
     from jetviz.models.emd import emd_matrix
 
-    started = time.perf_counter()
-    jets, counts = emd_jets(sample, n_jets, seed)
+    jets, counts, events = _benchmark_events(sample, n_jets, seed)
     n = len(jets)
     pairs = n * (n - 1) // 2
-    print(f"  {n} {sample} jets ({counts.mean():.0f} constituents on average), {pairs} pairs; loaded in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
-    events = [np.ascontiguousarray(x[:c]) for x, c in zip(jets, counts)]
     rows, first = [], None
     for w in workers:
         with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \

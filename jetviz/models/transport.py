@@ -193,6 +193,7 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
         # ---- pricing: block search, whole rows at a time, four running minima per row
         best = -tol
         in_i = -1
+        lane0 = lane1 = lane2 = lane3 = lane_t = np.inf
         i = next_i
         in_block = 0
         for _scan in range(n):
@@ -211,15 +212,22 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
                 m1 = r1 if r1 < m1 else m1
                 m2 = r2 if r2 < m2 else m2
                 m3 = r3 if r3 < m3 else m3
+            mt = np.inf
             for j in range(m4, mu):
                 r0 = C[iu, j] - ui + pot[nu + j]
-                m0 = r0 if r0 < m0 else m0
-            m0 = m1 if m1 < m0 else m0
-            m2 = m3 if m3 < m2 else m2
-            low = m2 if m2 < m0 else m0
+                mt = r0 if r0 < mt else mt
+            low = m1 if m1 < m0 else m0
+            low = m2 if m2 < low else low
+            low = m3 if m3 < low else low
+            low = mt if mt < low else low
             if low < best:
                 best = low
                 in_i = i
+                lane0 = m0  # the row's minimum per lane (j ≡ 0..3 mod 4, and the tail)
+                lane1 = m1
+                lane2 = m2
+                lane3 = m3
+                lane_t = mt
             i += 1
             if i == n:
                 i = 0
@@ -235,13 +243,30 @@ def _simplex(a, b, C, order_a, order_b, max_iter, tol, parent, pflow):
             break
         pivots += 1
         next_i = i
+        # the first column of that row reaching the minimum: scan only the lanes that reach it
         ui = pot[in_i]
-        in_j = 0
         iu = nb.uint64(in_i)
-        for j in range(mu):  # the first column of that row reaching the minimum
-            if C[iu, j] - ui + pot[nu + j] == best:
-                in_j = np.int64(j)
-                break
+        first = mu
+        for lane in range(4):
+            lane_min = lane0 if lane == 0 else lane1 if lane == 1 else lane2 if lane == 2 else lane3
+            if lane_min == best:
+                for j in range(nb.uint64(lane), m4, nb.uint64(4)):
+                    if j >= first:
+                        break
+                    if C[iu, j] - ui + pot[nu + j] == best:
+                        first = j
+                        break
+        if lane_t == best and first == mu:
+            for j in range(m4, mu):
+                if C[iu, j] - ui + pot[nu + j] == best:
+                    first = j
+                    break
+        if first == mu:  # (cannot happen: best is one of the lane minima) a full scan
+            for j in range(mu):
+                if C[iu, j] - ui + pot[nu + j] <= best:
+                    first = j
+                    break
+        in_j = np.int64(first)
         p = in_i
         q = n + in_j
         # ---- one walk from p and q up to the apex of the cycle p -> q -> (tree) -> p (always moving
