@@ -211,22 +211,24 @@ def test_pot_fallback_gives_the_same_values(monkeypatch, pot_path):
 
     rng = np.random.default_rng(8)
     jets = [random_jet(rng, int(rng.integers(1, 30)), zeros=1) for _ in range(5)]
-    real_tile, real_transport = emd_module.pairwise_tile, emd_module.transport
+    real_tile, real_plan = emd_module.pairwise_tile, emd_module.pair_plan
 
     def tile_unfinished(*args):
         real_tile(*args)
         args[-1][:] = 3  # codes: "iteration limit reached"
 
-    def transport_unfinished(*args):
-        return (*real_transport(*args)[:2], 3, 0)
+    def plan_unfinished(*args):
+        return (*real_plan(*args)[:1], 3, None)
 
     for norm in (True, False):
         fast, (v_fast, f_fast) = emd_matrix(jets, norm=norm), emd(jets[0], jets[1], norm=norm, return_flow=True)
         monkeypatch.setattr(emd_module, "pairwise_tile", tile_unfinished)
-        monkeypatch.setattr(emd_module, "transport", transport_unfinished)
+        monkeypatch.setattr(emd_module, "pair_plan", plan_unfinished)
         if pot_path == "public":
             monkeypatch.setattr(emd_module, "_solver", emd_module._solve_public)
         pot, (v_pot, f_pot) = emd_matrix(jets, norm=norm), emd(jets[0], jets[1], norm=norm, return_flow=True)
+        # still one value per pair: the matrix entry is the single distance, bit for bit
+        assert all(pot[i, j] == emd(jets[i], jets[j], norm=norm) for i in range(5) for j in range(5))
         monkeypatch.undo()
         np.testing.assert_allclose(pot, fast, rtol=1e-12)
         assert v_pot == pytest.approx(v_fast, rel=1e-12)
@@ -382,14 +384,13 @@ GOOD = PointSet(np.array([1.0, 2.0]), np.array([[0.0, 0.0], [0.1, 0.1]]))
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (PointSet(np.zeros(0), np.zeros((0, 2))), "jet_b is empty"),
-        (PointSet(np.zeros(3), np.zeros((3, 2))), "zero total weight"),
         (PointSet(np.array([1.0, -0.5]), np.zeros((2, 2))), "negative weights"),
         (PointSet(np.array([1.0, np.nan]), np.zeros((2, 2))), "NaN or infinite weights"),
         (PointSet(np.array([1.0, np.inf]), np.zeros((2, 2))), "NaN or infinite weights"),
         (PointSet(np.array([1.0, 1.0]), np.array([[0.0, np.nan], [0.0, 0.0]])), r"NaN or infinite \(eta, phi\)"),
         (PointSet(np.array([1.0, 1.0]), np.array([[np.inf, 0.0], [0.0, 0.0]])), r"NaN or infinite \(eta, phi\)"),
-        ((np.ones(2), np.zeros((2, 3))), r"coords must be a \(P, 2\)"),
+        ((np.ones(2), np.zeros((2, 0))), r"coords must be a \(P, d\)"),
+        ((np.ones(2), np.zeros(2)), r"coords must be a \(P, d\)"),
         ((np.ones(3), np.zeros((2, 2))), "weights have 3 entries but coords 2"),
         ((np.ones((2, 1)), np.zeros((2, 2))), "weights must be a 1-d"),
         (np.zeros((4, 2)), r"\(P, 3\) array of \(pt, eta, phi\)"),
@@ -422,11 +423,13 @@ def test_bad_parameters_raise(kw, match):
 def test_bad_matrix_inputs_raise():
     with pytest.raises(SchemaError, match=r"jets_a\[1\] has 1 negative weights"):
         emd_matrix([GOOD, PointSet(np.array([1.0, -1.0]), np.zeros((2, 2)))])
-    with pytest.raises(SchemaError, match=r"jets_b\[0\] is empty"):
-        emd_matrix([GOOD], [PointSet(np.zeros(0), np.zeros((0, 2)))])
+    with pytest.raises(SchemaError, match=r"jets_b\[0\] is empty.*normalised EMD to an empty event is undefined"):
+        emd_matrix([GOOD], [PointSet(np.zeros(0), np.zeros((0, 2)))], norm=True)
     with pytest.raises(SchemaError, match="holds no jets"):
         emd_matrix([])
     with pytest.raises(SchemaError, match=r"\(N, P, 3\)"):
+        emd_matrix(np.zeros((2, 5)))
+    with pytest.raises(SchemaError, match=r"shape \(5, 2\) is ambiguous"):
         emd_matrix(np.zeros((2, 5, 2)))
     with pytest.raises(ConfigError, match="n_jobs"):
         emd_matrix([GOOD, GOOD], n_jobs=0)
@@ -445,3 +448,293 @@ def test_solver_iteration_limit_raises():
         emd(a, b, norm=True, num_iter_max=2)
     with pytest.raises(EMDSolverError, match=r"pair \(0, 1\)"):
         emd_matrix([a, b], norm=True, num_iter_max=2)
+
+
+# ============================================================================= energyflow's options
+# Every option against POT (ot.emd2 / ot.emd) and HiGHS (scipy linprog) on costs built here
+# independently: periodic coordinates as the minimum over the images x + 2πk, the spherical angle
+# from arccos of momentum directions computed from (pT, y, φ[, m]) or (E, p⃗) rows here.
+def event(rng, n, gdim, extra_cols=0, spread=0.5, phi=None, ties=False):
+    """An energyflow-style (n, 1 + gdim + extra_cols) event: pT, gdim coordinates, junk columns (a pid)."""
+    x = np.empty((n, 1 + gdim + extra_cols))
+    x[:, 0] = rng.exponential(40.0, n) if not ties else 10.0
+    x[:, 1 : 1 + gdim] = rng.normal(0.0, spread, (n, gdim)) if not ties else rng.integers(-2, 3, (n, gdim)) * 0.2
+    if phi is not None and gdim >= 2:
+        x[:, 2] = np.mod(x[:, 2] + phi, 2 * np.pi)  # energyflow's convention: phi in [0, 2π)
+    x[:, 1 + gdim :] = rng.choice([-211.0, 22.0, 211.0, 2112.0], (n, extra_cols))
+    return x
+
+
+def reference_cost_nd(xa, xb, R, p, periodic_col=None):
+    """(θ/R)^p of (P, d) coordinates; the periodic column as the minimum over its images (no wrapping)."""
+    xa, xb = np.asarray(xa, float), np.asarray(xb, float)
+    if periodic_col is None:
+        return (cdist(xa, xb) / R) ** p
+    shift = np.zeros(xa.shape[1])
+    images = []
+    for k in (-2, -1, 0, 1, 2):
+        shift[periodic_col] = 2 * np.pi * k
+        images.append(cdist(xa, xb + shift))
+    return (np.min(images, axis=0) / R) ** p
+
+
+def reference_emd(wa, wb, M, norm, extra_cost=1.0):
+    """(POT value, HiGHS value) of the EMD on the cost M; unnormalised as energyflow does it (extra particle at cost 1)."""
+    import ot
+
+    wa, wb, M = np.array(wa, float), np.array(wb, float), np.ascontiguousarray(M, dtype=float)
+    if norm:
+        wa, wb = wa / wa.sum(), wb / wb.sum()
+    pot_a, pot_b, pot_M = wa, wb, M
+    diff = wb.sum() - wa.sum()
+    if not norm and diff > 0:
+        pot_a, pot_M = np.r_[wa, diff], np.vstack([M, np.full((1, M.shape[1]), extra_cost)])
+    elif not norm and diff < 0:
+        pot_b, pot_M = np.r_[wb, -diff], np.hstack([M, np.full((M.shape[0], 1), extra_cost)])
+    value_pot = ot.emd2(pot_a, pot_b * pot_a.sum() / pot_b.sum(), pot_M, numItermax=10**7)
+    P, Q = M.shape
+    rows, cols = np.kron(np.eye(P), np.ones(Q)), np.kron(np.ones(P), np.eye(Q))
+    if norm:
+        res = linprog(M.ravel(), A_eq=np.vstack([rows, cols]), b_eq=np.r_[wa, wb], bounds=(0, None), method="highs")
+    else:
+        res = linprog(M.ravel(), A_ub=np.vstack([rows, cols]), b_ub=np.r_[wa, wb], A_eq=np.ones((1, P * Q)),
+                      b_eq=[min(wa.sum(), wb.sum())], bounds=(0, None), method="highs")
+    assert res.status == 0, res.message
+    return value_pot, res.fun + (0.0 if norm else abs(diff) * extra_cost)
+
+
+@pytest.mark.parametrize("gdim", [1, 2, 3])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("norm", [False, True])
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0])
+def test_ground_spaces_against_pot_and_linprog(gdim, periodic, norm, p):
+    rng = np.random.default_rng(100 * gdim + 10 * periodic + 2 * norm + int(4 * p))
+    phi_col = (2 if gdim >= 2 else 1) if periodic else 2
+    for R, sizes in ((0.4, (6, 9)), (1.0, (1, 5)), (1.0, (11, 8))):
+        a = event(rng, sizes[0], gdim, extra_cols=1, phi=3.0 if periodic else None)
+        b = event(rng, sizes[1], gdim, extra_cols=1, phi=-3.0 if periodic else None)
+        if periodic and gdim == 1:  # a circle: the coordinate is an angle
+            a[:, 1], b[:, 1] = np.mod(a[:, 1] * 4, 2 * np.pi), np.mod(b[:, 1] * 4, 2 * np.pi)
+        M = reference_cost_nd(a[:, 1 : 1 + gdim], b[:, 1 : 1 + gdim], R, p, phi_col - 1 if periodic else None)
+        value_pot, value_lp = reference_emd(a[:, 0], b[:, 0], M, norm)
+        kw = dict(R=R, beta=p, norm=norm, gdim=gdim, periodic_phi=periodic, phi_col=phi_col)
+        value = emd(a, b, **kw)  # the pid column beyond gdim is ignored
+        assert value == pytest.approx(value_pot, rel=1e-9, abs=1e-12)
+        assert value == pytest.approx(value_lp, rel=1e-7, abs=1e-9)
+        matrix = emd_matrix([a, b, a.copy(), a[::-1]], **kw)
+        assert matrix[0, 1] == value and matrix[1, 0] == value and matrix[0, 2] == 0.0
+        assert matrix[0, 3] == pytest.approx(0.0, abs=1e-12 * a[:, 0].sum())
+
+
+@pytest.mark.parametrize("coords", ["hadronic", "cartesian"])
+@pytest.mark.parametrize("norm", [False, True])
+def test_spherical_measure_against_pot(coords, norm):
+    rng = np.random.default_rng(5 + norm)
+    for sizes in ((1, 4), (7, 9)):
+        ha, hb = (np.c_[event(rng, n, 2, spread=1.5), rng.uniform(0, 2, n)] for n in sizes)  # (pT, y, φ, m)
+
+        def cartesian(x):  # (E, px, py, pz) of (pT, y, φ, m) rows
+            mt = np.hypot(x[:, 0], x[:, 3])
+            return np.c_[mt * np.cosh(x[:, 1]), x[:, 0] * np.cos(x[:, 2]), x[:, 0] * np.sin(x[:, 2]), mt * np.sinh(x[:, 1])]
+
+        ca, cb = cartesian(ha), cartesian(hb)
+        na, nb = (c[:, 1:] / np.linalg.norm(c[:, 1:], axis=1, keepdims=True) for c in (ca, cb))
+        M = (np.arccos(np.clip(na @ nb.T, -1, 1)) / 0.8) ** 1.5
+        value_pot, value_lp = reference_emd(ca[:, 0], cb[:, 0], M, norm)
+        if coords == "hadronic":
+            value = emd(ha, hb, measure="spherical", gdim=3, R=0.8, p=1.5, norm=norm)  # gdim 3: (y, φ, m)
+        else:
+            value = emd(ca, cb, measure="spherical", coords="cartesian", R=0.8, p=1.5, norm=norm)
+        assert value == pytest.approx(value_pot, rel=1e-8)
+        assert value == pytest.approx(value_lp, rel=1e-7)
+    # massless (pT, y, φ) rows: gdim 2 is read without being asked
+    massless = event(rng, 5, 2), event(rng, 6, 2)
+    assert emd(*massless, measure="spherical") == emd(*(np.c_[x, np.zeros(len(x))] for x in massless),
+                                                      measure="spherical", gdim=3)
+
+
+def test_extra_columns_one_particle_and_float32_inputs():
+    rng = np.random.default_rng(21)
+    a, b = event(rng, 12, 2, extra_cols=2), event(rng, 9, 2, extra_cols=2)
+    three = emd(a[:, :3], b[:, :3])
+    assert emd(a, b, gdim=2) == three  # (pT, y, φ, pid, charge): the columns after gdim are ignored
+    assert emd_matrix([a, b], gdim=2)[0, 1] == three
+    # one particle as a 1-d array is a (1, 1 + gdim) event
+    assert emd(a[0, :3], b[:, :3]) == emd(a[:1, :3], b[:, :3])
+    assert emd(a[0], b, gdim=2) == emd(a[:1, :3], b[:, :3])
+    # float32 inputs are read exactly (then computed in float64)
+    a32, b32 = a[:, :3].astype(np.float32), b[:, :3].astype(np.float32)
+    assert emd(a32, b32) == emd(a32.astype(np.float64), b32.astype(np.float64))
+    # float32 results: the float64 values rounded once
+    for norm in (False, True):
+        d64, d32 = emd_matrix([a32, b32, a[:4, :3]], norm=norm), emd_matrix([a32, b32, a[:4, :3]], norm=norm,
+                                                                          dtype="float32")
+        assert d32.dtype == np.float32 and np.array_equal(d32, d64.astype(np.float32))
+        value, flow = emd(a32, b32, norm=norm, dtype="float32", return_flow=True)
+        assert isinstance(value, np.float32) and flow.dtype == np.float32 and value == np.float32(d64[0, 1])
+
+
+@pytest.mark.parametrize(
+    "jet, kw, match",
+    [
+        (np.zeros((3, 4)), {}, r"shape \(3, 4\) is ambiguous.*gdim=2 to read \(pt, y, phi\)"),
+        (np.zeros((3, 2)), {}, r"shape \(3, 2\) is ambiguous.*gdim=1 for \(weight, x\)"),
+        (np.zeros((3, 5)), {"measure": "spherical", "coords": "cartesian"}, r"shape \(3, 5\) is ambiguous"),
+        (np.zeros((3, 3)), {"gdim": 3}, r"shape \(3, 3\) has 2 coordinate column\(s\).*fewer than gdim=3"),
+        (np.zeros(4), {}, r"shape \(1, 4\) is ambiguous"),
+        ((np.ones(2), np.zeros((2, 2))), {"gdim": 3}, r"fewer than gdim=3"),
+    ],
+)
+def test_ambiguous_shapes_are_errors_naming_the_shape(jet, kw, match):
+    with pytest.raises(SchemaError, match=match):
+        emd(jet, np.ones((2, 3)), **kw)
+
+
+def test_mixed_dimensions_and_bad_options_raise():
+    with pytest.raises(SchemaError, match=r"jets_a\[1\] has 3 coordinate column\(s\) but jets_a\[0\] has 2"):
+        emd_matrix([(np.ones(2), np.zeros((2, 2))), (np.ones(2), np.zeros((2, 3)))])
+    for kw, match in [
+        ({"gdim": 1}, "periodic_phi=True wraps event column phi_col=2, but the ground space has gdim=1"),
+        ({"gdim": 0}, "gdim must be an integer ≥ 1"),
+        ({"phi_col": 0}, "phi_col must be"),
+        ({"p": 2.0, "beta": 1.0}, "p=2.0 and beta=1.0 name the same exponent"),
+        ({"num_iter_max": 5, "n_iter_max": 6}, "name the same limit"),
+        ({"measure": "taxicab"}, "measure must be"),
+        ({"coords": "cartesian"}, "needs measure='spherical'"),
+        ({"measure": "spherical", "mask": True}, "mask"),
+        ({"empty_policy": "zero"}, "empty_policy must be"),
+        ({"dtype": "float16"}, "dtype must be"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            emd(np.ones((2, 2)), np.ones((2, 2)), **kw)
+    assert emd(np.ones((1, 2)), np.array([[1.0, 0.25]]), gdim=1, periodic_phi=False) == 0.75
+    assert emd(np.ones((1, 2)), np.array([[1.0, 0.25]]), gdim=1, periodic_phi=False, beta=2.0, n_iter_max=10) == 0.5625
+
+
+# ----------------------------------------------------------------------------- empty events
+def test_empty_events_unnormalised_are_defined():
+    rng = np.random.default_rng(31)
+    a, b = event(rng, 10, 2), event(rng, 7, 2)
+    empty, zeros = np.zeros((0, 3)), np.c_[np.zeros(4), rng.normal(size=(4, 2))]
+    total = a[:, 0].sum()
+    # all of a's pT goes to the extra particle at θ = R (cost 1 per GeV), for every p and R
+    for other in (empty, zeros, np.zeros(0)):
+        assert emd(a, other) == pytest.approx(total, rel=1e-15)
+        assert emd(other, a, R=0.3, p=2.0) == pytest.approx(total, rel=1e-15)
+        assert reference_emd(a[:, 0], [1e-300], np.ones((10, 1)), False)[0] == pytest.approx(total)
+    assert emd(empty, zeros) == 0.0
+    # one empty jet in a padded (N, P, 3) batch
+    padded = np.zeros((4, 10, 3))
+    padded[0], padded[2, :7] = a, b
+    d = emd_matrix(padded)
+    assert d[0, 1] == d[1, 0] == emd(a, empty) and d[1, 3] == 0.0 and d[1, 2] == pytest.approx(b[:, 0].sum())
+    assert d[0, 2] == emd(a, b)
+    # the plan: the extra particle's row carries everything
+    value, flow = emd(empty, a, return_flow=True, flow_with_extra=True)
+    assert flow.shape == (1, 10) and np.array_equal(flow[0], a[:, 0])
+    assert emd(empty, a, return_flow=True)[1].shape == (0, 10)
+
+
+def test_empty_policy():
+    rng = np.random.default_rng(32)
+    a, b = event(rng, 6, 2), event(rng, 5, 2)
+    jets = [a, np.zeros((0, 3)), b]
+    with pytest.raises(SchemaError, match=r"jets_a\[1\] is empty.*undefined.*empty_policy"):
+        emd_matrix(jets, norm=True)
+    with pytest.raises(SchemaError, match=r"jets_a\[1\] is empty: it has no particles \(empty_policy='error'\)"):
+        emd_matrix(jets, empty_policy="error")
+    with pytest.raises(SchemaError, match="jet_b has zero total weight"):
+        emd(a, np.zeros((3, 3)), norm=True)
+    for norm in (True, False):
+        d = emd_matrix(jets, norm=norm, empty_policy=-1.0)
+        assert d[0, 1] == d[1, 2] == d[2, 1] == -1.0 and d[1, 1] == 0.0 and d[0, 2] == emd(a, b, norm=norm)
+        assert emd(a, jets[1], norm=norm, empty_policy=-1.0) == -1.0
+        nan = emd_matrix(jets, norm=norm, empty_policy=float("nan"))
+        assert np.isnan(nan[0, 1]) and nan[0, 2] == d[0, 2]
+    # energyflow's mask: particles farther than R from the origin are dropped (an event can become empty)
+    far = a.copy()
+    far[:, 1] += 5.0
+    inside = np.hypot(b[:, 1], b[:, 2]) <= 1.0
+    assert 0 < inside.sum() < len(b)
+    assert emd(far, b, mask=True, R=1.0) == pytest.approx(b[inside, 0].sum(), rel=1e-15)
+    near = a[np.hypot(a[:, 1], a[:, 2]) <= 0.7]
+    assert emd(a, b, mask=True, R=0.7) == emd(near, b[np.hypot(b[:, 1], b[:, 2]) <= 0.7], R=0.7)
+
+
+# ----------------------------------------------------------------------------- external distances, plans
+@pytest.mark.parametrize("norm", [False, True])
+def test_external_dists(norm):
+    rng = np.random.default_rng(41 + norm)
+    a, b = event(rng, 8, 2), event(rng, 6, 2)
+    b[2, 0] = 0.0  # zero-weight particles keep their row/column of dists
+    D = rng.random((8, 6)) * 2
+    for R, p in ((1.0, 1.0), (0.5, 2.0)):
+        M = (D / R) ** p
+        value_pot, value_lp = reference_emd(a[:, 0], b[:, 0], M, norm)
+        assert emd(a, b, dists=D, R=R, p=p, norm=norm) == pytest.approx(value_pot, rel=1e-10)
+        assert emd(a[:, 0], b[:, 0], dists=D, R=R, p=p, norm=norm) == pytest.approx(value_lp, rel=1e-7)
+    # the coordinates are not read: dists of the Euclidean distances give the coordinates' EMD
+    D2 = cdist(a[:, 1:], b[:, 1:])
+    assert emd(a, b, dists=D2, norm=norm) == pytest.approx(emd(a, b, norm=norm, periodic_phi=False), rel=1e-12)
+    with pytest.raises(SchemaError, match=r"dists must be \(P_a, P_b\) = \(8, 6\)"):
+        emd(a, b, dists=D.T)
+    with pytest.raises(SchemaError, match="finite distances"):
+        emd(a, b, dists=-D)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0])
+def test_flow_with_the_extra_particle(p):
+    rng = np.random.default_rng(51)
+    a, b = event(rng, 9, 2), event(rng, 12, 2)
+    a[3, 0] = 0.0
+    for x, y in ((a, b), (b, a)):
+        value, flow = emd(x, y, p=p, R=0.6, return_flow=True, flow_with_extra=True)
+        ex, ey = x[:, 0].sum(), y[:, 0].sum()
+        M = np.r_[reference_cost_nd(x[:, 1:], y[:, 1:], 0.6, p)] if ex < ey else reference_cost_nd(x[:, 1:], y[:, 1:], 0.6, p)
+        if ex < ey:  # energyflow's layout: the lighter event's extra particle last, at cost 1
+            assert flow.shape == (len(x) + 1, len(y))
+            M = np.vstack([M, np.ones((1, len(y)))])
+            np.testing.assert_allclose(flow.sum(axis=0), y[:, 0], rtol=1e-12, atol=1e-12)
+            assert flow[-1].sum() == pytest.approx(ey - ex, rel=1e-12)
+        else:
+            assert flow.shape == (len(x), len(y) + 1)
+            M = np.hstack([M, np.ones((len(x), 1))])
+            np.testing.assert_allclose(flow.sum(axis=1), x[:, 0], rtol=1e-12, atol=1e-12)
+        assert (flow * M).sum() == pytest.approx(value, rel=1e-12)
+        import ot
+
+        assert value == pytest.approx(ot.emd2(*(flow.sum(axis=1), flow.sum(axis=0)), M), rel=1e-10)
+    # equal totals or normalised: no extra particle
+    assert emd(a, a[::-1] * [1, 1.01, 1], return_flow=True, flow_with_extra=True)[1].shape == (9, 9)
+    assert emd(a, b, norm=True, return_flow=True, flow_with_extra=True)[1].shape == (9, 12)
+
+
+def test_ties_against_pot_and_linprog():
+    # coordinates on a grid and equal weights: many equal costs, many optimal plans, degenerate pivots
+    rng = np.random.default_rng(61)
+    for norm in (False, True):
+        for sizes in ((5, 5), (12, 8)):
+            a, b = event(rng, sizes[0], 2, ties=True), event(rng, sizes[1], 2, ties=True)
+            M = reference_cost_nd(a[:, 1:], b[:, 1:], 1.0, 1.0)
+            value_pot, value_lp = reference_emd(a[:, 0], b[:, 0], M, norm)
+            assert emd(a, b, norm=norm) == pytest.approx(value_pot, rel=1e-12, abs=1e-12)
+            assert emd(a, b, norm=norm) == pytest.approx(value_lp, rel=1e-8, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- one value per pair
+@pytest.mark.parametrize("kw", [dict(), dict(norm=True, p=0.5), dict(R=0.4, p=2.0, root=True),
+                                dict(gdim=3, periodic_phi=False, norm=True)])
+def test_matrix_entries_are_the_single_distances_bit_for_bit(kw):
+    rng = np.random.default_rng(71)
+    gdim = kw.get("gdim", 2)
+    jets = [event(rng, int(rng.integers(1, 40)), gdim, spread=0.4) for _ in range(9)]
+    jets.append(jets[2].copy())  # a duplicate: exactly 0 from its twin
+    jets[4][:, 0] = jets[5][:, 0].sum() / len(jets[4])  # equal totals: no extra particle
+    d = emd_matrix(jets, **kw)
+    single = np.array([[emd(x, y, **kw) for y in jets] for x in jets])
+    np.fill_diagonal(single, 0.0)
+    assert np.array_equal(d, single)  # emd(X[i], X[j]) for i > j too: emd is symmetric bit for bit
+    assert d[2, 9] == 0.0 and emd(jets[2], jets[9], **kw) == 0.0
+    assert np.array_equal(emd_matrix(jets, n_jobs=2, block_size=3, **kw), d)
+    assert np.array_equal(emd_matrix(jets[:4], jets[4:], **kw), d[:4, 4:])
+    assert np.array_equal(emd_matrix(jets[4:], jets[:4], n_jobs=2, **kw), d[4:, :4])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from jetviz.models.transport import MAX_ITER_REACHED, OPTIMAL, transport
+from jetviz.errors import SchemaError
+from jetviz.models.transport import MARGINAL_RTOL, MAX_ITER_REACHED, OPTIMAL, transport
 
 
 def problem(rng, n, m, kind):
@@ -19,7 +20,7 @@ def problem(rng, n, m, kind):
     return a, b, cost, xa[:, 0], xb[:, 0]
 
 
-@pytest.mark.parametrize("n, m", [(1, 1), (1, 7), (6, 1), (5, 8), (40, 33), (120, 90)])
+@pytest.mark.parametrize("n, m", [(1, 1), (1, 7), (6, 1), (2, 2), (5, 8), (40, 33), (120, 90), (230, 170)])
 @pytest.mark.parametrize("kind", ["random", "integer", "ties"])
 def test_agrees_with_pot(n, m, kind):
     import ot
@@ -68,3 +69,32 @@ def test_bad_shapes_raise():
         transport(np.ones(2), np.ones(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match="n, m ≥ 1"):
         transport(np.ones(0), np.ones(0), np.ones((0, 0)))
+
+
+def test_unequal_marginals_are_refused():
+    # the balanced problem has no plan whose rows sum to a and columns to b when the sums differ:
+    # refuse (as POT's check_marginals and wasserstein's SupplyMismatch do) instead of a broken plan
+    rng = np.random.default_rng(9)
+    a, b, cost, _, _ = problem(rng, 6, 5, "random")
+    for factor in (1.1, 0.5, 1 + 1e-6):
+        with pytest.raises(SchemaError, match="the marginals differ: sum\\(a\\) = .* sum\\(b\\) = "):
+            transport(a, b * factor, cost)
+    # a difference at the level of rounding is accepted, and the plan meets both marginals
+    flow, value, code, _ = transport(a, b * (1 + 0.1 * MARGINAL_RTOL), cost)
+    assert code == OPTIMAL
+    np.testing.assert_allclose(flow.sum(axis=1), a, rtol=1e-9)
+    np.testing.assert_allclose(flow.sum(axis=0), b, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "a, b, cost, match",
+    [
+        (np.array([1.0, 0.0]), np.array([1.0]), np.ones((2, 1)), "a must hold finite weights > 0"),
+        (np.array([1.0]), np.array([-1.0, 2.0]), np.ones((1, 2)), "b must hold finite weights > 0"),
+        (np.array([1.0]), np.array([np.nan]), np.ones((1, 1)), "b must hold finite weights > 0"),
+        (np.array([1.0]), np.array([1.0]), np.array([[np.inf]]), "cost holds NaN or infinite"),
+    ],
+)
+def test_bad_weights_and_costs_raise(a, b, cost, match):
+    with pytest.raises(SchemaError, match=match):
+        transport(a, b, cost)

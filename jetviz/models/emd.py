@@ -1,43 +1,67 @@
 """Energy Mover's Distance (EMD) and its W_p generalisation between jets, by exact optimal transport.
 
-A jet (or an event, or a jet image) is a **weighted point set** in the (η, φ) plane
+A jet (or an event, or a jet image) is a **weighted point set** in a ground space
 (:class:`PointSet`): weights ``(P,)`` ≥ 0 (pT or E in GeV, or pixel intensities) and
-coordinates ``(P, 2)`` = (η, φ) in radians. :func:`from_pt_eta_phi` reads the project's
-``(P, 3)`` = (pT, η, φ) particle arrays, :func:`from_image` / :func:`from_images` the nonzero
-pixels of η–φ images (with :func:`pixel_centres` for the grid). Particles of zero weight take
-no part in the transport (so zero-padded arrays are fine).
+coordinates ``(P, gdim)``; for jets gdim = 2, (η, φ) in radians. :func:`from_pt_eta_phi` reads
+the project's ``(P, 3)`` = (pT, η, φ) particle arrays, :func:`from_image` / :func:`from_images`
+the nonzero pixels of η–φ images (with :func:`pixel_centres` for the grid). Particles of zero
+weight take no part in the transport (so zero-padded arrays are fine).
 
-**Ground distance.** θ_ij = sqrt(Δη² + Δφ²), with Δφ wrapped onto the circle (|Δφ| ≤ π,
-``periodic_phi=True``), and the cost of moving one unit of weight from particle i to particle
-j is c_ij = (θ_ij / R)^p, p > 0 (p = 1 is the EMD of arXiv:1902.02346; the talk of seed 002
-also uses p = 0.5).
+**Event arrays** (energyflow's form) are ``(P, 1 + k)``: the weight, then k coordinate
+columns. ``gdim`` says how many of them form the ground space; further columns (a particle id,
+a charge ...) are ignored. Without ``gdim`` only the unambiguous shape is read: ``(P, 3)`` as
+(pT, y, φ) (``(P, 4)`` as (E, px, py, pz) for ``measure="spherical", coords="cartesian"``);
+any other number of columns is an error naming the shape, never a guess. A 1-d array of
+1 + k numbers is one particle. With ``dists=`` only the weights are read (a 1-d array is then
+the weights).
+
+**Ground distance.** θ_ij is the Euclidean distance in the gdim-dimensional ground space,
+with the coordinate in column ``phi_col`` (2, i.e. φ) taken on the circle (|Δφ| ≤ π) when
+``periodic_phi=True``; or, with ``measure="spherical"``, the angle between the particles'
+momenta (weights are then energies: (pT, y, φ[, m]) rows are converted to (E, p⃗)). An external
+``(P_a, P_b)`` matrix of θ_ij can be given instead (``dists=``, :func:`emd` only). The cost of
+moving one unit of weight from particle i to particle j is c_ij = (θ_ij / R)^p, p > 0 (p = 1 is
+the EMD of arXiv:1902.02346; the talk of seed 002 also uses p = 0.5; energyflow calls p ``beta``).
 
 **Normalised** (``norm=True``): each jet's weights are divided by their sum, and
 
     W = min_f Σ_ij f_ij c_ij,   f_ij ≥ 0,  Σ_j f_ij = w_i/Σw,  Σ_i f_ij = w'_j/Σw'.
 
-**Unnormalised** (``norm=False``, the default: energyflow's ``emd.emd`` definition with its
-default β-free cost term, arXiv:1902.02346 eq. 1)
+**Unnormalised** (``norm=False``, the default: energyflow's ``emd.emd`` / ``emds`` definition,
+arXiv:1902.02346 eq. 1)
 
     W = min_f Σ_ij f_ij c_ij + |Σ_i E_i − Σ_j E'_j|,
         f_ij ≥ 0,  Σ_j f_ij ≤ E_i,  Σ_i f_ij ≤ E'_j,  Σ_ij f_ij = min(Σ E, Σ E'),
 
-in the units of the weights (GeV). It is solved exactly as a balanced problem with one extra
-particle carrying the energy difference on the lighter side at zero cost, the difference
-term being added afterwards. For p = 1 this is a metric when R ≥ θ_max/2 (half the largest
-ground distance that occurs), as in 1902.02346.
+in the units of the weights (GeV): the energy difference is carried by an extra particle on
+the lighter side at θ = R (cost 1 per unit). It is solved exactly as a balanced problem with
+that extra particle at zero cost, |ΣE − ΣE′| being added afterwards (the same value and plans).
+For p = 1 this is a metric when R ≥ θ_max/2 (half the largest ground distance that occurs).
+
+**Empty events** (no particle of weight > 0, after ``mask``): unnormalised, the distance is
+defined — all the other event's weight moves to the extra particle, W = ΣE′ (0 between two
+empty events); normalised it is not (nothing to normalise). ``empty_policy``: None (default)
+= the defined value, an error where there is none; ``"error"`` = always an error; a number =
+that value for every pair with an empty event (energyflow's ``empty_policy``).
 
 **No 1/p root.** The value returned is Σ f c itself, *without* the 1/p power of the textbook
 p-Wasserstein distance (W_p^p for p ≥ 1), as in the talk ("in the present form (no 1/p power)").
-For p ≤ 1, (θ/R)^p is itself a metric on the plane, so this value is a metric on normalised
-jets (a W_1 with the ground metric θ^p); for p > 1 it is not (pass ``root=True`` to get
-(Σ f c)^(1/p), the metric W_p). ``root=True`` applies the same power to the unnormalised value.
+For p ≤ 1, (θ/R)^p is itself a metric, so this value is a metric on normalised jets (a W_1 with
+the ground metric θ^p); for p > 1 it is not (pass ``root=True`` to get (Σ f c)^(1/p), the
+metric W_p). ``root=True`` applies the same power to the unnormalised value.
 
 Every distance is exact: the transport problem is solved by the compiled network simplex of
 :mod:`jetviz.models.transport` (the LEMON algorithm of POT and ``wasserstein``, started from
-the optimal plan of the η projections); a pair it cannot finish within ``num_iter_max`` pivots
-is solved again by POT's network simplex (:func:`ot.emd`), and a solution that neither proves
-optimal (iteration limit, infeasible) raises :class:`EMDSolverError`.
+the optimal plan of the first-coordinate projections); a pair it cannot finish within
+``num_iter_max`` pivots is solved again by POT's network simplex (:func:`ot.emd`), and a
+solution that neither proves optimal raises :class:`EMDSolverError`. Computations are in
+float64 (float32 inputs are read exactly); ``dtype="float32"`` returns float32 results.
+
+**One value per pair.** :func:`emd` and :func:`emd_matrix` validate and pack jets the same
+way and solve each pair with the same compiled code, the two jets always in one canonical
+order (by total weight, then size, then content), so ``emd_matrix(X)[i, j] == emd(X[i], X[j])``
+bit for bit, ``emd(a, b) == emd(b, a)`` bit for bit, and a jet is at distance exactly 0 from
+an identical one.
 
 **Many pairs.** :func:`emd_matrix` computes an ``(N, M)`` matrix between two lists of jets,
 or the symmetric ``(N, N)`` matrix of one list (only i < j is solved; the diagonal is 0). Jets
@@ -48,7 +72,7 @@ copies of the jets) or on a ``dask.distributed`` client (``client=``; the packed
 scattered once). Progress is reported per tile to a ``progress(done_pairs, total_pairs)``
 callback and/or a tqdm bar.
 
-Inputs are never mutated.
+docs/emd.md maps energyflow's ``emd``/``emds`` arguments to these. Inputs are never mutated.
 """
 from __future__ import annotations
 
@@ -62,7 +86,16 @@ import numpy as np
 
 from jetviz.data.kinematics import wrap_phi
 from jetviz.errors import ConfigError, JetvizError, SchemaError
-from jetviz.models.transport import OPTIMAL, pairwise_tile, transport
+from jetviz.models.transport import (
+    EUCLIDEAN,
+    OPTIMAL,
+    SPHERICAL,
+    cost_block,
+    pair_plan,
+    pair_problem,
+    pairwise_tile,
+    transport,
+)
 
 __all__ = [
     "PointSet",
@@ -80,7 +113,6 @@ __all__ = [
     "emd_matrix",
 ]
 
-_TWO_PI = 2.0 * np.pi
 #: Default iteration limit of the network simplex (POT's own default is 100 000, which large
 #: jet images can exceed).
 DEFAULT_NUM_ITER_MAX = 10_000_000
@@ -98,7 +130,7 @@ class PointSet(NamedTuple):
 
     Attributes:
         weights: ``(P,)`` float64 weights ≥ 0 (pT or E in GeV, or pixel intensities).
-        coords: ``(P, 2)`` float64 (η, φ) in radians.
+        coords: ``(P, gdim)`` float64 coordinates; for jets ``(P, 2)`` (η, φ) in radians.
     """
 
     weights: np.ndarray
@@ -107,7 +139,7 @@ class PointSet(NamedTuple):
 
 # ----------------------------------------------------------------------------- building point sets
 def point_set(weights: Any, coords: Any) -> PointSet:
-    """A :class:`PointSet` holding float64 copies of ``weights`` ``(P,)`` and ``coords`` ``(P, 2)`` (η, φ).
+    """A :class:`PointSet` holding float64 copies of ``weights`` ``(P,)`` and ``coords`` ``(P, d)`` (e.g. (η, φ)).
 
     Only the shapes are checked here; values are validated where distances are computed.
     """
@@ -121,8 +153,9 @@ def _arrays(weights: Any, coords: Any) -> tuple[np.ndarray, np.ndarray]:
     c = np.asarray(coords, dtype=np.float64)
     if w.ndim != 1:
         raise SchemaError(f"weights must be a 1-d array (P,), got shape {w.shape}")
-    if c.ndim != 2 or c.shape[1] != 2:
-        raise SchemaError(f"coords must be a (P, 2) array of (eta, phi), got shape {c.shape}")
+    if c.ndim != 2 or c.shape[1] < 1:
+        raise SchemaError(f"coords must be a (P, d) array (d ≥ 1 coordinates per particle, e.g. (eta, phi)), "
+                          f"got shape {c.shape}")
     if len(c) != len(w):
         raise SchemaError(f"weights have {len(w)} entries but coords {len(c)} rows")
     return w, c
@@ -139,18 +172,61 @@ def from_pt_eta_phi(particles: Any) -> PointSet:
     return PointSet(x[:, 0].copy(), x[:, 1:3].copy())
 
 
-def as_point_set(jet: Any) -> PointSet:
+def _unambiguous_columns(cartesian: bool) -> int:
+    return 4 if cartesian else 3
+
+
+def _event_array(x: np.ndarray, gdim: int | None, cartesian: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, coords) views of an energyflow-style ``(P, 1 + k)`` event array (or one ``(1 + k,)`` particle)."""
+    if x.ndim == 1:
+        if x.shape[0] == 0:  # an empty event without columns
+            return x, np.zeros((0, gdim or 0))
+        x = x[None, :]  # one particle
+    if x.ndim != 2:
+        raise SchemaError(f"an event array must be (P, 1 + gdim) rows of (weight, coordinates...), got shape {x.shape}")
+    k = x.shape[1] - 1
+    if gdim is None:
+        need = _unambiguous_columns(cartesian)
+        if x.shape[1] != need:
+            if cartesian:
+                raise SchemaError(
+                    f"an event array of shape {x.shape} is ambiguous: (P, 4) arrays of (E, px, py, pz) are read "
+                    f"without gdim; pass gdim=3 to read (E, px, py, pz) and ignore further columns")
+            raise SchemaError(
+                f"an event array of shape {x.shape} is ambiguous: only a (P, 3) array of (pt, eta, phi) rows is read "
+                f"without gdim; pass gdim (the number of coordinate columns after the weight that form the ground "
+                f"space: gdim=1 for (weight, x) rows, gdim=2 to read (pt, y, phi) and ignore further columns such as a "
+                f"particle id, gdim={max(k, 1)} to use all {k} coordinate columns)")
+        gdim = k
+    elif k < gdim:
+        raise SchemaError(f"an event array of shape {x.shape} has {k} coordinate column(s) after the weight, "
+                          f"fewer than gdim={gdim}")
+    return x[:, 0], x[:, 1 : 1 + gdim]
+
+
+def as_point_set(jet: Any, gdim: int | None = None) -> PointSet:
     """Any accepted jet form as a :class:`PointSet`.
 
     Accepted: a :class:`PointSet` or a ``(weights, coords)`` tuple (a Python ``tuple``, not a
-    list), or an array-like ``(P, 3)`` of (pT, η, φ) rows. The arrays of a tuple are
-    converted to float64 without a copy where they already are (they are only read).
+    list; coords ``(P, d)``), or an array-like event ``(P, 1 + k)`` of (weight, coordinates...)
+    rows — ``(P, 3)`` (pT, η, φ) without ``gdim``; with ``gdim``, the first ``gdim`` coordinate
+    columns (further columns are ignored) — or one particle ``(1 + k,)``. The arrays of a tuple
+    are converted to float64 without a copy where they already are (they are only read).
     """
+    return _as_point_set(jet, gdim, False)
+
+
+def _as_point_set(jet: Any, gdim: int | None, cartesian: bool) -> PointSet:
     if isinstance(jet, tuple):
         if len(jet) != 2:
             raise SchemaError(f"a jet given as a tuple must be (weights, coords), got a tuple of {len(jet)}")
-        return PointSet(*_arrays(*jet))  # no copy: nothing downstream writes into them
-    return from_pt_eta_phi(jet)
+        w, c = _arrays(*jet)  # no copy: nothing downstream writes into them
+        if gdim is not None:
+            if c.shape[1] < gdim:
+                raise SchemaError(f"coords of shape {c.shape} have fewer than gdim={gdim} columns")
+            c = c[:, :gdim]
+        return PointSet(w, c)
+    return PointSet(*_event_array(np.asarray(jet, dtype=np.float64), gdim, cartesian))
 
 
 def pixel_centres(n: int, lo: float, hi: float) -> np.ndarray:
@@ -173,8 +249,8 @@ def from_image(image: Any, eta_centres: Any, phi_centres: Any) -> PointSet:
         phi_centres: ``(n_phi,)`` φ of the pixel centres, radians.
     Returns:
         weights = the nonzero pixel values (float64), coords = their (η, φ) centres, in
-        row-major pixel order. An all-zero image gives an empty point set (which
-        :func:`emd` rejects).
+        row-major pixel order. An all-zero image gives an empty point set (see the module's
+        empty-event policy).
     """
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[0] == 1:
@@ -208,112 +284,260 @@ class _Params(NamedTuple):
     p: float
     norm: bool
     periodic_phi: bool
+    phi_col: int
+    gdim: int | None  # None: read from the jets
+    metric: int  # transport.EUCLIDEAN or transport.SPHERICAL
+    cartesian: bool  # spherical measure on (E, px, py, pz) rows
+    mask: bool
+    empty_policy: Any  # None, "error" or a float
     num_iter_max: int
+    dtype: Any  # np.float64 or np.float32
 
 
-def _params(R: float, p: float, norm: bool, periodic_phi: bool, num_iter_max: int) -> _Params:
-    if not (isinstance(R, (int, float, np.number)) and np.isfinite(R) and R > 0):
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _params(R: float, p: float | None, norm: bool, periodic_phi: bool, num_iter_max: int | None, *,
+            beta: float | None = None, gdim: int | None = None, phi_col: int = 2, measure: str = "euclidean",
+            coords: str = "hadronic", mask: bool = False, empty_policy: Any = None, n_iter_max: int | None = None,
+            dtype: Any = "float64") -> _Params:
+    if not (_number(R) and np.isfinite(R) and R > 0):
         raise ConfigError(f"R must be a finite number > 0, got {R!r}")
-    if not (isinstance(p, (int, float, np.number)) and np.isfinite(p) and p > 0):
-        raise ConfigError(f"p must be a finite number > 0, got {p!r}")
-    if not isinstance(num_iter_max, (int, np.integer)) or num_iter_max < 1:
+    if beta is not None:
+        if p is not None and p != beta:
+            raise ConfigError(f"p={p!r} and beta={beta!r} name the same exponent: give one of them")
+        p = beta
+    p = 1.0 if p is None else p
+    if not (_number(p) and np.isfinite(p) and p > 0):
+        raise ConfigError(f"p must be a finite number > 0 (energyflow calls it beta), got {p!r}")
+    if n_iter_max is not None:
+        if num_iter_max is not None and num_iter_max != n_iter_max:
+            raise ConfigError(f"num_iter_max={num_iter_max!r} and n_iter_max={n_iter_max!r} name the same limit: "
+                              "give one of them")
+        num_iter_max = n_iter_max
+    num_iter_max = DEFAULT_NUM_ITER_MAX if num_iter_max is None else num_iter_max
+    if not isinstance(num_iter_max, (int, np.integer)) or isinstance(num_iter_max, bool) or num_iter_max < 1:
         raise ConfigError(f"num_iter_max must be a positive integer, got {num_iter_max!r}")
-    return _Params(float(R), float(p), bool(norm), bool(periodic_phi), int(num_iter_max))
+    if gdim is not None and (not isinstance(gdim, (int, np.integer)) or isinstance(gdim, bool) or gdim < 1):
+        raise ConfigError(f"gdim must be an integer ≥ 1 (the dimension of the ground space) or None, got {gdim!r}")
+    if not isinstance(phi_col, (int, np.integer)) or isinstance(phi_col, bool) or phi_col < 1:
+        raise ConfigError(f"phi_col must be an integer ≥ 1 (the event column of phi; 0 is the weight), got {phi_col!r}")
+    if measure not in ("euclidean", "spherical"):
+        raise ConfigError(f"measure must be 'euclidean' or 'spherical', got {measure!r}")
+    if coords not in ("hadronic", "cartesian"):
+        raise ConfigError(f"coords must be 'hadronic' (pt, y, phi[, m]) or 'cartesian' (E, px, py, pz), got {coords!r}")
+    spherical = measure == "spherical"
+    if coords == "cartesian" and not spherical:
+        raise ConfigError("coords='cartesian' (E, px, py, pz) needs measure='spherical' (the angle between momenta)")
+    if spherical and mask:
+        raise ConfigError("mask (drop particles farther than R from the origin) needs measure='euclidean'")
+    if spherical:
+        if coords == "cartesian" and gdim not in (None, 3):
+            raise ConfigError(f"coords='cartesian' reads the 3 columns (px, py, pz) after E: gdim must be 3, got {gdim}")
+        if coords == "hadronic" and gdim not in (None, 2, 3):
+            raise ConfigError(f"measure='spherical' with coords='hadronic' reads (y, phi) or (y, phi, m): gdim must "
+                              f"be 2 or 3, got {gdim}")
+    if not (empty_policy is None or empty_policy == "error" or (_number(empty_policy) and not isinstance(empty_policy, str))):
+        raise ConfigError(f"empty_policy must be None (the defined value), 'error' or a number, got {empty_policy!r}")
+    try:
+        out_dtype = np.dtype(dtype)
+    except TypeError:
+        out_dtype = None
+    if out_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ConfigError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return _Params(float(R), float(p), bool(norm), bool(periodic_phi) and not spherical, int(phi_col),
+                   None if gdim is None else int(gdim), SPHERICAL if spherical else EUCLIDEAN, coords == "cartesian",
+                   bool(mask), None if empty_policy is None else (empty_policy if empty_policy == "error"
+                                                                   else float(empty_policy)),
+                   int(num_iter_max), out_dtype.type)
+
+
+def _phi_dim(params: _Params, gdim: int) -> int:
+    """Index of the periodic coordinate, −1 for none; checks that phi_col lies in the ground space."""
+    if not params.periodic_phi:
+        return -1
+    if params.phi_col > gdim:
+        raise ConfigError(
+            f"periodic_phi=True wraps event column phi_col={params.phi_col}, but the ground space has gdim={gdim} "
+            f"coordinate column(s): pass periodic_phi=False (energyflow's default), or phi_col ≤ {gdim}")
+    return params.phi_col - 1
 
 
 class _Jet(NamedTuple):
-    """A validated jet: only particles of weight > 0, φ wrapped where periodic."""
+    """A validated jet: only particles of weight > 0 (after the mask), periodic coordinates wrapped."""
 
     w: np.ndarray  # (Q,) weights > 0, divided by their sum when normalised
-    eta: np.ndarray  # (Q,)
-    phi: np.ndarray  # (Q,)
-    total: float  # sum of the raw weights
+    X: np.ndarray  # (Q, gdim) C-contiguous ground-space coordinates (unit 3-vectors when spherical)
+    total: float  # sum of the raw weights (after the mask)
     keep: np.ndarray  # (Q,) indices of these particles in the input
     size: int  # P, particles in the input (zero weights included)
+    problem: str  # why the jet is empty ("" when it is not)
 
 
-def _prepare(jet: Any, norm: bool, periodic_phi: bool, name: str = "jet") -> _Jet:
+def _read(jet: Any, params: _Params, name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        w, c = as_point_set(jet)
+        return _as_point_set(jet, params.gdim, params.cartesian)
     except SchemaError as error:
         raise SchemaError(f"{name}: {error}") from None
-    if len(w) == 0:
-        raise SchemaError(f"{name} is empty: it has no particles")
+
+
+def _to_sphere(w: np.ndarray, c: np.ndarray, cartesian: bool, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(weights E, unit momentum directions (Q, 3)) of particles given as (E; px, py, pz) or (pT; y, phi[, m])."""
+    if cartesian:
+        energy, p3 = w, c
+    else:
+        pt, y, phi = w, c[:, 0], c[:, 1]
+        mt = np.sqrt(pt * pt + c[:, 2] ** 2) if c.shape[1] > 2 else pt
+        energy = mt * np.cosh(y)
+        p3 = np.stack([pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(y)], axis=1)
+    norm = np.sqrt((p3 * p3).sum(axis=1))
+    if (norm == 0).any():
+        raise SchemaError(f"{name} has {int((norm == 0).sum())} particles with zero momentum: they have no direction "
+                          "on the sphere")
+    return np.ascontiguousarray(energy, dtype=np.float64), np.ascontiguousarray(p3 / norm[:, None])
+
+
+def _prepare(jet: Any, params: _Params, gdim: int, phi_dim: int, name: str = "jet") -> _Jet:
+    w, c = _read(jet, params, name)
+    if c.shape[1] != gdim and len(w):
+        raise SchemaError(f"{name} has {c.shape[1]} coordinate column(s) but the other jets {gdim}")
     bad = ~np.isfinite(w)
     if bad.any():
         raise SchemaError(f"{name} has {int(bad.sum())} NaN or infinite weights (first at index {int(np.argmax(bad))})")
     bad = ~np.isfinite(c).all(axis=1)
     if bad.any():
-        raise SchemaError(
-            f"{name} has {int(bad.sum())} particles with NaN or infinite (eta, phi) "
-            f"(first at index {int(np.argmax(bad))})"
-        )
+        label = "(eta, phi)" if gdim == 2 else "coordinates"
+        raise SchemaError(f"{name} has {int(bad.sum())} particles with NaN or infinite {label} "
+                          f"(first at index {int(np.argmax(bad))})")
     if (w < 0).any():
         raise SchemaError(f"{name} has {int((w < 0).sum())} negative weights (first at index {int(np.argmax(w < 0))})")
-    keep = np.flatnonzero(w > 0)
-    total = float(w.sum())
-    if len(keep) == 0 or not total > 0:
-        raise SchemaError(f"{name} has zero total weight: all its {len(w)} weights are 0")
-    wk = w[keep]
-    if norm:
+    X = c.reshape(len(w), gdim)
+    if phi_dim >= 0:
+        X = X.copy()
+        X[:, phi_dim] = wrap_phi(X[:, phi_dim])
+    selected = w > 0
+    if params.mask:  # energyflow's mask: drop particles farther than R from the origin
+        selected &= (X * X).sum(axis=1) <= params.R * params.R
+    keep = np.flatnonzero(selected)
+    wk, Xk = w[keep], X[keep]
+    if params.metric == SPHERICAL and len(keep):
+        wk, Xk = _to_sphere(wk, Xk, params.cartesian, name)
+    total = float(wk.sum())
+    problem = ""
+    if len(w) == 0:
+        problem = f"{name} is empty: it has no particles"
+    elif len(keep) == 0 or not total > 0:
+        problem = (f"{name} has zero total weight: all its {len(w)} weights are 0" if not (w > 0).any()
+                   else f"{name} has no particle within R={params.R:g} of the origin (mask=True)")
+    if problem:
+        return _Jet(np.zeros(0), np.zeros((0, 3 if params.metric == SPHERICAL else gdim)), 0.0, keep[:0], len(w), problem)
+    if params.norm:
         wk = wk / total
-    eta = np.ascontiguousarray(c[keep, 0])
-    phi = wrap_phi(c[keep, 1]) if periodic_phi else np.ascontiguousarray(c[keep, 1])
-    return _Jet(wk, eta, phi, total, keep, len(w))
+    return _Jet(np.ascontiguousarray(wk, dtype=np.float64), np.ascontiguousarray(Xk, dtype=np.float64), total, keep,
+                len(w), "")
 
 
-# ----------------------------------------------------------------------------- cost and solver
-def _cost(
-    eta_a: np.ndarray, phi_a: np.ndarray, eta_b: np.ndarray, phi_b: np.ndarray, R: float, p: float, periodic: bool
-) -> np.ndarray:
-    """C-contiguous ``(Q_a, Q_b)`` float64 cost (θ/R)^p; φ of periodic inputs already in (−π, π]."""
-    d = np.subtract.outer(eta_a, eta_b)
-    d *= d
-    f = np.subtract.outer(phi_a, phi_b)
-    if periodic:
-        np.abs(f, out=f)  # < 2π for wrapped inputs
-        np.subtract(_TWO_PI, f, out=f, where=f > np.pi)  # exact for small differences
-    f *= f
-    d += f  # θ²
-    if p == 1.0:
-        np.sqrt(d, out=d)
-        if R != 1.0:
-            d /= R
-    elif p == 2.0:
-        if R != 1.0:
-            d /= R * R
-    else:
-        if R != 1.0:
-            d /= R * R
-        np.power(d, 0.5 * p, out=d)
-    return d
+def _ground_dim(labelled: list[tuple[str, Any]], params: _Params) -> int:
+    """The ground-space dimension: ``gdim``, or the one every jet's shape gives unambiguously."""
+    if params.metric == SPHERICAL and params.cartesian:
+        return 3
+    if params.gdim is not None:
+        return params.gdim
+    found, first = None, None
+    for label, jet in labelled:
+        w, c = _read(jet, params, label)
+        if len(w) == 0 and c.shape[1] == 0:
+            continue  # an empty event without columns says nothing
+        if found is None:
+            found, first = c.shape[1], label
+        elif c.shape[1] != found:
+            raise SchemaError(f"{label} has {c.shape[1]} coordinate column(s) but {first} has {found}: pass gdim")
+    return 2 if found is None else found
 
 
+def _empty_check(jets: list[_Jet], params: _Params) -> None:
+    """Raise for empty jets where the policy says so."""
+    for jet in jets:
+        if jet.problem:
+            if params.empty_policy == "error":
+                raise SchemaError(f"{jet.problem} (empty_policy='error')")
+            if params.empty_policy is None and params.norm:
+                raise SchemaError(f"{jet.problem}: the normalised EMD to an empty event is undefined (pass "
+                                  "empty_policy=<a number>, e.g. float('nan'), to get that number for such pairs)")
+
+
+# ----------------------------------------------------------------------------- ground distances
 def _check_coords(coords: Any, name: str) -> np.ndarray:
     c = np.asarray(coords, dtype=np.float64)
-    if c.ndim != 2 or c.shape[1] != 2:
-        raise SchemaError(f"{name} must be a (P, 2) array of (eta, phi), got shape {c.shape}")
+    if c.ndim != 2 or c.shape[1] < 1:
+        raise SchemaError(f"{name} must be a (P, d) array of coordinates (e.g. (eta, phi)), got shape {c.shape}")
     if not np.isfinite(c).all():
         raise SchemaError(f"{name} holds NaN or infinite values")
     return c
 
 
-def ground_distance(coords_a: Any, coords_b: Any, R: float = 1.0, periodic_phi: bool = True) -> np.ndarray:
-    """θ_ij / R ``(P_a, P_b)`` between (η, φ) coordinates ``(P_a, 2)`` and ``(P_b, 2)`` (radians).
+def ground_distance(coords_a: Any, coords_b: Any, R: float = 1.0, periodic_phi: bool = True,
+                    phi_col: int = 2) -> np.ndarray:
+    """θ_ij / R ``(P_a, P_b)`` between coordinates ``(P_a, d)`` and ``(P_b, d)`` (e.g. (η, φ), radians).
 
-    θ_ij = sqrt(Δη² + Δφ²) with Δφ wrapped into [−π, π] when ``periodic_phi``.
+    θ_ij is the Euclidean distance, with coordinate ``phi_col − 1`` (φ) wrapped into [−π, π]
+    when ``periodic_phi``.
     """
-    return cost_matrix(coords_a, coords_b, R=R, p=1.0, periodic_phi=periodic_phi)
+    return cost_matrix(coords_a, coords_b, R=R, p=1.0, periodic_phi=periodic_phi, phi_col=phi_col)
 
 
-def cost_matrix(coords_a: Any, coords_b: Any, R: float = 1.0, p: float = 1.0, periodic_phi: bool = True) -> np.ndarray:
-    """Transport cost c_ij = (θ_ij / R)^p ``(P_a, P_b)`` between ``(P_a, 2)`` and ``(P_b, 2)`` (η, φ)."""
-    params = _params(R, p, True, periodic_phi, 1)
+def cost_matrix(coords_a: Any, coords_b: Any, R: float = 1.0, p: float = 1.0, periodic_phi: bool = True,
+                phi_col: int = 2) -> np.ndarray:
+    """Transport cost c_ij = (θ_ij / R)^p ``(P_a, P_b)`` between ``(P_a, d)`` and ``(P_b, d)`` coordinates.
+
+    The formula of the solver's own cost matrices (:func:`jetviz.models.transport.cost_block`).
+    """
+    params = _params(R, p, True, periodic_phi, 1, phi_col=phi_col)
     a = _check_coords(coords_a, "coords_a")
     b = _check_coords(coords_b, "coords_b")
-    wrap = wrap_phi if periodic_phi else np.ascontiguousarray
-    eta_a, eta_b = np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(b[:, 0])
-    return _cost(eta_a, wrap(a[:, 1]), eta_b, wrap(b[:, 1]), params.R, params.p, params.periodic_phi)
+    if a.shape[1] != b.shape[1]:
+        raise SchemaError(f"coords_a has {a.shape[1]} columns but coords_b {b.shape[1]}")
+    phi_dim = _phi_dim(params, a.shape[1])
+    if phi_dim >= 0:
+        a, b = a.copy(), b.copy()
+        a[:, phi_dim], b[:, phi_dim] = wrap_phi(a[:, phi_dim]), wrap_phi(b[:, phi_dim])
+    return cost_block(np.ascontiguousarray(a), np.ascontiguousarray(b), EUCLIDEAN, phi_dim, params.R, params.p)
+
+
+# ----------------------------------------------------------------------------- packing and the POT fallback
+class _Packed(NamedTuple):
+    """Validated jets in flat arrays: jet k is ``[offsets[k], offsets[k+1])``."""
+
+    w: np.ndarray  # (T,)
+    X: np.ndarray  # (T, gdim)
+    offsets: np.ndarray  # (K + 1,)
+    totals: np.ndarray  # (K,)
+    rank: np.ndarray  # (K,) canonical order of the jets (pairs are solved lower rank → higher rank)
+    group: np.ndarray  # (K,) equal for identical jets (distance exactly 0)
+    empty: np.ndarray  # (K,) bool
+
+
+def _pack(prepared: list[_Jet], gdim: int) -> _Packed:
+    offsets = np.zeros(len(prepared) + 1, dtype=np.int64)
+    np.cumsum([len(j.w) for j in prepared], out=offsets[1:])
+    keys = [(j.total, len(j.w), j.w.tobytes(), j.X.tobytes()) for j in prepared]
+    order = sorted(range(len(prepared)), key=keys.__getitem__)
+    rank = np.empty(len(prepared), dtype=np.int64)
+    rank[order] = np.arange(len(prepared))
+    group = np.empty(len(prepared), dtype=np.int64)
+    for position, k in enumerate(order):
+        same = position and keys[k] == keys[order[position - 1]] and not prepared[k].problem
+        group[k] = group[order[position - 1]] if same else position  # empty jets: see empty_policy
+    return _Packed(
+        np.concatenate([j.w for j in prepared]) if prepared else np.zeros(0),
+        np.concatenate([j.X.reshape(-1, gdim) for j in prepared]) if prepared else np.zeros((0, gdim)),
+        offsets,
+        np.array([j.total for j in prepared], dtype=np.float64),
+        rank,
+        group,
+        np.array([bool(j.problem) for j in prepared], dtype=bool),
+    )
 
 
 _RESULT_CODES = {
@@ -345,10 +569,8 @@ def _get_solver() -> Callable:
 
     ``a``, ``b``: float64 ``(P,)``, ``(Q,)`` > 0 of equal sums; ``M``: C-contiguous float64
     ``(P, Q)``; result code 1 = optimal. Uses the compiled ``ot.lp.emd_wrap.emd_c`` directly
-    where it answers a small known problem correctly (measured ~1.35× faster per 50×50 pair
-    than :func:`ot.emd`, which wraps the same solver in backend and marginal checks);
-    otherwise (a POT whose private signature changed) the public :func:`ot.emd`. POT is
-    imported on first use (it is slow to import).
+    where it answers a small known problem correctly; otherwise (a POT whose private signature
+    changed) the public :func:`ot.emd`. POT is imported on first use (it is slow to import).
     """
     global _solver
     if _solver is None:
@@ -363,140 +585,224 @@ def _get_solver() -> Callable:
     return _solver
 
 
-def _solve_pair(a: _Jet, b: _Jet, params: _Params, return_flow: bool, compiled: bool = True):
-    """(value, flow or None) for one pair of prepared jets; value has no 1/p root.
-
-    ``compiled``: try :func:`jetviz.models.transport.transport` first (POT's solver if it
-    reaches the pivot limit); False: POT's solver only.
-    """
-    M = _cost(a.eta, a.phi, b.eta, b.phi, params.R, params.p, params.periodic_phi)
-    wa, wb = a.w, b.w
-    extra = 0.0
-    dummy = 0  # +1: extra row (a lighter), -1: extra column (b lighter)
-    if not params.norm:
-        diff = b.total - a.total
-        if diff > 0:
-            wa = np.append(wa, diff)
-            M = np.concatenate([M, np.zeros((1, M.shape[1]))], axis=0)
-            dummy = 1
-        elif diff < 0:
-            wb = np.append(wb, -diff)
-            M = np.concatenate([M, np.zeros((M.shape[0], 1))], axis=1)
-            dummy = -1
-        extra = abs(diff)
-    wb = wb * (wa.sum() / wb.sum())  # equal masses to the last bit, as ot.emd does
-    code = 0
-    if compiled:
-        eta_a, eta_b = a.eta, b.eta  # the start orders particles by η; the extra particle goes last
-        if dummy == 1:
-            eta_a = np.append(eta_a, np.inf)
-        elif dummy == -1:
-            eta_b = np.append(eta_b, np.inf)
-        G, cost, code, _pivots = transport(wa, wb, M, params.num_iter_max, eta_a, eta_b)
-    if code != OPTIMAL:  # the pivot limit: let POT's solver try with the same limit
-        G, cost, code = _get_solver()(wa, wb, M, params.num_iter_max)
+def _pot_pair(packed: _Packed, s: int, t: int, params: _Params, phi_dim: int) -> tuple[float, np.ndarray]:
+    """(value, plan) of packed pair s → t by POT's solver on exactly the problem the compiled solver saw."""
+    a, b, C, extra = pair_problem(packed.w, packed.X, packed.totals, packed.offsets, s, t, params.metric, phi_dim,
+                                  params.R, params.p, params.norm)
+    G, cost, code = _get_solver()(a, b, C, params.num_iter_max)
     if code != 1:
         raise EMDSolverError(
-            f"optimal transport between jets of {len(a.w)} and {len(b.w)} particles failed: "
+            f"optimal transport between jets of {len(a)} and {len(b)} particles failed: "
             f"{_RESULT_CODES.get(code, f'solver result code {code}')} (num_iter_max={params.num_iter_max})"
         )
-    value = cost + extra
-    if not return_flow:
-        return value, None
-    if dummy == 1:
-        G = G[:-1]
-    elif dummy == -1:
-        G = G[:, :-1]
-    flow = np.zeros((a.size, b.size))
-    flow[np.ix_(a.keep, b.keep)] = G
-    return value, flow
+    return cost + extra, G
 
 
+def _finish(value: float, params: _Params, root: bool):
+    """The value as returned: the root (by the same array power as :func:`emd_matrix`, whose
+    vectorised pow can differ from ``math.pow`` in the last bit) and the output type."""
+    value = np.array([value], dtype=np.float64)
+    if root:
+        np.power(value, 1.0 / params.p, out=value)
+    return float(value[0]) if params.dtype is np.float64 else params.dtype(value[0])
+
+
+# ----------------------------------------------------------------------------- one pair
 def emd(
     jet_a: Any,
     jet_b: Any,
     *,
     R: float = 1.0,
-    p: float = 1.0,
+    p: float | None = None,
     norm: bool = False,
     root: bool = False,
     periodic_phi: bool = True,
     return_flow: bool = False,
-    num_iter_max: int = DEFAULT_NUM_ITER_MAX,
-) -> float | tuple[float, np.ndarray]:
+    flow_with_extra: bool = False,
+    num_iter_max: int | None = None,
+    beta: float | None = None,
+    gdim: int | None = None,
+    phi_col: int = 2,
+    measure: str = "euclidean",
+    coords: str = "hadronic",
+    mask: bool = False,
+    dists: Any = None,
+    empty_policy: Any = None,
+    n_iter_max: int | None = None,
+    dtype: Any = "float64",
+) -> Any:
     """EMD / W_p between two jets (see the module docstring for the definitions).
 
     Arguments:
         jet_a, jet_b: jets as :class:`PointSet` / ``(weights, coords)`` tuples (weights
-            ``(P,)`` ≥ 0, coords ``(P, 2)`` (η, φ) radians) or ``(P, 3)`` (pT, η, φ) arrays.
-        R: jet radius dividing the angular distance, > 0.
-        p: power of the cost (θ/R)^p, > 0.
+            ``(P,)`` ≥ 0, coords ``(P, d)``), event arrays ``(P, 1 + k)`` of (weight,
+            coordinates...) rows (``(P, 3)`` = (pT, η, φ) without ``gdim``), or one particle
+            ``(1 + k,)``. With ``dists``: 1-d weights ``(P,)`` or event arrays (column 0 read).
+        R: divides the ground distance, > 0 (the jet radius).
+        p: power of the cost (θ/R)^p, > 0 (default 1); ``beta`` is energyflow's name for it.
         norm: divide each jet's weights by their sum (pure transport); otherwise the
-            unnormalised EMD with the energy-difference term |ΣE − ΣE'|.
+            unnormalised EMD with the energy-difference term |ΣE − ΣE′|.
         root: return value^(1/p) (the textbook W_p); default False, the talk's form.
-        periodic_phi: wrap Δφ onto the circle (turn off only for local, non-angular
-            coordinates such as a jet image patch wider than π).
+        periodic_phi: take event column ``phi_col`` (default 2, φ) on the circle. jetviz's
+            default is True (energyflow's False: the same for jets whose φ differences are < π).
         return_flow: also return the transport plan.
-        num_iter_max: iteration limit of the network simplex.
+        flow_with_extra: with ``return_flow``, append the extra particle's row (jet_a lighter)
+            or column (jet_b lighter) to the plan, as energyflow returns it (unnormalised
+            jets of unequal totals only).
+        num_iter_max: iteration limit of the network simplex (default
+            :data:`DEFAULT_NUM_ITER_MAX`); ``n_iter_max`` is energyflow's name for it.
+        gdim: number of coordinate columns forming the ground space (any ≥ 1); further columns
+            of event arrays are ignored. None: read from the jets where unambiguous.
+        phi_col: event column of φ (0 is the weight) for ``periodic_phi``; ≤ gdim.
+        measure: ``"euclidean"`` or ``"spherical"`` (angle between momenta; weights become
+            energies; ``periodic_phi`` has no effect).
+        coords: with ``measure="spherical"``: ``"hadronic"`` rows (pT, y, φ[, m]) (gdim 2, or 3
+            with the mass) or ``"cartesian"`` rows (E, px, py, pz).
+        mask: drop particles farther than R from the origin of the ground space (energyflow's ``mask``).
+        dists: ``(P_a, P_b)`` ground distances θ_ij ≥ 0 between the particles (all of them,
+            zero weights included) instead of coordinates; the cost is (θ/R)^p and the extra
+            particle, unnormalised, sits at θ = R as always.
+        empty_policy: None (the defined value where there is one, else an error), ``"error"``,
+            or a number returned for a pair with an empty event.
+        dtype: ``"float64"`` or ``"float32"``: the type of the results (computed in float64).
     Returns:
-        the distance (float; dimensionless when ``norm``, in the weights' units otherwise),
-        and with ``return_flow`` the plan ``(P_a, P_b)``: f_ij moved from particle i of jet_a
-        to particle j of jet_b (normalised units when ``norm``, else the weights' units;
-        rows/columns of zero-weight particles are 0; the energy difference, which goes
-        nowhere, is not part of it). Σ f_ij c_ij is the value (minus |ΣE − ΣE'| when not
+        the distance (a float or np.float32; dimensionless when ``norm``, in the weights' units
+        otherwise), and with ``return_flow`` the plan ``(P_a, P_b)``: f_ij moved from particle i
+        of jet_a to particle j of jet_b (normalised units when ``norm``, else the weights' units;
+        rows/columns of zero-weight or masked particles are 0); with ``flow_with_extra`` plus
+        the extra particle's row or column. Σ f_ij c_ij is the value (minus |ΣE − ΣE′| when not
         ``norm``; before any root).
     Raises:
-        SchemaError: empty jet, zero total weight, negative or non-finite weights, non-finite
-            coordinates, wrong shapes.
-        ConfigError: R ≤ 0, p ≤ 0, bad num_iter_max.
+        SchemaError: ambiguous or wrong shapes, negative or non-finite weights, non-finite
+            coordinates, an empty jet where the policy says so.
+        ConfigError: R ≤ 0, p ≤ 0, bad num_iter_max, gdim, phi_col, measure, coords, dtype.
         EMDSolverError: the solver did not reach a proven optimum.
     """
-    params = _params(R, p, norm, periodic_phi, num_iter_max)
-    a = _prepare(jet_a, params.norm, params.periodic_phi, "jet_a")
-    b = _prepare(jet_b, params.norm, params.periodic_phi, "jet_b")
-    value, flow = _solve_pair(a, b, params, return_flow)
-    if root:
-        value = value ** (1.0 / params.p)
-    return (value, flow) if return_flow else value
+    params = _params(R, p, norm, periodic_phi, num_iter_max, beta=beta, gdim=gdim, phi_col=phi_col, measure=measure,
+                     coords=coords, mask=mask, empty_policy=empty_policy, n_iter_max=n_iter_max, dtype=dtype)
+    if dists is not None:
+        return _emd_dists(jet_a, jet_b, dists, params, root, return_flow, flow_with_extra)
+    ground = _ground_dim([("jet_a", jet_a), ("jet_b", jet_b)], params)
+    phi_dim = _phi_dim(params, ground)
+    a = _prepare(jet_a, params, ground, phi_dim, "jet_a")
+    b = _prepare(jet_b, params, ground, phi_dim, "jet_b")
+    _empty_check([a, b], params)
+    packed = _pack([a, b], 3 if params.metric == SPHERICAL else ground)
+    swap = bool(packed.rank[1] < packed.rank[0])  # the canonical order, as in emd_matrix
+    s, t = (1, 0) if swap else (0, 1)
+    if packed.group[0] == packed.group[1]:  # identical jets: exactly 0, the identity plan
+        value, G = 0.0, np.diag(a.w)
+    elif packed.empty.any() and isinstance(params.empty_policy, float):
+        value, G = params.empty_policy, np.zeros((0, 0))
+    else:
+        value, code, G = pair_plan(packed.w, packed.X, packed.totals, packed.offsets, s, t, params.metric, phi_dim,
+                                   params.R, params.p, params.norm, params.num_iter_max)
+        if code != OPTIMAL:  # the pivot limit: let POT's solver try with the same limit
+            value, G = _pot_pair(packed, s, t, params, phi_dim)
+    value = _finish(value, params, root)
+    if not return_flow:
+        return value
+    if swap:
+        G = G.T
+    return value, _full_flow(G, a, b, params, flow_with_extra)
+
+
+def _full_flow(G: np.ndarray, a: _Jet, b: _Jet, params: _Params, with_extra: bool) -> np.ndarray:
+    """The plan over the input particles of both jets (+ the extra particle's row or column)."""
+    qa, qb = len(a.w), len(b.w)
+    extra_row = extra_col = False
+    if not params.norm and not (params.empty_policy is not None and (a.problem or b.problem)):
+        extra_row, extra_col = b.total > a.total, a.total > b.total
+    if G.shape == (0, 0) and (qa or qb) and (extra_row or extra_col):  # one jet empty: all to the extra particle
+        G = np.zeros((qa + extra_row, qb + extra_col))
+        if extra_row:
+            G[qa, :] = b.w
+        else:
+            G[:, qb] = a.w
+    rows = a.size + (with_extra and extra_row)
+    cols = b.size + (with_extra and extra_col)
+    flow = np.zeros((rows, cols))
+    if G.size:
+        flow[np.ix_(a.keep, b.keep)] = G[:qa, :qb]
+        if with_extra and extra_row:
+            flow[a.size, b.keep] = G[qa, :qb]
+        if with_extra and extra_col:
+            flow[a.keep, b.size] = G[:qa, qb]
+    return flow.astype(params.dtype, copy=False)
+
+
+def _dists_weights(jet: Any, name: str) -> np.ndarray:
+    if isinstance(jet, tuple):
+        w = _arrays(*jet)[0]
+    else:
+        x = np.asarray(jet, dtype=np.float64)
+        if x.ndim == 2:
+            w = x[:, 0]
+        elif x.ndim == 1:
+            w = x
+        else:
+            raise SchemaError(f"{name}: with dists, give weights (P,) or an event array (P, 1 + k), got shape {x.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise SchemaError(f"{name} has negative or non-finite weights")
+    return w
+
+
+def _emd_dists(jet_a, jet_b, dists, params: _Params, root: bool, return_flow: bool, with_extra: bool):
+    """:func:`emd` on an external matrix of ground distances."""
+    wa, wb = _dists_weights(jet_a, "jet_a"), _dists_weights(jet_b, "jet_b")
+    D = np.asarray(dists, dtype=np.float64)
+    if D.shape != (len(wa), len(wb)):
+        raise SchemaError(f"dists must be (P_a, P_b) = ({len(wa)}, {len(wb)}), got shape {D.shape}")
+    if not np.isfinite(D).all() or (D < 0).any():
+        raise SchemaError("dists must hold finite distances ≥ 0")
+    ka, kb = np.flatnonzero(wa > 0), np.flatnonzero(wb > 0)
+    total_a, total_b = float(wa.sum()), float(wb.sum())
+    jets = []
+    for name, w, keep, total in (("jet_a", wa, ka, total_a), ("jet_b", wb, kb, total_b)):
+        problem = "" if len(keep) else (f"{name} is empty: it has no particles" if len(w) == 0
+                                        else f"{name} has zero total weight: all its {len(w)} weights are 0")
+        jets.append(_Jet(w[keep] / total if params.norm and total > 0 else w[keep], np.zeros((len(keep), 0)),
+                         total, keep, len(w), problem))
+    a, b = jets
+    _empty_check(jets, params)
+    if a.problem or b.problem:
+        value = params.empty_policy if isinstance(params.empty_policy, float) else abs(total_a - total_b)
+        G = np.zeros((0, 0))
+    else:
+        C = (D[np.ix_(ka, kb)] / params.R) ** params.p
+        sa, sb, extra = a.w, b.w, 0.0
+        if not params.norm and total_a != total_b:
+            extra = abs(total_b - total_a)
+            if total_b > total_a:
+                sa, C = np.append(sa, extra), np.vstack([C, np.zeros((1, C.shape[1]))])
+            else:
+                sb, C = np.append(sb, extra), np.hstack([C, np.zeros((C.shape[0], 1))])
+        sb = sb * (sa.sum() / sb.sum())
+        G, cost, code, _ = transport(sa, sb, C, params.num_iter_max)
+        if code != OPTIMAL:
+            G, cost, code = _get_solver()(sa, sb, np.ascontiguousarray(C), params.num_iter_max)
+            if code != 1:
+                raise EMDSolverError(f"optimal transport on the given dists failed: "
+                                     f"{_RESULT_CODES.get(code, f'solver result code {code}')}")
+        value = cost + extra
+    value = _finish(value, params, root)
+    return (value, _full_flow(G, a, b, params, with_extra)) if return_flow else value
 
 
 # ----------------------------------------------------------------------------- many pairs
-class _Packed(NamedTuple):
-    """Validated jets in flat arrays: jet k is ``[offsets[k], offsets[k+1])``."""
-
-    w: np.ndarray
-    eta: np.ndarray
-    phi: np.ndarray
-    offsets: np.ndarray
-    totals: np.ndarray
-
-    def jet(self, k: int) -> _Jet:
-        s, e = self.offsets[k], self.offsets[k + 1]
-        return _Jet(self.w[s:e], self.eta[s:e], self.phi[s:e], float(self.totals[k]), _EMPTY, 0)
-
-
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
-def _pack(jets: Any, params: _Params, name: str) -> _Packed:
+def _prepare_all(jets: Any, params: _Params, name: str) -> list:
     if isinstance(jets, np.ndarray):
-        if jets.ndim != 3 or jets.shape[2] != 3:
-            raise SchemaError(f"{name} as an array must be (N, P, 3) of (pt, eta, phi), got shape {jets.shape}")
-    elif isinstance(jets, (str, bytes, tuple)) or not isinstance(jets, Iterable):
+        if jets.ndim != 3:
+            raise SchemaError(f"{name} as an array must be (N, P, 1 + gdim) events, e.g. (N, P, 3) of (pt, eta, phi), "
+                              f"got shape {jets.shape}")
+        return list(jets)
+    if isinstance(jets, (str, bytes, tuple)) or not isinstance(jets, Iterable):
         # a tuple would be ambiguous with one (weights, coords) jet
         raise SchemaError(f"{name} must be a list of jets or an (N, P, 3) array, got {type(jets).__name__}")
-    prepared = [_prepare(jet, params.norm, params.periodic_phi, f"{name}[{k}]") for k, jet in enumerate(jets)]
-    if not prepared:
+    jets = list(jets)
+    if not jets:
         raise SchemaError(f"{name} holds no jets")
-    offsets = np.zeros(len(prepared) + 1, dtype=np.int64)
-    np.cumsum([len(j.w) for j in prepared], out=offsets[1:])
-    return _Packed(
-        np.concatenate([j.w for j in prepared]),
-        np.concatenate([j.eta for j in prepared]),
-        np.concatenate([j.phi for j in prepared]),
-        offsets,
-        np.array([j.total for j in prepared]),
-    )
+    return jets
 
 
 Tile = tuple[int, int, int, int]  # rows [r0, r1), columns [c0, c1)
@@ -520,23 +826,13 @@ def _tiles(n_a: int, n_b: int, symmetric: bool, side: int) -> list[Tile]:
     return tiles
 
 
-def _join(packed_a: _Packed, packed_b: _Packed) -> _Packed:
-    """One pack holding the jets of ``packed_a`` then those of ``packed_b``."""
-    return _Packed(
-        np.concatenate([packed_a.w, packed_b.w]),
-        np.concatenate([packed_a.eta, packed_b.eta]),
-        np.concatenate([packed_a.phi, packed_b.phi]),
-        np.concatenate([packed_a.offsets, packed_b.offsets[1:] + packed_a.offsets[-1]]),
-        np.concatenate([packed_a.totals, packed_b.totals]),
-    )
-
-
-def _solve_tile(packed: _Packed, shift: int | None, tile: Tile, params: _Params) -> np.ndarray:
+def _solve_tile(packed: _Packed, shift: int | None, tile: Tile, params: _Params, phi_dim: int) -> np.ndarray:
     """Values (no root) of one tile, ``(r1 − r0, c1 − c0)``.
 
     ``shift`` is the index of the first column jet in ``packed`` (None: a symmetric matrix of
     the jets of ``packed``; in its diagonal tiles only the strict upper triangle is filled,
-    the rest is 0). Pairs the compiled solver does not finish go to POT's solver.
+    the rest is 0). Each pair is solved in the canonical order of its two jets; identical jets
+    are at 0; pairs the compiled solver does not finish go to POT's solver.
     """
     r0, r1, c0, c1 = tile
     rows, cols = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
@@ -546,21 +842,28 @@ def _solve_tile(packed: _Packed, shift: int | None, tile: Tile, params: _Params)
     rows, cols = rows.ravel(), cols.ravel()
     right = cols if shift is None else cols + shift
     values = np.zeros(len(rows))
-    codes = np.zeros(len(rows), dtype=np.int64)
-    pairwise_tile(packed.w, packed.eta, packed.phi, packed.totals, packed.offsets, rows, right, params.R, params.p,
-                  params.norm, params.periodic_phi, params.num_iter_max, values, codes)
+    solve = packed.group[rows] != packed.group[right]
+    lo = np.where(packed.rank[rows] <= packed.rank[right], rows, right)[solve]
+    hi = np.where(packed.rank[rows] <= packed.rank[right], right, rows)[solve]
+    found = np.zeros(len(lo))
+    codes = np.zeros(len(lo), dtype=np.int64)
+    fill = params.empty_policy if isinstance(params.empty_policy, float) else 0.0
+    pairwise_tile(packed.w, packed.X, packed.totals, packed.offsets, lo, hi, params.metric, phi_dim, params.R,
+                  params.p, params.norm, fill, isinstance(params.empty_policy, float), params.num_iter_max, found, codes)
     for k in np.flatnonzero(codes != OPTIMAL):
         try:
-            values[k] = _solve_pair(packed.jet(rows[k]), packed.jet(right[k]), params, False, compiled=False)[0]
+            found[k] = _pot_pair(packed, lo[k], hi[k], params, phi_dim)[0]
         except EMDSolverError as error:
-            raise EMDSolverError(f"pair ({rows[k]}, {cols[k]}): {error}") from None
+            i = np.flatnonzero(solve)[k]
+            raise EMDSolverError(f"pair ({rows[i]}, {cols[i]}): {error}") from None
+    values[solve] = found
     out = np.zeros((r1 - r0, c1 - c0))
     out[rows - r0, cols - c0] = values
     return out
 
 
-def _dask_tile(tile: Tile, data: tuple[_Packed, int | None], params: tuple) -> tuple[Tile, np.ndarray]:
-    return tuple(tile), _solve_tile(data[0], data[1], tuple(tile), _Params(*params))
+def _dask_tile(tile: Tile, data: tuple[_Packed, int | None], params: tuple, phi_dim: int) -> tuple[Tile, np.ndarray]:
+    return tuple(tile), _solve_tile(data[0], data[1], tuple(tile), _Params(*params), phi_dim)
 
 
 def emd_matrix(
@@ -568,7 +871,7 @@ def emd_matrix(
     jets_b: Any = None,
     *,
     R: float = 1.0,
-    p: float = 1.0,
+    p: float | None = None,
     norm: bool = False,
     root: bool = False,
     periodic_phi: bool = True,
@@ -577,18 +880,29 @@ def emd_matrix(
     block_size: int | None = None,
     progress: Progress | None = None,
     show_progress: bool = False,
-    num_iter_max: int = DEFAULT_NUM_ITER_MAX,
+    num_iter_max: int | None = None,
+    beta: float | None = None,
+    gdim: int | None = None,
+    phi_col: int = 2,
+    measure: str = "euclidean",
+    coords: str = "hadronic",
+    mask: bool = False,
+    empty_policy: Any = None,
+    n_iter_max: int | None = None,
+    dtype: Any = "float64",
 ) -> np.ndarray:
-    """Matrix of :func:`emd` values between all jets of ``jets_a`` and all of ``jets_b``.
+    """Matrix of :func:`emd` values between all jets of ``jets_a`` and all of ``jets_b`` (energyflow's ``emds``).
 
     Arguments:
         jets_a: N jets (a sequence of any form :func:`emd` accepts, or a zero-padded
-            ``(N, P, 3)`` (pT, η, φ) array).
+            ``(N, P, 1 + k)`` array of events, e.g. ``(N, P, 3)`` of (pT, η, φ)).
         jets_b: M jets likewise, or None for the symmetric ``(N, N)`` matrix of ``jets_a``
             (only pairs i < j are solved; the diagonal is 0).
-        R, p, norm, root, periodic_phi, num_iter_max: as in :func:`emd`.
+        R, p, beta, norm, root, periodic_phi, num_iter_max, n_iter_max, gdim, phi_col, measure,
+            coords, mask, empty_policy, dtype: as in :func:`emd` (every jet must give the same gdim).
         n_jobs: threads solving tiles side by side (the compiled solver releases the GIL);
-            1 = this thread only; None or −1 = one per CPU. Ignored when ``client`` is given.
+            1 = this thread only (the default; energyflow's default −1 uses all CPUs);
+            None or −1 = one per CPU. Ignored when ``client`` is given.
         client: a ``dask.distributed.Client``: tiles run on its workers (``client.map``),
             the packed jets are scattered to them once.
         block_size: side of the square tiles of pairs that form one task (default: chosen
@@ -596,16 +910,24 @@ def emd_matrix(
         progress: ``progress(done_pairs, total_pairs)``, called in this thread as tiles finish.
         show_progress: show a tqdm bar on stderr.
     Returns:
-        float64 ``(N, M)`` (or ``(N, N)``, symmetric) distances; entry (i, j) is
-        ``emd(jets_a[i], jets_b[j], ...)``.
+        ``(N, M)`` (or ``(N, N)``, symmetric) distances of ``dtype``; entry (i, j) is
+        ``emd(jets_a[i], jets_b[j], ...)`` bit for bit.
     """
-    params = _params(R, p, norm, periodic_phi, num_iter_max)
+    params = _params(R, p, norm, periodic_phi, num_iter_max, beta=beta, gdim=gdim, phi_col=phi_col, measure=measure,
+                     coords=coords, mask=mask, empty_policy=empty_policy, n_iter_max=n_iter_max, dtype=dtype)
     symmetric = jets_b is None
-    packed_a = _pack(jets_a, params, "jets_a")
-    packed_b = None if symmetric else _pack(jets_b, params, "jets_b")
-    n_a = len(packed_a.totals)
-    n_b = n_a if symmetric else len(packed_b.totals)
-    packed, shift = (packed_a, None) if symmetric else (_join(packed_a, packed_b), n_a)
+    list_a = _prepare_all(jets_a, params, "jets_a")
+    list_b = [] if symmetric else _prepare_all(jets_b, params, "jets_b")
+    ground = _ground_dim([(f"jets_a[{k}]", jet) for k, jet in enumerate(list_a)]
+                         + [(f"jets_b[{k}]", jet) for k, jet in enumerate(list_b)], params)
+    phi_dim = _phi_dim(params, ground)
+    prepared = [_prepare(jet, params, ground, phi_dim, f"jets_a[{k}]") for k, jet in enumerate(list_a)]
+    prepared += [_prepare(jet, params, ground, phi_dim, f"jets_b[{k}]") for k, jet in enumerate(list_b)]
+    _empty_check(prepared, params)
+    packed = _pack(prepared, 3 if params.metric == SPHERICAL else ground)
+    n_a = len(list_a)
+    n_b = n_a if symmetric else len(list_b)
+    shift = None if symmetric else n_a
 
     if client is None:
         if n_jobs is None or n_jobs == -1:
@@ -654,7 +976,7 @@ def emd_matrix(
                 # hash=False: a fresh key per call, so cancelling it below never hits a later call
                 # that scatters the same jets (same token) while this key is being released
                 [data] = client.scatter([(packed, shift)], broadcast=True, hash=False)
-                futures = client.map(_dask_tile, tiles, data=data, params=tuple(params), pure=False)
+                futures = client.map(_dask_tile, tiles, data=data, params=tuple(params), phi_dim=phi_dim, pure=False)
                 try:
                     for future in dask_completed(futures):
                         store(*future.result())
@@ -663,10 +985,10 @@ def emd_matrix(
                     client.cancel([data])
         elif workers <= 1 or len(tiles) <= 1:
             for tile in tiles:
-                store(tile, _solve_tile(packed, shift, tile, params))
+                store(tile, _solve_tile(packed, shift, tile, params, phi_dim))
         else:
             with ThreadPoolExecutor(min(workers, len(tiles)), thread_name_prefix="emd") as pool:
-                futures = {pool.submit(_solve_tile, packed, shift, tile, params): tile for tile in tiles}
+                futures = {pool.submit(_solve_tile, packed, shift, tile, params, phi_dim): tile for tile in tiles}
                 try:
                     for future in as_completed(futures):
                         store(futures[future], future.result())
@@ -681,4 +1003,4 @@ def emd_matrix(
         out += out.T
     if root:
         np.power(out, 1.0 / params.p, out=out)
-    return out
+    return out if params.dtype is np.float64 else out.astype(params.dtype)
