@@ -228,3 +228,27 @@ def test_the_table_refreshes_itself_only_while_a_run_is_active(tmp_path, monkeyp
     assert len(started) == 1
     cleanups[0](None)  # the session ends: the callback stops
     assert started == []
+
+
+def test_a_damaged_row_is_shown_as_damaged_and_the_page_works(tmp_path):
+    """One registry row with broken JSON: listed as damaged, the other runs listed and selectable."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    reg = Registry(path)
+    for run_id in ("good", "broken"):
+        reg.create(run_id, "jetclr", tmp_path / run_id, "local", dict(TINY, epochs=2))
+        reg.set_status(run_id, "done", metrics={"auc": 0.8})
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET config = '{\"epochs\": 2' WHERE id = 'broken'")
+    page = ui.RunsPage(path=str(path))
+    store = page.store
+    assert store.error == "" and {r.id for r in store.records} == {"good", "broken"}
+    frame = store.frame.set_index("id")
+    assert "config" in frame.loc["broken", "damaged"] and frame.loc["good", "damaged"] == ""
+    store.select(["broken"])
+    focus = page._focus(store.focus, False, store.backend)
+    assert any("damaged" in getattr(part, "object", "") for part in focus)
+    store.select(["good"])
+    assert store.focus.id == "good" and store.histories
+    pn.panel(page).get_root()  # the whole page renders

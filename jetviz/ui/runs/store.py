@@ -39,7 +39,8 @@ __all__ = ["RunsStore", "TABLE_COLUMNS", "MAIN_METRICS", "ACTIVE", "RESUMABLE", 
            "reopen_href", "metrics_rows"]
 
 #: columns of the table of runs
-TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir")
+TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir",
+                 "damaged")
 #: the metric shown in the table: the first of these in a run's metrics, else its first number
 MAIN_METRICS = ("auc", "test_loss", "accuracy", "val_loss", "loss", "final_train_loss")
 #: statuses of a run that is still going (the table refreshes itself while one is listed)
@@ -88,7 +89,8 @@ def runs_frame(records: Sequence[RunRecord], epochs: Mapping[str, int] | None = 
     -------
     pandas.DataFrame
         ``created`` in local time (``YYYY-MM-DD HH:MM:SS``), ``seconds`` the wall time in s
-        (NaN before the run started), ``metric`` as ``"name value"``.
+        (NaN before the run started), ``metric`` as ``"name value"``, ``damaged`` what of the
+        stored row cannot be read ('' when nothing: the rest of the runs stay usable).
     """
     epochs = epochs or {}
     rows = []
@@ -102,6 +104,7 @@ def runs_frame(records: Sequence[RunRecord], epochs: Mapping[str, int] | None = 
             "seconds": round(seconds, 1) if seconds is not None else math.nan,
             "metric": f"{headline[0]} {_fmt(headline[1])}" if headline else "",
             "run_dir": r.run_dir,
+            "damaged": r.damaged,
         })
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 

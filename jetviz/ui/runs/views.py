@@ -91,6 +91,9 @@ class RunsPage(Viewer):
         title = pn.pane.Markdown(f"#### Run `{focus.id}` · {focus.runner} · **{focus.status}**\n"
                                  f"`{focus.run_dir}`", sizing_mode="stretch_width")
         parts: list = [title]
+        if focus.damaged:
+            parts.append(pn.pane.Alert(f"This registry row is damaged: {focus.damaged}. The other runs are unaffected.",
+                                       alert_type="warning", css_classes=["jetviz-damaged"], sizing_mode="stretch_width"))
         if focus.status == "done":
             href = reopen_href(focus)
             parts.append(pn.pane.HTML(f'<a href="{href}" target="_top" class="jetviz-reopen-link">'
