@@ -43,7 +43,8 @@ from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from jetviz.models.image_augment import augment_images
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
-from jetviz.runners.base import json_default, pick_device
+from jetviz.data.io import json_default
+from jetviz.runners.base import pick_device
 from jetviz.runners.classify import (
     MODELS,
     ClassifyConfig,

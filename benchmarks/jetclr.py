@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from jetviz.models.constituents import ABLATION  # noqa: E402
 from jetviz.models.jetclr import nt_xent  # noqa: E402
-from jetviz.runners.base import json_default, new_run_dir, pick_device  # noqa: E402
+from jetviz.data.io import json_default  # noqa: E402
+from jetviz.runners.base import pick_device  # noqa: E402
+from jetviz.runners.rundir import RunDir  # noqa: E402
 from jetviz.runners.jetclr import (  # noqa: E402
     TALK,
     JetclrConfig,
@@ -165,7 +167,7 @@ def main() -> None:
                           batch_size=sizes["batch_size"], learning_rate=args.learning_rate, device=sizes["device"],
                           seed=args.seed, n_invariance=512, n_angles=37)
     started = time.perf_counter()
-    root = Path(args.run_dir) if args.run_dir else new_run_dir("jetclr-bench")
+    root = Path(args.run_dir) if args.run_dir else RunDir.new("jetclr-bench").path
     root.mkdir(parents=True, exist_ok=True)
     rows_wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
     print(f"device {pick_device(config.device)}; run directory {root}", flush=True)

@@ -495,7 +495,9 @@ def save_figures(config, out: dict, best_beta: float, folder: Path) -> list[str]
 
 # ----------------------------------------------------------------------------- main
 def main() -> None:
-    from jetviz.runners.base import json_default, new_run_dir, pick_device
+    from jetviz.data.io import json_default
+    from jetviz.runners.base import pick_device
+    from jetviz.runners.rundir import RunDir
     from jetviz.runners.vae_emd import BETAS, VaeEmdConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -567,7 +569,7 @@ def main() -> None:
                               n_anomaly=sizes["n_anomaly"], n_pix=args.n_pix, n_down=args.n_down, beta=args.beta,
                               batch_size=args.batch_size, learning_rate=args.learning_rate, emd_jobs=sizes["emd_workers"],
                               device=sizes["device"], seed=args.seed, loss=args.loss)
-        root = Path(args.run_dir) if args.run_dir else new_run_dir("vae_emd-bench")
+        root = Path(args.run_dir) if args.run_dir else RunDir.new("vae_emd-bench").path
         root.mkdir(parents=True, exist_ok=True)
         print(f"\npart 2: the study; device {pick_device(config.device)}, {args.workers} scan process(es); "
               f"run directory {root}", flush=True)

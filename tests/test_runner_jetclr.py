@@ -5,7 +5,7 @@ import torch
 
 from jetviz.data.samples import load_sample
 from jetviz.errors import ConfigError, SchemaError
-from jetviz.runners.base import Cancelled
+from jetviz.errors import Cancelled
 from jetviz.runners.jetclr import (
     JetclrConfig,
     JetclrResult,

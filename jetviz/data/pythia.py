@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import awkward as ak
 import numpy as np
 
-from jetviz.data.kinematics import delta_r, pt_eta_phi, wrap_phi
+from jetviz.data.kinematics import delta_r, pt_eta_phi
 from jetviz.data.pdg import is_visible
 from jetviz.errors import JetvizError
 

@@ -19,10 +19,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import param
 
-from jetviz.data.io import json_default  # noqa: F401 (transitional re-export, see the end)
-from jetviz.errors import Cancelled, ConfigError, SchemaError  # noqa: F401 (Cancelled: transitional re-export)
+from jetviz.errors import ConfigError, SchemaError
 from jetviz.runners.loop import Progress, stage_event
-from jetviz.runners.rundir import RunDir, runs_dir  # noqa: F401 (runs_dir: transitional re-export)
+from jetviz.runners.rundir import RunDir
 
 __all__ = [
     "RunConfig",
@@ -338,33 +337,3 @@ def parallel_map(function: Callable, jobs: list[tuple], workers: int = 2, client
             for future in cf.as_completed([pool.submit(function, *job) for job in jobs]):
                 finished(future.result())
     return results
-
-
-# ----------------------------------------------------------------------------- transitional
-# The loose run-directory helpers of before RunDir, kept only until jetviz.compute and jetviz.ui
-# use RunDir; nothing in jetviz.runners calls them.
-def new_run_dir(runner: str, root: Path | None = None) -> Path:
-    return RunDir.new(runner, root).path
-
-
-def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
-    RunDir(run_dir).claim(config)
-
-
-def read_json(path: Path) -> Any:
-    return RunDir(Path(path).parent).read_json(Path(path).name, kind=None)
-
-
-def write_json(path: Path, values: Any) -> None:
-    RunDir(Path(path).parent).write_json(Path(path).name, values)
-
-
-def read_history(path: Path) -> list[dict]:
-    return RunDir(Path(path).parent).read_history()
-
-
-def load_torch(path: Path) -> Any:
-    return RunDir(Path(path).parent).load_state(Path(path).stem)
-
-
-run_jobs = parallel_map

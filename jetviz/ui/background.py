@@ -8,7 +8,7 @@ A worker ``work(token, messages, *args)`` puts tuples ``(kind, token, *payload)`
 ``messages``; the store applies those of its current job (``token``) and drops the others, so
 the results of a job that was superseded or whose session ended are never shown. A worker
 does not catch its own errors: :meth:`QueuePolling._start_work` runs it so that a raised
-:class:`jetviz.runners.base.Cancelled` becomes a ``("cancelled", token, message)`` message and
+:class:`jetviz.errors.Cancelled` becomes a ``("cancelled", token, message)`` message and
 any other exception an ``("error", token, "Type: message")`` one, shown in the page.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def in_jupyter_kernel() -> bool:
 def _run_work(work: Callable[..., None], token: int, messages: queue.SimpleQueue, *args) -> None:
     """Run ``work(token, messages, *args)``; its exceptions become "cancelled" / "error" messages."""
     from jetviz.compute import JobFailed
-    from jetviz.runners.base import Cancelled
+    from jetviz.errors import Cancelled
 
     try:
         work(token, messages, *args)

@@ -99,7 +99,7 @@ class ClassifyStore(TrainingStore):
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
     run after the current step (finished (model, fold) units are kept). *Open run* reopens a
-    finished run from :func:`~jetviz.runners.base.runs_dir` without retraining
+    finished run from :func:`~jetviz.runners.rundir.runs_dir` without retraining
     (:meth:`open_run`). Results arrive in ``history`` (live), ``data`` (as soon as the events
     are simulated), ``result`` and ``current`` (the event at ``event_index``); errors in
     ``error``, rejected inputs and cancellations in ``notice``. Buttons, run list, status params

@@ -198,7 +198,7 @@ class ColorizeStore(TrainingStore):
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
     run after the current step (its checkpoint is kept). *Open run* reopens a finished run from
-    :func:`~jetviz.runners.base.runs_dir` without retraining (:meth:`open_run`). Results arrive
+    :func:`~jetviz.runners.rundir.runs_dir` without retraining (:meth:`open_run`). Results arrive
     in ``history``/``steps`` (live), ``result``, ``display`` and ``current`` (the test event at
     ``event_index``); errors in ``error``. Buttons, run list, status params and the worker
     plumbing come from :class:`~jetviz.ui.training.TrainingStore`.
