@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import param
+from param.parameterized import Undefined
 
 from jetviz.errors import ConfigError, SchemaError
 from jetviz.runners.loop import Progress, stage_event
@@ -28,6 +29,10 @@ __all__ = [
     "JetSampleConfig",
     "JetSample",
     "jet_labels_and_kinematics",
+    "block_kinematics",
+    "SampleName",
+    "is_file_name",
+    "sample_dataset",
     "Runner",
     "JetRunner",
     "RunResult",
@@ -37,6 +42,53 @@ __all__ = [
     "load_run_jets",
     "parallel_map",
 ]
+
+
+class SampleName(param.String):
+    """A runner's sample: one of its ``recipes`` (generated and cached), or a dataset file.
+
+    A file is named by its path relative to the data root (``top-tagging/train.h5``; confined to
+    ``$JETVIZ_DATA`` when it comes from a page or a URL) or, from Python, by any path; see
+    :mod:`jetviz.data.datasets`. A bare word that is no recipe of the runner is refused (so a typo
+    or another runner's recipe is not taken for a file).
+    """
+
+    __slots__ = ["recipes"]
+    _slot_defaults = {**param.String._slot_defaults, "recipes": ()}
+
+    def __init__(self, default=Undefined, *, recipes=Undefined, **params):
+        self.recipes = recipes
+        super().__init__(default=default, **params)
+
+    def _validate_value(self, val, allow_None):
+        super()._validate_value(val, allow_None)
+        if val is None or self.recipes is Undefined:
+            return
+        if not val.strip():
+            raise ValueError(f"{self.name}: give a recipe ({', '.join(self.recipes)}) or a dataset file name")
+        if val not in self.recipes and not is_file_name(val):
+            raise ValueError(f"{self.name}: {val!r} is neither a sample of this runner ({', '.join(self.recipes)}) nor a "
+                             "dataset file (a path such as top-tagging/train.h5)")
+
+
+def is_file_name(name: str) -> bool:
+    """Whether a sample name means a file (it has a directory part or a suffix) rather than a recipe."""
+    return "/" in name or "\\" in name or "." in Path(name).name
+
+
+def sample_dataset(name: str):
+    """The :class:`~jetviz.data.datasets.Dataset` of a file sample name, None for a recipe.
+
+    A path relative to the data root is confined to it (a name from a page or a URL); an
+    absolute path, or one starting with ``./``, ``../`` or ``~``, is taken as given (Python callers).
+    """
+    from jetviz.data.datasets import dataset, from_path
+
+    if not is_file_name(name):
+        return None
+    if Path(name).expanduser().is_absolute() or name.startswith(("./", "../", "~")):
+        return from_path(name)
+    return dataset(name)
 
 
 class RunConfig(param.Parameterized):
@@ -71,8 +123,9 @@ class RunConfig(param.Parameterized):
 class JetSampleConfig(RunConfig):
     """Base of the jet runners' configs: which jets (a subclass sets its own defaults)."""
 
-    sample = param.Selector(default="top_qcd", objects=["top_qcd", "toy_top_qcd"],
-                            doc="top (label 1) vs QCD (label 0) jets")
+    sample = SampleName(default="top_qcd", recipes=("top_qcd", "toy_top_qcd"),
+                        doc="top (label 1) vs QCD (label 0) jets: a recipe, or a file of jets (top-tagging HDF5, "
+                            "energyflow .npz, jetviz Parquet) under the data root")
     n_jets = param.Integer(default=3000, bounds=(40, 5_000_000), doc="jets in all, half top")
     jet_R = param.Number(default=1.0, bounds=(0.2, 2.0), doc="anti-kt radius R")
     pt_min = param.Number(default=450.0, bounds=(10.0, 5000.0), doc="jet pT above (GeV)")
@@ -198,6 +251,40 @@ class Runner:
         """Load and prepare the run's data (a subclass's job)."""
         raise NotImplementedError
 
+    def dataset_record(self) -> dict:
+        """What the run is trained on, as ``config.json`` records it: the recipe, or the file's
+        name, format, size and content fingerprint (:meth:`jetviz.data.datasets.Dataset.record`)."""
+        if self._events is not None:
+            return {"name": self.config.sample, "source": "events given to the runner"}
+        source = sample_dataset(self.config.sample)
+        return {"name": self.config.sample, "source": "recipe"} if source is None else source.record()
+
+    def read_events(self, n: int, progress: Progress, needed: str = "n_events", unit: str = "events", **params):
+        """The first ``n`` events of the config's sample: the events given, a recipe (generated on
+        first use, then cached) or a dataset file read chunk by chunk (never the whole file).
+        ``needed`` says where ``n`` comes from, for messages."""
+        config = self.config
+        if self._events is not None:
+            if len(self._events) < n:
+                raise ConfigError(f"{len(self._events)} {unit} given, {needed} = {n} needed")
+            return self._events[:n]
+        source = sample_dataset(config.sample)
+        if source is None:
+            return load_run_sample(config.sample, n, config.seed, progress, unit, **params)
+        chunks, have = [], 0
+        for chunk in source.iterate(step_size=min(max(n, 1), 10_000)):
+            chunks.append(chunk[: n - have])
+            have += len(chunks[-1])
+            progress(stage_event("sample", f"reading {source.name}: {have}/{n} {unit}", 0.1 * have / n, done=have,
+                                 total=n))
+            if have >= n:
+                break
+        if have < n:
+            raise ConfigError(f"{source.name} holds {have} {unit}; {n} are needed (use fewer)")
+        import awkward as ak
+
+        return chunks[0] if len(chunks) == 1 else ak.to_packed(ak.concatenate(chunks))
+
     def begin(self, progress: Progress | None) -> tuple[Progress, str, Any]:
         """The first step of ``fit``: torch threads, claim the run directory, pick the device, load the data.
 
@@ -212,7 +299,7 @@ class Runner:
         threads = getattr(self.config, "threads", 0)
         if threads:
             torch.set_num_threads(int(threads))
-        self.run.claim(self.config)
+        self.run.claim(self.config, dataset=self.dataset_record())
         emit = progress or (lambda event: None)
         device = pick_device(self.config.device)
         return emit, device, self.load_data(emit)
@@ -233,14 +320,55 @@ class Runner:
 
 
 class JetRunner(Runner):
-    """Base of the jet runners: the data is ``prepare(jets, config)`` of the config's jet sample
-    (:func:`load_run_jets`); a subclass sets :attr:`prepare`."""
+    """Base of the jet runners: the data is ``from_arrays(arrays, config)``, where the arrays are
 
-    prepare: Callable = staticmethod(lambda events, config: events)
+    - ``events_arrays(jets, config)`` of the config's recipe sample (or the jets given), or
+    - ``file_transform(config)`` of a dataset file, prepared chunk by chunk into the memory-mapped
+      preparation cache (:func:`jetviz.data.prepared.prepare_cached`, reused by the next run of
+      the same file and settings); the run takes its first ``n_jets`` rows.
+
+    A subclass sets the three as static methods.
+    """
+
+    events_arrays: Callable = staticmethod(lambda events, config: {})
+    file_transform: Callable = staticmethod(lambda config: None)
+    from_arrays: Callable = staticmethod(lambda arrays, config: arrays)
+
+    @classmethod
+    def prepare(cls, events, config) -> Any:
+        """The data of jets (schema events with a per-jet ``label``)."""
+        return cls.from_arrays(cls.events_arrays(events, config), config)
 
     def prepare_data(self, progress: Progress):
-        """The run's jets, prepared (generated on first use, then from the sample cache)."""
-        return load_run_jets(self.config, self._events, progress, type(self).prepare)
+        """The run's jets, prepared (recipes: generated on first use, then from the sample cache;
+        files: from the preparation cache, prepared chunk by chunk on first use)."""
+        config = self.config
+        source = sample_dataset(config.sample) if self._events is None else None
+        if source is None:
+            return load_run_jets(config, self._events, progress, type(self).prepare)
+        from dataclasses import asdict
+
+        from jetviz.data.prepared import prepare_cached
+
+        transform = type(self).file_transform(config)
+
+        def report(done: int, total: int) -> None:
+            progress(stage_event("prepare", f"preparing {source.name}: {done}/{total} jets", 0.1 * done / max(total, 1),
+                                 done=done, total=total))
+
+        prepared = prepare_cached(source, transform, asdict(transform), progress=report)
+        if len(prepared) < config.n_jets:
+            raise ConfigError(f"{source.name} holds {len(prepared)} jets; n_jets = {config.n_jets} (use fewer)")
+        rows = slice(0, config.n_jets)
+        return type(self).from_arrays({name: np.asarray(values[rows]) for name, values in prepared.arrays.items()},
+                                      config)
+
+
+def block_kinematics(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pt, mass)`` ``(N,)`` GeV of jets given as padded constituents ``(N, S, 4)`` = (E, px, py, pz)."""
+    total = np.asarray(p4, dtype=np.float64).sum(axis=1)
+    pt = np.hypot(total[:, 1], total[:, 2])
+    return pt, np.sqrt(np.clip(total[:, 0] ** 2 - pt**2 - total[:, 3] ** 2, 0, None))
 
 
 class RunResult:
@@ -299,7 +427,25 @@ class RunResult:
         model = cls.build_model(config, metrics)
         if model is not None:
             run.load_model(model)
-        return cls(config, run.path, run.read_history(required=False), metrics, arrays, model)
+        result = cls(config, run.path, run.read_history(required=False), metrics, arrays, model)
+        result.dataset = run.dataset()
+        return result
+
+    #: what the run was trained on (``config.json``'s record: recipe, or file with its fingerprint)
+    dataset: dict | None = None
+
+    def dataset_changed(self) -> str | None:
+        """What changed in the dataset file since the run (None: unchanged, a recipe, or not recorded)."""
+        from jetviz.data.datasets import fingerprint_changes
+
+        recorded = self.dataset or {}
+        if recorded.get("source") != "file" or not recorded.get("fingerprint"):
+            return None
+        try:
+            source = sample_dataset(recorded["name"])
+        except Exception as err:  # moved out of the data root, or gone
+            return f"{recorded['name']} cannot be found any more ({err})"
+        return fingerprint_changes(recorded["fingerprint"], source.path)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.run_dir.name}>"

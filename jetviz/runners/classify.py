@@ -64,7 +64,7 @@ from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
 from jetviz.models.resnet import ResNet18, refresh_batchnorm
 from jetviz.models.splits import stratified_folds, stratified_holdout
 from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_sample, pick_device
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, SampleName, pick_device
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -97,7 +97,9 @@ SAMPLES = ("bh_sph", "toy_bh_sph")
 class ClassifyConfig(RunConfig):
     """Settings of a classify run (all bounded, so the UI gets validated widgets)."""
 
-    sample = param.Selector(default="bh_sph", objects=list(SAMPLES), doc="two-class sample (label 0/1)")
+    sample = SampleName(default="bh_sph", recipes=SAMPLES,
+                        doc="two-class sample (label 0/1): a recipe, or a file of events (jetviz Parquet, Delphes "
+                            "ROOT, LHE) under the data root")
     n_events = param.Integer(default=2000, bounds=(20, 5_000_000), doc="events in the k-fold study")
     n_folds = param.Integer(default=5, bounds=(2, 20), doc="k of the stratified k-fold")
     validation_fraction = param.Number(default=0.15, bounds=(0.05, 0.5), doc="share of each training fold held out for early stopping")
@@ -423,13 +425,7 @@ class ClassifyRunner(Runner):
 
     def prepare_data(self, progress: Progress) -> ClassifyData:
         config = self.config
-        if self._events is None:
-            events = load_run_sample(config.sample, config.n_events, config.seed, progress)
-        else:
-            events = self._events
-            if len(events) < config.n_events:
-                raise ConfigError(f"{len(events)} events given, n_events = {config.n_events} needed")
-            events = events[: config.n_events]
+        events = self.read_events(config.n_events, progress)
         progress(stage_event("detector", f"detector simulation and features of {len(events)} events", 0.1))
         return prepare(events, seed=config.seed)
 
@@ -567,10 +563,10 @@ class ClassifyRunner(Runner):
         self.units.write_arrays(unit, {"scores": unit_scores})
 
     def _metrics(self, data, folds, models, per_model, scores, device) -> dict:
-        recipe = get_recipe(self.config.sample)
+        classes = tuple(get_recipe(self.config.sample).classes) if self.config.sample in SAMPLES else ()
         metrics = {
             "n_events": len(data), "n_folds": self.config.n_folds, "device": device,
-            "class_names": list(recipe.classes) if recipe.classes else ["class 0", "class 1"],
+            "class_names": list(classes) if len(classes) == 2 else ["class 0", "class 1"],
             "class_counts": np.bincount(data.labels, minlength=2).tolist(), "models": {},
         }
         for m in models:

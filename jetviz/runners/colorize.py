@@ -32,7 +32,7 @@ from jetviz.data.resonances import sigma68, ttbar_six_jet_masses
 from jetviz.data.schema import flat_particles
 from jetviz.errors import ConfigError
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, load_run_sample
+from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, SampleName
 from jetviz.runners.loop import TrainingLoop, stage_event
 
 __all__ = [
@@ -56,7 +56,9 @@ TRUTHS = {"durham": "jet", "parton": "parton"}
 class ColorizeConfig(RunConfig):
     """Settings of a colorize run (all bounded, so the UI gets validated widgets)."""
 
-    sample = param.Selector(default="ee_6jet", objects=list(SAMPLES), doc="e+e- sample with Durham truth")
+    sample = SampleName(default="ee_6jet", recipes=SAMPLES,
+                        doc="e+e- sample with per-particle truth: a recipe, or a jetviz Parquet file of events "
+                            "with truth jets under the data root")
     n_train = param.Integer(default=900, bounds=(8, 2_000_000), doc="training events")
     n_test = param.Integer(default=300, bounds=(8, 500_000), doc="test events (the sample's first ones)")
     n_eta = param.Integer(default=64, bounds=(16, 256), doc="map size in η")
@@ -284,12 +286,10 @@ class ColorizeRunner(Runner):
         """(train, test, K): the sample's first ``n_test`` events test, the next ``n_train`` train."""
         config = self.config
         n_total = config.n_train + config.n_test
-        if self._events is None:
-            events = load_run_sample(config.sample, n_total, config.seed, progress)
-        else:
-            events = self._events
-            if len(events) < n_total:
-                raise ConfigError(f"{len(events)} events given, n_train + n_test = {n_total} needed")
+        events = self.read_events(n_total, progress, needed="n_train + n_test")
+        if "jets" not in ak.fields(events) or not len(events) or int(ak.max(ak.num(events.jets, axis=1))) < 1:
+            raise ConfigError(f"colorize needs per-particle truth (truth jets and each particle's 'jet'); {config.sample} "
+                              "has none: use an e+e- recipe or a jetviz Parquet file written from one")
         n_colours = int(ak.max(ak.num(events.jets, axis=1)))
         data = prepare(events[:n_total], config)
         return data.subset(slice(config.n_test, n_total)), data.subset(slice(0, config.n_test)), n_colours

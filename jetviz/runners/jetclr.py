@@ -38,12 +38,12 @@ import torch
 
 from jetviz.errors import ConfigError
 from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TRANSLATION_UNITS, VIEW_SCHEMES,
-                                        make_views, pad_constituents, rotate)
+                                        make_views, pad_constituent_block, pad_constituents, rotate)
 from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test,
                                   nt_xent, uniformity)
 from jetviz.models.splits import stratified_parts
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, jet_labels_and_kinematics,
-                                 parallel_map)
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, block_kinematics,
+                                 jet_labels_and_kinematics, parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -130,10 +130,30 @@ class JetclrData(JetSample):
     mask: np.ndarray
 
 
-def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
-    """Constituent tensors, labels, jet pT and mass, and the seeded stratified split."""
+def events_arrays(events: ak.Array, config: JetclrConfig) -> dict[str, np.ndarray]:
+    """Centred, pT-ordered constituents (``x``, ``mask``), labels, pT and mass of jets (schema events)."""
     labels, pt, mass = jet_labels_and_kinematics(events, "jetclr")
     x, mask = pad_constituents(events.particles, config.n_constituents, config.extra_slots)
+    return {"x": x, "mask": mask, "label": labels, "pt": pt, "mass": mass}
+
+
+@dataclass(frozen=True)
+class ConstituentTransform:
+    """The file transform of jetclr: constituents, labels, pT and mass of a block of padded jets
+    (:class:`~jetviz.data.formats.JetBlock`); its fields are the preparation parameters."""
+
+    n_constituents: int
+    extra_slots: int
+
+    def __call__(self, block) -> dict[str, np.ndarray]:
+        x, mask = pad_constituent_block(block.p4, self.n_constituents, self.extra_slots)
+        pt, mass = block_kinematics(block.p4)
+        return {"x": x, "mask": mask, "label": np.asarray(block.label, np.int64), "pt": pt, "mass": mass}
+
+
+def from_arrays(arrays: dict, config: JetclrConfig) -> JetclrData:
+    """:class:`JetclrData` of prepared jets (``x``, ``mask``, ``label``, ``pt``, ``mass``) with the seeded stratified split."""
+    labels = np.asarray(arrays["label"], np.int64)
     train_share, lct_share = config.train_share, config.lct_share
     if train_share + lct_share >= 1:
         raise ConfigError(f"train_share + lct_share = {train_share + lct_share:g} leaves no test jets (must be < 1)")
@@ -143,7 +163,13 @@ def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
             raise ConfigError(f"the {name} split needs top and QCD jets: use more jets (n_jets = {len(labels)})")
     if (split == 0).sum() < 2:
         raise ConfigError("the contrastive training split needs ≥ 2 jets")
-    return JetclrData(labels, pt, mass, split, x=x, mask=mask)
+    return JetclrData(labels, np.asarray(arrays["pt"]), np.asarray(arrays["mass"]), split, x=arrays["x"],
+                      mask=arrays["mask"])
+
+
+def prepare(events: ak.Array, config: JetclrConfig) -> JetclrData:
+    """Constituent tensors, labels, jet pT and mass, and the seeded stratified split."""
+    return from_arrays(events_arrays(events, config), config)
 
 
 def _encoder(config: JetclrConfig) -> JetCLREncoder:
@@ -282,7 +308,9 @@ class JetclrRunner(JetRunner):
 
     name = "jetclr"
 
-    prepare = staticmethod(prepare)
+    events_arrays = staticmethod(events_arrays)
+    file_transform = staticmethod(lambda config: ConstituentTransform(config.n_constituents, config.extra_slots))
+    from_arrays = staticmethod(from_arrays)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> JetclrResult:
         """Contrastive training, then the linear classifier test and the invariance curve (trained and untrained)."""

@@ -83,6 +83,7 @@ class RunDir:
     METRICS = "metrics.json"
     HISTORY = "history.csv"
     CHECKPOINT = "checkpoint.pt"
+    DATASET = "dataset"  # the key of config.json that records what the run was trained on
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -163,30 +164,50 @@ class RunDir:
         return path
 
     # ----------------------------------------------------------------------------- config and metrics
-    def claim(self, config) -> None:
+    def claim(self, config, dataset: Mapping | None = None) -> None:
         """Write the config into the directory, or check that the run already there has these settings.
+
+        Parameters
+        ----------
+        config : RunConfig
+            The run's settings.
+        dataset : mapping, optional
+            What the run is trained on (:meth:`jetviz.data.datasets.Dataset.record`), stored in
+            ``config.json`` under ``"dataset"``.
 
         Raises
         ------
         ConfigError
-            The directory holds a run with other settings (names the changed parameters).
+            The directory holds a run with other settings (names the changed parameters), or a
+            run of the same settings on a dataset file whose content changed since.
         """
         values = config.to_dict()
         if self.exists(self.CONFIG):
             stored = self.read_json(self.CONFIG)
+            recorded = stored.pop(self.DATASET, None)
             if stored != values:
                 changed = sorted(k for k in set(stored) | set(values) if stored.get(k) != values.get(k))
                 raise ConfigError(f"{self.path} holds a run with other settings ({changed}); start a new run directory")
+            before, now = (recorded or {}).get("fingerprint"), (dataset or {}).get("fingerprint")
+            if before and now and before.get("id") != now.get("id"):
+                raise ConfigError(f"{self.path} was started on {recorded.get('name')}, whose content has changed since "
+                                  "(size, date or bytes): start a new run directory")
             return
-        self.write_json(self.CONFIG, values)
+        self.write_json(self.CONFIG, {**values, **({self.DATASET: dict(dataset)} if dataset else {})})
 
     def read_config(self, config_class: type):
         """The run's config as a ``config_class``; a stored value it rejects is a DataFileError."""
         values = self.read_json(self.CONFIG)
+        values.pop(self.DATASET, None)
         try:
             return config_class.from_dict(values)
         except ConfigError as err:
             raise DataFileError(self.file(self.CONFIG), f"does not hold valid {config_class.__name__} settings: {err}") from None
+
+    def dataset(self) -> dict | None:
+        """What the run was trained on (``config.json``'s ``"dataset"``), None for runs that did not record it."""
+        recorded = self.read_json(self.CONFIG).get(self.DATASET)
+        return dict(recorded) if isinstance(recorded, Mapping) else None
 
     def write_metrics(self, metrics: Mapping) -> Path:
         """Write ``metrics.json`` (marks the run finished: write it last)."""

@@ -45,8 +45,9 @@ from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, jet_labels_and_kinematics,
-                                 parallel_map)
+from jetviz.data.kinematics import pt_eta_phi
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, block_kinematics,
+                                 jet_labels_and_kinematics, parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -107,15 +108,44 @@ class VaeEmdData(JetSample):
     images: np.ndarray
 
 
-def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
-    """Jet images (rotated, flipped, unit sum), labels, pT, mass and the QCD train/test split."""
+def _images(pt, eta, phi, config: VaeEmdConfig) -> np.ndarray:
+    return jet_images(pt, eta, phi, n_pix=config.n_pix, width=config.image_width, rotate=True, flip=True,
+                      normalize=True).astype(np.float32)
+
+
+def events_arrays(events: ak.Array, config: VaeEmdConfig) -> dict[str, np.ndarray]:
+    """Jet images (rotated, flipped, unit sum), labels, pT and mass of jets (schema events)."""
     labels, pt, mass = jet_labels_and_kinematics(events, "vae_emd")
     particles = events.particles
     counts = ak.to_numpy(ak.num(particles, axis=1))
     if (counts == 0).any():
         raise SchemaError(f"{int((counts == 0).sum())} jet(s) have no constituents, e.g. jet {int(np.flatnonzero(counts == 0)[0])}")
-    images = jet_images(particles.pt, particles.eta, particles.phi, n_pix=config.n_pix, width=config.image_width,
-                        rotate=True, flip=True, normalize=True)
+    return {"images": _images(particles.pt, particles.eta, particles.phi, config), "label": labels, "pt": pt,
+            "mass": mass}
+
+
+@dataclass(frozen=True)
+class ImageTransform:
+    """The file transform of vae_emd: jet images, labels, pT and mass of a block of padded jets
+    (:class:`~jetviz.data.formats.JetBlock`); its fields are the preparation parameters."""
+
+    n_pix: int
+    image_width: float
+
+    def __call__(self, block) -> dict[str, np.ndarray]:
+        p4 = np.asarray(block.p4, dtype=np.float64)
+        pt, eta, phi = pt_eta_phi(p4[..., 1], p4[..., 2], p4[..., 3])
+        real = block.mask
+        pt = np.where(real, pt, 0.0)
+        images = jet_images(pt, np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=self.n_pix,
+                            width=self.image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
+        jet_pt, mass = block_kinematics(p4)
+        return {"images": images, "label": np.asarray(block.label, np.int64), "pt": jet_pt, "mass": mass}
+
+
+def from_arrays(arrays: dict, config: VaeEmdConfig) -> VaeEmdData:
+    """:class:`VaeEmdData` of prepared jets (``images``, ``label``, ``pt``, ``mass``) and the QCD train/test split."""
+    images, labels = arrays["images"], np.asarray(arrays["label"], np.int64)
     if not np.isfinite(images).all():
         raise SchemaError("jet images hold NaN/inf: check the constituents' pT, η, φ")
     empty = images.reshape(len(images), -1).sum(1) <= 0
@@ -130,7 +160,12 @@ def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
     if n_train < 2 or (labels == 1).sum() == 0 or len(qcd) - n_train < 2:
         raise ConfigError(f"vae_emd needs ≥ 2 QCD training, ≥ 2 QCD test and ≥ 1 top jets; have {n_train}, "
                           f"{len(qcd) - n_train}, {int((labels == 1).sum())}")
-    return VaeEmdData(labels, pt, mass, split, images=images.astype(np.float32))
+    return VaeEmdData(labels, np.asarray(arrays["pt"]), np.asarray(arrays["mass"]), split, images=images)
+
+
+def prepare(events: ak.Array, config: VaeEmdConfig) -> VaeEmdData:
+    """Jet images (rotated, flipped, unit sum), labels, pT, mass and the QCD train/test split."""
+    return from_arrays(events_arrays(events, config), config)
 
 
 # ----------------------------------------------------------------------------- EMD part
@@ -335,7 +370,9 @@ class VaeEmdRunner(JetRunner):
         super().__init__(config, run_dir, events, data)
         self._client, self._emd = client, emd
 
-    prepare = staticmethod(prepare)
+    events_arrays = staticmethod(events_arrays)
+    file_transform = staticmethod(lambda config: ImageTransform(config.n_pix, config.image_width))
+    from_arrays = staticmethod(from_arrays)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:
         """EMD study (cached in the run directory), VAE training, correlations and anomaly AUCs."""

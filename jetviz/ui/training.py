@@ -51,6 +51,7 @@ __all__ = [
     "apply_url_query",
     "finished_runs",
     "fit_on_backend",
+    "sample_choices",
     "TrainingStore",
     "TrainingView",
     "TrainingPage",
@@ -175,6 +176,25 @@ def finished_runs(runner: str, root: Path | None = None) -> list[Path]:
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 
+def sample_choices(config_class: type, kind: str) -> dict[str, str]:
+    """``{label: name}``: the recipes of ``config_class.param.sample`` and the dataset files under the data
+    root that a runner of ``kind`` ("jets", "events" or "events+truth") takes (damaged files are left out)."""
+    from jetviz.data.datasets import list_datasets
+
+    choices = {name: name for name in config_class.param["sample"].recipes}
+    try:
+        files = list_datasets()
+    except Exception:  # no data root: recipes only
+        files = []
+    for entry in files:
+        fits = entry["damaged"] is None and entry["kind"] == kind.split("+")[0] and (
+            not kind.endswith("+truth") or entry["has_particle_truth"])
+        if fits:
+            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
+            choices[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
+    return choices
+
+
 def fit_on_backend(runner, backend, progress: Callable[[dict], None], cancel: threading.Event,
                    runner_kwargs: Mapping[str, Any] | None = None):
     """Train ``runner`` (a runner object: its config and run directory) as a :mod:`jetviz.compute` job.
@@ -219,6 +239,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     url_params: tuple[str, ...] = ()
     #: what the status line calls the epochs and the loss of a step
     step_labels: tuple[str, str] = ("epoch", "loss")
+    #: the datasets the runner takes: "jets" (one jet per row) or "events"; "events+truth" needs per-particle truth
+    sample_kind: str = "events"
     derive: Callable[..., tuple] = staticmethod(_no_derivation)
 
     config = param.ClassSelector(class_=RunConfig, doc="the run's settings")
@@ -236,6 +258,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     running = param.Boolean(default=False, precedence=-1, doc="training or opening is under way")
     training = param.Boolean(default=False, precedence=-1, doc="a training (cancellable) is under way")
     where = param.String(default="", precedence=-1, doc="where the training runs (from the job's hello event)")
+    samples = param.Dict(default={}, precedence=-1,
+                         doc="{label: sample name} offered: the runner's recipes and the compatible dataset files")
 
     def __init__(self, **params):
         if params.get("config") is None:
@@ -249,6 +273,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         self._run_config: RunConfig | None = None  # the running training's config
         self._last_step: dict | None = None  # the newest training step of the messages being drained
         self.show_config()
+        self.refresh_samples()
         self.refresh_runs()
 
     # ----------------------------------------------------------------------------- configuration
@@ -298,6 +323,11 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     def list_runs(cls, root: Path | None = None) -> list[Path]:
         """Finished run directories of this runner, newest first (see :func:`finished_runs`)."""
         return finished_runs(cls.runner_name, root)
+
+    @param.depends("refresh_button", watch=True)
+    def refresh_samples(self) -> None:
+        """List the runner's recipes and the compatible dataset files under the data root again."""
+        self.samples = sample_choices(self.config_class(), self.sample_kind)
 
     @param.depends("refresh_button", watch=True)
     def refresh_runs(self) -> None:
@@ -545,7 +575,29 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     def controls_list(self) -> list:
         """The config's controls, top of the settings panel."""
-        return [pn.widgets.Select.from_param(self.config.param.sample, label="Sample", sizing_mode="stretch_width")]
+        return [self.sample_select()]
+
+    def sample_select(self) -> pn.widgets.Select:
+        """The sample: the runner's recipes and the compatible datasets under the data root (:attr:`samples`)."""
+        select = pn.widgets.Select(options=dict(self.samples), value=self.config.sample, label="Sample",
+                                   sizing_mode="stretch_width", css_classes=["jetviz-sample"],
+                                   description="a recipe (generated and cached) or a file under the data root "
+                                               "($JETVIZ_DATA); ↻ lists them again")
+
+        def to_config(event) -> None:
+            if event.new is not None and event.new != self.config.sample:
+                self.config.sample = event.new
+
+        def to_widget(*_) -> None:
+            options = dict(self.samples)
+            if self.config.sample not in options.values():  # a dataset named by the URL or a reopened run
+                options[self.config.sample] = self.config.sample
+            select.param.update(options=options, value=self.config.sample)
+
+        select.param.watch(to_config, "value")
+        self.config.param.watch(to_widget, "sample")
+        self.param.watch(to_widget, "samples")
+        return select
 
     def __panel__(self) -> pn.viewable.Viewable:
         wide = {"sizing_mode": "stretch_width"}

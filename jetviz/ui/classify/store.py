@@ -113,6 +113,7 @@ class ClassifyStore(TrainingStore):
     """
 
     runner_name = "classify"
+    sample_kind = "events"
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
 
@@ -204,7 +205,7 @@ class ClassifyStore(TrainingStore):
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:
         c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self.number
-        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sample = self.sample_select()
         sizes = pn.Row(number("n_events", "Events", step=100), number("n_folds", "Folds (k)"), **wide)
         models = pn.widgets.CheckBoxGroup.from_param(c.param.models, inline=False, css_classes=["jetviz-models"])
         resnet = pn.Row(number("width", "ResNet width"), number("epochs", "Epochs"), **wide)

@@ -210,6 +210,7 @@ class ColorizeStore(TrainingStore):
     """
 
     runner_name = "colorize"
+    sample_kind = "events+truth"
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
     derive = staticmethod(lambda result, data, progress, max_display=100: _display(result, data, progress, max_display))
@@ -296,7 +297,7 @@ class ColorizeStore(TrainingStore):
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:
         c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self.number
-        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sample = self.sample_select()
         sizes = pn.Row(number("n_train", "Training events", step=100), number("n_test", "Test events", step=50), **wide)
         training = pn.Row(number("epochs", "Epochs"), number("batch_size", "Batch size"), **wide)
         network = pn.Row(number("base_channels", "U-Net width"), number("depth", "U-Net depth"), **wide)

@@ -108,6 +108,7 @@ class JetclrStore(TrainingStore):
     """
 
     runner_name = "jetclr"
+    sample_kind = "jets"
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
     step_labels = ("epoch", "NT-Xent loss")
@@ -335,7 +336,7 @@ class JetclrStore(TrainingStore):
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:
         c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self.number
-        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sample = self.sample_select()
         sizes = pn.Row(number("n_jets", "Jets (half top)", step=100), number("epochs", "Epochs"), **wide)
         augmentations = pn.widgets.MultiChoice.from_param(c.param.augmentations, label="Augmentations of the views",
                                                           css_classes=["jetviz-train-aug"], **wide)

@@ -92,6 +92,7 @@ class VaeEmdStore(TrainingStore):
     """
 
     runner_name = "vae_emd"
+    sample_kind = "jets"
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
     step_labels = ("VAE epoch", "loss")
@@ -257,7 +258,7 @@ class VaeEmdStore(TrainingStore):
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:
         c, wide, number = self.config, {"sizing_mode": "stretch_width"}, self.number
-        sample = pn.widgets.Select.from_param(c.param.sample, label="Sample", **wide)
+        sample = self.sample_select()
         sizes = pn.Row(number("n_jets", "Jets (half top)", step=100), number("epochs", "Epochs"), **wide)
         vae = pn.Row(number("channels", "Channels"), number("latent", "Latent dims"), **wide)
         beta = pn.Row(number("beta", "β of (1−β)·D + β·KLD", widget=pn.widgets.FloatInput, step=1e-7),
