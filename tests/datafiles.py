@@ -176,3 +176,22 @@ def z_events(n: int, seed: int = 1) -> list[dict]:
             "m": np.array([0.0, 0.0, 2 * E_BEAM, m, m]),
         })
     return events
+
+
+def write_top_tagging_with_pandas(path: Path, n: int, seed: int = 3) -> ak.Array:
+    """Toy top/QCD jets as a public-layout top-tagging HDF5 file written by pandas; returns the jets."""
+    from jetviz.data.samples import load_sample
+
+    jets = load_sample("toy_top_qcd", n, seed=seed, show_progress=False)
+    order = ak.argsort(jets.particles.pt, axis=1, ascending=False)
+    particles = jets.particles[order]
+    block = np.zeros((n, 200, 4), dtype=np.float32)
+    for i, row in enumerate(particles):
+        k = min(len(row), 200)
+        block[i, :k] = np.column_stack([ak.to_numpy(row[f])[:k] for f in ("E", "px", "py", "pz")])
+    frame = pd.DataFrame(block.reshape(n, -1), columns=[f"{c}_{i}" for i in range(200) for c in ("E", "PX", "PY", "PZ")])
+    frame["ttv"] = 0
+    frame["is_signal_new"] = ak.to_numpy(jets.label).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_hdf(path, key="table", format="table", mode="w")
+    return jets

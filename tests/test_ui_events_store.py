@@ -94,3 +94,37 @@ def test_page_builds_in_a_notebook_context():
     assert page.store.current is not None
     assert page.__panel__() is not None
     assert "toy_bh_sph" in ui.SAMPLES and "lhe" not in ui.SAMPLES
+
+
+def test_files_under_the_data_root_are_offered_loaded_and_damaged_ones_named(tmp_path, monkeypatch):
+    """The sample menu lists the data root's files next to the recipes (↻ lists them again);
+    a file loads like a recipe (first n events, chunk-wise); a damaged file is named, not offered;
+    a name that is not listed (outside the root) cannot be chosen."""
+    from jetviz.data import formats
+    from jetviz.data.samples import load_sample
+    from datafiles import cut_file
+
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("JETVIZ_DATA", str(root))
+    store = ui.EventsStore(sample="toy_ee_6jet", n_events=20)
+    assert "mine.parquet" not in store.param.sample.objects.values()
+    events = load_sample("toy_bh_sph", 50, seed=2, show_progress=False)
+    formats.write(events, root / "mine.parquet")
+    formats.write(events, root / "broken.parquet")
+    cut_file(root / "broken.parquet")
+    store.param.trigger("refresh_button")
+    menu = store.param.sample.objects
+    label = next(k for k, v in menu.items() if v == "mine.parquet")
+    assert label.startswith("mine.parquet (") and "50 events" in label
+    assert "broken.parquet" not in menu.values() and "broken.parquet" in store.notice
+    store.param.update(sample="mine.parquet", n_events=30)
+    store.load(blocking=True)
+    assert store.error == "" and len(store.events) == 30
+    np.testing.assert_array_equal(store.events.label.to_numpy(), events.label.to_numpy()[:30])
+    assert store.loaded.startswith("mine.parquet · 30 events") and "labels from" in store.loaded
+    assert store.current.summary().startswith("event 0 (")
+    with pytest.raises(ValueError):
+        store.sample = "../outside.parquet"
+    # a store made with a file name (the ?sample= deep link's value) keeps it
+    assert ui.EventsStore(sample="mine.parquet").sample == "mine.parquet"

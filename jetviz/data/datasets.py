@@ -22,7 +22,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import awkward as ak
 
@@ -193,6 +193,21 @@ class Dataset:
         from jetviz.data import formats
 
         return formats.iterate(self._file(), step_size=step_size, **options)
+
+    def head(self, n: int, progress: Callable[[int, int], None] | None = None) -> ak.Array:
+        """The file's first ``n`` events (all of them when it holds fewer), read chunk by chunk,
+        never the whole file; ``progress(done, n)`` after each chunk."""
+        chunks, have = [], 0
+        for chunk in self.iterate(step_size=min(max(int(n), 1), 10_000)):
+            chunks.append(chunk[: n - have])
+            have += len(chunks[-1])
+            if progress is not None:
+                progress(have, n)
+            if have >= n:
+                break
+        if not chunks:
+            raise DataFileError(self._file(), "holds no events")
+        return chunks[0] if len(chunks) == 1 else ak.to_packed(ak.concatenate(chunks))
 
     def fingerprint(self) -> dict:
         """:func:`fingerprint` of the file; recipes are identified by name (and their own cache)."""

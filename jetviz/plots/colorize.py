@@ -35,6 +35,7 @@ from jetviz.plots.events import (
 
 __all__ = [
     "PUBLISHED_LOSSES",
+    "TRUTH_LABELS",
     "LOSS_NOTE",
     "match_colours",
     "apply_colours",
@@ -71,8 +72,11 @@ LOSS_NOTE = (
     "is ZHH → 6 jets; ours is e+e- → tt̄ → 6 jets at 500 GeV with our own detector-free particle maps."
 )
 
+#: the training truth's name in tables and titles (``ColorizeConfig.truth``)
+TRUTH_LABELS = {"durham": "Durham truth", "parton": "history truth (partons)"}
+
 _ASSIGNMENTS = {  # metrics key suffix -> table row name
-    "truth": "Durham truth",
+    "truth": TRUTH_LABELS["durham"],
     "unet": "U-Net",
     "crf": "U-Net + CRF",
     "antikt": "anti-kt (R = 0.7)",
@@ -433,10 +437,11 @@ def reproduction_table(ours: Iterable[Mapping] = ()) -> pd.DataFrame:
                "loss test per jet", "accuracy test"]]
 
 
-def metrics_table(metrics: Mapping, prefix: str = "test_") -> pd.DataFrame:
+def metrics_table(metrics: Mapping, prefix: str = "test_", truth: str = "durham") -> pd.DataFrame:
     """Accuracy and W / top mass (median, σ68) per jet assignment, from one run's ``metrics``.
 
-    Rows: Durham truth, U-Net, U-Net + CRF, anti-kt (those present in ``metrics``). Columns:
+    Rows: the training truth (``truth``: ``"durham"`` or ``"parton"``, named by
+    :data:`TRUTH_LABELS`), U-Net, U-Net + CRF, anti-kt (those present in ``metrics``). Columns:
     ``assignment, accuracy, m_W median, m_W σ68, m_top median, m_top σ68`` (masses in GeV)
     (NaN where a value is missing, e.g. masses of a sample without six jets).
     """
@@ -448,7 +453,7 @@ def metrics_table(metrics: Mapping, prefix: str = "test_") -> pd.DataFrame:
             continue
         accuracy = 1.0 if key == "truth" else values["accuracy"]
         rows.append({
-            "assignment": name,
+            "assignment": TRUTH_LABELS.get(truth, truth) if key == "truth" else name,
             "accuracy": np.nan if accuracy is None else float(accuracy),
             "m_W median": float(values["m_w_median"]) if values["m_w_median"] is not None else np.nan,
             "m_W σ68": float(values["m_w_sigma68"]) if values["m_w_sigma68"] is not None else np.nan,

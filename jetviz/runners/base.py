@@ -11,6 +11,8 @@ A runner is ``Config (param) â†’ Runner(config, run_dir).fit(progress, cancel) â
 """
 from __future__ import annotations
 
+import functools
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ import numpy as np
 import param
 from param.parameterized import Undefined
 
-from jetviz.errors import ConfigError, SchemaError
+from jetviz.errors import ConfigError, JetvizError, SchemaError
 from jetviz.runners.loop import Progress, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -271,19 +273,15 @@ class Runner:
         source = sample_dataset(config.sample)
         if source is None:
             return load_run_sample(config.sample, n, config.seed, progress, unit, **params)
-        chunks, have = [], 0
-        for chunk in source.iterate(step_size=min(max(n, 1), 10_000)):
-            chunks.append(chunk[: n - have])
-            have += len(chunks[-1])
-            progress(stage_event("sample", f"reading {source.name}: {have}/{n} {unit}", 0.1 * have / n, done=have,
-                                 total=n))
-            if have >= n:
-                break
-        if have < n:
-            raise ConfigError(f"{source.name} holds {have} {unit}; {n} are needed (use fewer)")
-        import awkward as ak
 
-        return chunks[0] if len(chunks) == 1 else ak.to_packed(ak.concatenate(chunks))
+        def report(done: int, total: int) -> None:
+            progress(stage_event("sample", f"reading {source.name}: {done}/{total} {unit}", 0.1 * done / total,
+                                 done=done, total=total))
+
+        events = source.head(n, report)
+        if len(events) < n:
+            raise ConfigError(f"{source.name} holds {len(events)} {unit}; {needed} = {n} needed (use fewer)")
+        return events
 
     def begin(self, progress: Progress | None) -> tuple[Progress, str, Any]:
         """The first step of ``fit``: torch threads, claim the run directory, pick the device, load the data.
@@ -427,12 +425,16 @@ class RunResult:
         model = cls.build_model(config, metrics)
         if model is not None:
             run.load_model(model)
-        result = cls(config, run.path, run.read_history(required=False), metrics, arrays, model)
-        result.dataset = run.dataset()
-        return result
+        return cls(config, run.path, run.read_history(required=False), metrics, arrays, model)
 
-    #: what the run was trained on (``config.json``'s record: recipe, or file with its fingerprint)
-    dataset: dict | None = None
+    @functools.cached_property
+    def dataset(self) -> dict | None:
+        """What the run was trained on: ``config.json``'s record (recipe, or file with its fingerprint);
+        None when the run did not record it or its ``config.json`` cannot be read."""
+        try:
+            return RunDir(self.run_dir).dataset()
+        except JetvizError:
+            return None
 
     def dataset_changed(self) -> str | None:
         """What changed in the dataset file since the run (None: unchanged, a recipe, or not recorded)."""

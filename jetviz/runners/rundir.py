@@ -192,6 +192,8 @@ class RunDir:
             if before and now and before.get("id") != now.get("id"):
                 raise ConfigError(f"{self.path} was started on {recorded.get('name')}, whose content has changed since "
                                   "(size, date or bytes): start a new run directory")
+            if dataset and not recorded:  # claimed before by a job submission, which does not read the data
+                self.write_json(self.CONFIG, {**values, self.DATASET: dict(dataset)})
             return
         self.write_json(self.CONFIG, {**values, **({self.DATASET: dict(dataset)} if dataset else {})})
 

@@ -284,7 +284,7 @@ def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "c
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
-        x = torch.as_tensor(images[start:start + batch_size], device=device)
+        x = torch.tensor(images[start:start + batch_size], device=device)  # a copy: images may be a read-only memory map
         reconstruction, mu, logvar = model(x, sample=False)
         out.append(vae_loss(reconstruction, x, mu, logvar, beta, distance)[0].cpu().numpy())
     return np.concatenate(out).astype(np.float64)

@@ -29,6 +29,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from jetviz.data.datasets import dataset, list_datasets
 from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
@@ -57,8 +58,31 @@ __all__ = [
     "EventsPage",
 ]
 
-#: samples offered in the menu: every recipe except ``lhe`` (it needs a file path).
+#: recipes offered in the menu: every recipe except ``lhe`` (it needs a file path).
 SAMPLES: list[str] = [name for name in RECIPES if name != "lhe"]
+
+
+def sample_menu(entries: list[dict]) -> dict[str, str]:
+    """``{label: name}`` of the sample menu: the recipes, then the readable dataset files of a
+    :func:`jetviz.data.datasets.list_datasets` listing (name, format, size, where labels come from)."""
+    menu = {name: name for name in SAMPLES}
+    for entry in entries:
+        if entry["damaged"] is None:
+            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
+            menu[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
+    return menu
+
+
+def sample_description(name: str, entries: list[dict]) -> str:
+    """One line about a sample: the recipe's description, or a file's format, size and labels."""
+    if name in RECIPES:
+        return RECIPES[name].description
+    entry = next((e for e in entries if e["name"] == name), None)
+    if entry is None:
+        return f"{name}: not listed under the data root (press ↻)"
+    size = f"{entry['n_events']} {entry['kind']}" if entry["n_events"] else entry["kind"]
+    labels = f"; labels from `{entry['label_source']}`" if entry.get("label_source") else "; no labels"
+    return f"file under the data root: {entry['title'] or entry['format']}, {size}{labels}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,10 @@ class EventData:
         return f"event {self.index}{label}: {self.n_particles} particles{jets}, ΣE = {e_sum:.1f} GeV"
 
 
+#: class names of a file's labels (top-tagging ``is_signal_new``, a Parquet ``label``: 0 background, 1 signal)
+FILE_CLASSES = ("background", "signal")
+
+
 @dataclass
 class _Request:
     sample: str
@@ -124,11 +152,14 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
     ``notice`` (the status params come from :class:`~jetviz.ui.background.WorkStatus`).
     """
 
-    sample = param.Selector(default="ee_6jet", objects=SAMPLES, doc="sample recipe (see jetviz.data.recipes)")
+    sample = param.Selector(default="ee_6jet", objects=SAMPLES,
+                            doc="sample: a recipe (see jetviz.data.recipes) or a dataset file under the data root "
+                                "($JETVIZ_DATA), e.g. top-tagging/train.h5 (see jetviz.data.datasets)")
     n_events = param.Integer(default=200, bounds=(10, 100_000), doc="number of events to load or generate")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="sample seed (also seeds the detector smearing)")
     detector = param.ClassSelector(class_=Detector, instantiate=True, doc="detector settings")
     load_button = param.Event(label="Load sample", doc="load (or generate) the sample")
+    refresh_button = param.Event(label="↻", doc="list the dataset files under the data root again")
     event_index = param.Integer(default=0, bounds=(0, 1), doc="event shown by the views")
 
     events = param.Parameter(default=None, precedence=-1, doc="loaded schema events (ak.Array) or None")
@@ -136,16 +167,43 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
     grid = param.Dict(default={}, precedence=-1, doc="n_eta, n_phi, eta_max of the hits' calorimeter grid")
     current = param.ClassSelector(class_=EventData, default=None, precedence=-1, doc="the event at event_index")
     loading = param.Boolean(default=False, precedence=-1, doc="a load is running")
+    datasets = param.List(default=[], precedence=-1, doc="the data root's listing (jetviz.data.datasets.list_datasets)")
 
     def __init__(self, **params):
         if params.get("detector") is None:
             params["detector"] = Detector()
+        sample = params.pop("sample", None)
         super().__init__(**params)
+        self.refresh_datasets()
+        if sample is not None:
+            self.sample = sample
         self._pending = False
         self._loaded_key: tuple | None = None
         self.detector.param.watch(self._on_detector, [p for p in self.detector.param if p != "name"])
 
     # ----------------------------------------------------------------------------- loading
+    @param.depends("refresh_button", watch=True)
+    def refresh_datasets(self) -> None:
+        """List the recipes and the dataset files under the data root again (the menu's options).
+
+        Only listed names can be chosen (from the menu or a ``?sample=`` link), so a page never
+        reads a file outside the data root; damaged files are left out of the menu and named in
+        ``notice``.
+        """
+        try:
+            entries = list_datasets()
+        except Exception as err:  # the data root cannot be read: recipes only
+            entries = []
+            self.notice = f"The data root cannot be listed: {err}"
+        damaged = [f"{e['name']} ({e['damaged']})" for e in entries if e["damaged"] is not None]
+        if damaged:
+            self.notice = "Damaged files under the data root, not offered: " + "; ".join(damaged)
+        keep = self.sample
+        self.param.sample.objects = sample_menu(entries)
+        self.datasets = entries
+        if keep in self.param.sample.objects.values():
+            self.sample = keep
+
     @param.depends("load_button", watch=True)
     def _on_load_clicked(self) -> None:
         self.load()
@@ -192,8 +250,11 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
                 messages.put(("progress", token, int(100 * done / max(total, 1)),
                               f"{request.sample}: {done} of {total} events ready"))
 
-            events = load_sample(request.sample, request.n_events, request.seed, progress=progress,
-                                 show_progress=False)
+            if request.sample in RECIPES:
+                events = load_sample(request.sample, request.n_events, request.seed, progress=progress,
+                                     show_progress=False)
+            else:
+                events = dataset(request.sample).head(request.n_events, progress)  # confined to the data root
         messages.put(("progress", token, 100, "simulating the detector …"))
         detector = Detector(**request.detector)
         hits = simulate(events, detector, seed=request.seed)
@@ -216,11 +277,11 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
         n = len(events)
         index = min(self.event_index, n - 1)
         self.param.event_index.bounds = (0, max(n - 1, 1))
-        recipe = RECIPES[request.sample]
         self._loaded_key = (request.sample, request.n_events, request.seed)
         self.param.update(
             events=events, hits=hits, grid=grid, event_index=index, loading=False, progress=100, status="",
-            loaded=f"{request.sample} · {n} events · seed {request.seed} — {recipe.description}",
+            loaded=f"{request.sample} · {n} events · seed {request.seed} — "
+                   f"{sample_description(request.sample, self.datasets)}",
         )
         if self._pending:
             self.load()
@@ -250,7 +311,8 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
             jets = {f: ak.to_numpy(record.jets[f]) for f in ("px", "py", "pz", "E")}
         grid = self.grid or {"n_eta": 50, "n_phi": 50, "eta_max": 2.5}
         image = event_images(self.hits[index:index + 1], grid["n_eta"], grid["n_phi"], grid["eta_max"])[0]
-        classes = RECIPES[self._loaded_key[0]].classes if self._loaded_key else ("events",)
+        loaded = self._loaded_key[0] if self._loaded_key else None
+        classes = RECIPES[loaded].classes if loaded in RECIPES else FILE_CLASSES
         label = int(record.label)
         skip = {"particles", "label", "jets"}
         extra = {f: float(record[f]) for f in ak.fields(self.events) if f not in skip and not f.startswith("truth_")
@@ -263,9 +325,14 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
 
     # ----------------------------------------------------------------------------- view
     def __panel__(self) -> pn.viewable.Viewable:
-        sample = pn.widgets.Select.from_param(self.param.sample, label="Sample")
-        description = pn.pane.Markdown(pn.bind(lambda s: RECIPES[s].description, self.param.sample),
-                                       styles={"font-size": "0.85em", "color": "#555"}, margin=(0, 10))
+        sample = pn.Row(pn.widgets.Select.from_param(self.param.sample, label="Sample", css_classes=["jetviz-sample"],
+                                                     sizing_mode="stretch_width"),
+                        pn.widgets.Button.from_param(self.param.refresh_button, width=40, align="end",
+                                                     css_classes=["jetviz-refresh"]),
+                        sizing_mode="stretch_width")
+        description = pn.pane.Markdown(pn.bind(sample_description, self.param.sample, self.param.datasets),
+                                       styles={"font-size": "0.85em", "color": "#555"}, margin=(0, 10),
+                                       css_classes=["jetviz-sample-description"])
         n_events = bounded_input(self, "n_events", self.report, label="Events", step=100)
         seed = bounded_input(self, "seed", self.report, label="Seed")
         button = pn.widgets.Button.from_param(self.param.load_button, color="primary",

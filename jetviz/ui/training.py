@@ -195,6 +195,15 @@ def sample_choices(config_class: type, kind: str) -> dict[str, str]:
     return choices
 
 
+def trained_on(result) -> str:
+    """What a run of a dataset file was trained on, as its ``config.json`` records it ('' for a recipe)."""
+    dataset = result.dataset or {}
+    if dataset.get("source") != "file":
+        return ""
+    sha = (dataset.get("fingerprint") or {}).get("head_tail_sha256", "")[:12]
+    return f" · trained on {dataset['name']} ({dataset.get('format')}, {dataset.get('n_events')} rows, sha {sha})"
+
+
 def fit_on_backend(runner, backend, progress: Callable[[dict], None], cancel: threading.Event,
                    runner_kwargs: Mapping[str, Any] | None = None):
     """Train ``runner`` (a runner object: its config and run directory) as a :mod:`jetviz.compute` job.
@@ -299,7 +308,12 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         ``?backend=`` chooses among the allowed backends only; ``?run=<run directory name>``
         reopens that finished run.
         """
+        sample = self.config.sample
         rejected = apply_url_query(self.config, args, self.url_params)
+        if self.config.sample not in self.samples.values():  # a page reads only the listed files of the data root
+            rejected.append(f"sample={self.config.sample!r} (not a recipe of this page nor a file it takes under "
+                            "the data root)")
+            self.config.sample = sample
         self.show_config()
         if "backend" in args:  # one of the allowed backends only (a refusal is reported by choose_backend)
             raw = args["backend"][-1]
@@ -551,8 +565,11 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         self.config.param.update(**{k: v for k, v in config.to_dict().items() if k in self.config.param})
         with batch_call_watchers(self):
             self.param.update(result=result, data=data, history=list(result.history), running=False, training=False,
-                              progress=100, status="", loaded=self.describe(result, data, derived))
+                              progress=100, status="", loaded=self.describe(result, data, derived) + trained_on(result))
             self.show(result, data, *derived)
+        changed = result.dataset_changed()
+        if changed:
+            self.notice = f"The dataset this run was trained on has changed since: {changed}"
         self._show_run(result.run_dir)
 
     def show(self, result, data, *derived) -> None:

@@ -188,7 +188,9 @@ def test_reopen_a_run_and_cancel_a_training(page, app_url, artifacts):
     if runs.locator("option").count() == 0:
         pytest.skip("no finished run in this server yet (run with the training test)")
     page.locator(".jetviz-open button").click()
-    page.get_by_text(re.compile(r"^test event 0: ")).first.wait_for(timeout=TIMEOUT_MS)
+    shown = page.get_by_text(re.compile(r"^test event 0: ")).first
+    shown.or_(page.locator(".jetviz-error").filter(visible=True).first).wait_for(timeout=2 * TIMEOUT_MS)
+    assert shown.is_visible(), page.locator(".jetviz-error").first.inner_text()
     page.locator(".jetviz-predicted canvas").first.wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_text("this run (toy_ee_6jet)").count() >= 1
 

@@ -63,7 +63,7 @@ def test_event_index_changes_the_plots(page, app_url, artifacts, wait_changed):
     field.fill("17")
     field.press("Enter")
     page.get_by_text(re.compile(r"^event 17: ")).first.wait_for()
-    expect(page.locator(".jetviz-event-slider .bk-slider-title")).to_contain_text("17")  # the slider followed
+    expect(page.locator(".jetviz-event-slider .bk-slider-title")).to_contain_text("17", timeout=20_000)  # the slider followed
 
     field.fill("5000")  # out of range: rejected with a message, the event stays
     field.press("Enter")

@@ -16,7 +16,9 @@ def test_page_requests_only_its_own_origin(page, app_url, name):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{app_url}?page={name}")
-    page.locator(".jetviz-loaded, .jetviz-empty, canvas, .jetviz-runs-table").first.wait_for(timeout=90_000)
+    # the first *visible* sign that the page rendered (a page may hold hidden placeholders)
+    page.locator(".jetviz-loaded, .jetviz-empty, canvas, .jetviz-runs-table").filter(visible=True).first.wait_for(
+        timeout=90_000)
     page.wait_for_timeout(1500)  # late requests (fonts, lazily loaded bundles)
     outside = [url for url in requested if urlsplit(url).scheme in ("http", "https", "ws", "wss")
                and urlsplit(url).netloc != origin]

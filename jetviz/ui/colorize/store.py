@@ -21,7 +21,7 @@ import numpy as np
 import panel as pn
 import param
 
-from jetviz.plots.colorize import apply_colours, match_colours, six_jet_masses
+from jetviz.plots.colorize import TRUTH_LABELS, apply_colours, match_colours, six_jet_masses
 from jetviz.runners.colorize import ColorizeConfig, ColorizeData, ColorizeResult, prepare
 from jetviz.ui.training import TrainingStore
 
@@ -178,7 +178,7 @@ def predict_test_events(result: ColorizeResult, events, max_events: int = 100) -
         unet = np.where(data.mask, q[:, 0].argmax(-1), -1)
         crf = np.where(data.mask, q[:, -1].argmax(-1), -1)
         masses = {
-            "Durham truth": six_jet_masses(data.p4, data.truth, data.visible),
+            TRUTH_LABELS.get(config.truth, config.truth): six_jet_masses(data.p4, data.truth, data.visible),
             "U-Net": six_jet_masses(data.p4, unet, data.visible),
             f"U-Net + CRF ({iterations} it.)": six_jet_masses(data.p4, crf, data.visible),
             "anti-kt": six_jet_masses(data.p4, data.antikt, data.visible),

@@ -71,7 +71,7 @@ class EventView(_StoreView):
         if current is None:
             return pn.pane.Markdown("")
         return colour_scatter(current.eta, current.phi, current.energy, current.truth, what="truth jet",
-                              title=f"truth (Durham {current.mapping.size} jets)",
+                              title=f"truth ({'Durham' if self.store.config.truth == 'durham' else 'history'} {current.mapping.size} jets)",
                               eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
                               frame_height=self.plot_size)
 
@@ -149,7 +149,7 @@ class ResultsView(_StoreView):
             return reproduction_table(), metrics_table({})
         return (reproduction_table(run_rows(result.metrics, result.config.n_train, bool(result.config.crf),
                                             name=f"this run ({result.config.sample})")),
-                metrics_table(result.metrics))
+                metrics_table(result.metrics, truth=result.config.truth))
 
     def _masses(self, display: Display | None):
         if display is None or not display.masses:

@@ -268,7 +268,7 @@ class JetclrStore(TrainingStore):
         draw = int(self.draw if draw is None else draw)
         config = self._shown_config()
         generator = torch.Generator().manual_seed(draw)
-        x, mask = torch.as_tensor(data.x[jet][None]), torch.as_tensor(data.mask[jet][None])
+        x, mask = torch.tensor(data.x[jet][None]), torch.tensor(data.mask[jet][None])  # copies: x may be memory-mapped
         x_aug, mask_aug = augment(x, mask, which=which, generator=generator, **augmentation_options(config))
         return {"jet": int(jet), "label": int(data.labels[jet]), "pt": float(data.pt[jet]),
                 "mass": float(data.mass[jet]), "which": which, "draw": draw, "x": data.x[jet], "mask": data.mask[jet],
@@ -292,7 +292,7 @@ class JetclrStore(TrainingStore):
             No jets loaded, or an index out of range.
         """
         data = self._jets(jet)
-        x, mask = torch.as_tensor(data.x[jet][None]), torch.as_tensor(data.mask[jet][None])
+        x, mask = torch.tensor(data.x[jet][None]), torch.tensor(data.mask[jet][None])
         turned, _ = rotate(x, mask, angles=torch.tensor([np.radians(float(angle))], dtype=x.dtype))
         out = {"jet": int(jet), "label": int(data.labels[jet]), "angle": float(angle), "x": data.x[jet],
                "mask": data.mask[jet], "x_rot": turned[0].numpy(), "trained": None, "untrained": None}
