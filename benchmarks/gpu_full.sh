@@ -26,6 +26,10 @@
 #                                                              10 epochs, batch 512, 5 processes
 #   total                                                                                        ~485 s  600 s
 #
+# The phases pass every size explicitly (not --full): these flags are the GPU configuration; where
+# a script's --full default would not fit the 10 minutes (classify 20000 events / 5 folds / width 64 /
+# 30 epochs, vae_emd 20000 jets / 50 epochs, jetclr 30 epochs) the size here is smaller.
+#
 # How the estimates were made (no GPU run has been made yet; they are estimates, the timeouts bound
 # the total to 10 min whatever happens):
 # - phase 0, measured per core on the 2-core CPU machine (chunk metadata "seconds"): top_qcd R=0.8
