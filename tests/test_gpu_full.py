@@ -18,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_full.sh"
+#: one xdist worker for the module (``make test`` runs ``-n 2 --dist loadgroup``): the dry run is made once
+pytestmark = pytest.mark.xdist_group("gpu_full")
 SUMMARY = ROOT / "benchmarks" / "gpu_summary.py"
 
 #: phase → keys its JSON must have (what the summary and a reader of the results use)
