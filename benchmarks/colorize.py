@@ -30,7 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
