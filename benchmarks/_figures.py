@@ -1,10 +1,12 @@
 """Figures of the benchmarks as PNG: HoloViews (bokeh) → HTML → headless Chromium screenshot.
 
 :func:`save_figure` writes ``<folder>/<name>.png``; without Chromium (or Playwright) it keeps
-the figure as ``<folder>/<name>.html`` instead.
+the figure as ``<folder>/<name>.html`` instead, and so it does when the environment variable
+``JETVIZ_BENCH_FIGURES`` is ``html`` (quick runs: no browser start per figure).
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -39,7 +41,7 @@ def save_figure(figure, folder: Path, name: str) -> str:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if Path(CHROMIUM).exists():
+    if Path(CHROMIUM).exists() and os.environ.get("JETVIZ_BENCH_FIGURES", "png") != "html":
         try:
             with tempfile.TemporaryDirectory() as scratch:
                 html = Path(scratch) / f"{name}.html"

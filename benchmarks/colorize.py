@@ -2,6 +2,12 @@
 
 Run:  .venv/bin/python benchmarks/colorize.py            # CPU default (< 15 min on 2 cores)
       .venv/bin/python benchmarks/colorize.py --full     # the talk's sizes (140, 900, 11500), for a GPU
+      .venv/bin/python benchmarks/colorize.py --sample toy_ee_6jet --sizes 16,24 --epochs 1,1 --n-test 16 \\
+          --base-channels 2 --depth 1 --n-pix 16 --max-particles 32 --repeats 1 --figures /tmp/fig      # seconds: checks that the script runs
+
+Every size is a flag (``--sizes``, ``--epochs``, ``--n-test``, ``--base-channels``, ``--depth``,
+``--batch-size``, ``--device``); ``--full`` only changes the defaults. The ablation and the
+throughput use the middle size (the second of ``--sizes``).
 
 Prints, in one run:
   1. train/test loss vs training-set size, without and with CRF, beside the published rows;
@@ -11,6 +17,8 @@ Prints, in one run:
      assignments (largest training set);
   5. training throughput (events/s) of ColorizeRunner vs a minimal plain-PyTorch loop over the
      same model, data and loss (target ≥ 0.9×).
+Figure (``--figures``, default docs/figures; PNG via headless Chromium, HTML without it):
+``colorize_loss.png``, train/test loss vs epoch of the largest U-Net + CRF run.
 """
 from __future__ import annotations
 
@@ -20,12 +28,15 @@ import math
 import os
 import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
 import torch
 
+from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from jetviz.models.colorize import colorize_loss
-from jetviz.runners.colorize import ColorizeConfig, ColorizeModel, ColorizeRunner
+from jetviz.data.io import json_default
+from jetviz.runners.base import pick_device
+from jetviz.runners.colorize import ColorizeConfig, ColorizeRunner, build_model
 
 PUBLISHED = {  # (training events, CRF) -> (loss train, loss test), seed 000 (ZHH → 6 jets)
     (140, False): (0.185, 1.78),
@@ -35,18 +46,22 @@ PUBLISHED = {  # (training events, CRF) -> (loss train, loss test), seed 000 (ZH
 }
 
 
-def run(config: ColorizeConfig, root: str) -> dict:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(config: ColorizeConfig, root: str) -> tuple[dict, list[dict]]:
+    """(metrics with ``wall_s``, per-epoch history) of one fitted run."""
     started = time.perf_counter()
     result = ColorizeRunner(config, run_dir=os.path.join(root, f"n{config.n_train}-crf{int(config.crf)}-circ{int(config.circular_phi)}")).fit()
     metrics = dict(result.metrics)
     metrics["wall_s"] = time.perf_counter() - started
-    return metrics
+    return metrics, list(result.history)
 
 
 def _plain_epoch(config: ColorizeConfig, train, n_colours: int, device: str) -> float:
     """Events/s of one epoch of a minimal plain-PyTorch loop: same model, data, loss, batches."""
     torch.manual_seed(0)
-    model = ColorizeModel(config, n_colours).to(device)
+    model = build_model(config, n_colours).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     images = torch.as_tensor(train.images, device=device)
     tensors = {k: torch.as_tensor(getattr(train, k), device=device) for k in ("pixel", "energy", "truth", "direction", "mask")}
@@ -70,7 +85,7 @@ def plain_loop_rate(config: ColorizeConfig, root: str, repeats: int = 3) -> tupl
     so that load from other processes hits both alike."""
     runner = ColorizeRunner(config, run_dir=os.path.join(root, "throughput"))
     train, _, n_colours = runner.load_data()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device(config.device)
     config_one = ColorizeConfig(**{**config.to_dict(), "epochs": 1})
     runner_rates, plain_rates = [], []
     for repeat in range(repeats):
@@ -80,44 +95,95 @@ def plain_loop_rate(config: ColorizeConfig, root: str, repeats: int = 3) -> tupl
     return max(runner_rates), max(plain_rates)
 
 
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def save_figures(history: list[dict], n_train: int, folder: Path) -> list[str]:
+    """``colorize_loss`` (train/test loss vs epoch of one run) as PNG (HTML without Chromium)."""
+    import holoviews as hv
+
+    from jetviz.plots.colorize import loss_curves
+
+    hv.extension("bokeh", logo=False)
+    figure = loss_curves(history, title=f"U-Net + CRF, {n_train} training events: loss vs epoch")
+    return [save_figure(figure.opts(toolbar=None), folder, "colorize_loss")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="the talk's sizes and longer training (GPU)")
+    parser.add_argument("--full", action="store_true", help="the talk's sizes 140, 900, 11500, epochs 60, 40, 30, "
+                        "2000 test events, base channels 32, depth 4, device cuda")
+    parser.add_argument("--sample", default="ee_6jet", choices=["ee_6jet", "toy_ee_6jet"])
+    parser.add_argument("--sizes", type=_ints, help="comma-separated training-set sizes, at least 2 "
+                        "(default 140,900,2500; --full 140,900,11500)")
+    parser.add_argument("--epochs", type=_ints, help="comma-separated epochs, one per size (default 30,12,6; --full 60,40,30)")
+    parser.add_argument("--n-test", type=int, help="test events (default 300; --full 2000)")
+    parser.add_argument("--base-channels", type=int, help="U-Net width of the first level (default 8; --full 32)")
+    parser.add_argument("--depth", type=int, help="U-Net down-samplings (default 3; --full 4)")
+    parser.add_argument("--batch-size", type=int, help="default 32; --full 32")
+    parser.add_argument("--n-pix", type=int, default=64, help="map size in η and in φ (pixels)")
+    parser.add_argument("--max-particles", type=int, default=256, help="particles kept per event (highest E first)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto; --full cuda")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved one-epoch runs per side for part 5")
+    parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"), help="folder for the figure")
+    parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--json", help="also write all metrics to this JSON file")
     parser.add_argument("--throughput-only", action="store_true", help="only part 5")
     args = parser.parse_args()
-    if args.full:
-        sizes, n_test, base, epochs_for = [140, 900, 11500], 2000, 32, {140: 60, 900: 40, 11500: 20}
-    else:
-        sizes, n_test, base, epochs_for = [140, 900, 2500], 300, 8, {140: 30, 900: 12, 2500: 6}
-    common = dict(sample="ee_6jet", n_test=n_test, base_channels=base, seed=1)
-    print(f"device: {'cuda' if torch.cuda.is_available() else 'cpu'}  torch threads: {torch.get_num_threads()}  "
-          f"sizes: {sizes}  test events: {n_test}  U-Net base channels: {base}")
+    sizes = dict(sizes=[140, 900, 11500], epochs=[60, 40, 30], n_test=2000, base_channels=32, depth=4, batch_size=32,
+                 device="cuda") if args.full else \
+        dict(sizes=[140, 900, 2500], epochs=[30, 12, 6], n_test=300, base_channels=8, depth=3, batch_size=32, device="auto")
+    for key in sizes:
+        if getattr(args, key) is not None:
+            sizes[key] = getattr(args, key)
+    if len(sizes["sizes"]) < 2 or len(sizes["epochs"]) != len(sizes["sizes"]):
+        parser.error(f"--sizes needs at least 2 sizes and --epochs one value per size "
+                     f"(got sizes {sizes['sizes']}, epochs {sizes['epochs']})")
+    n_sizes, n_test = sizes["sizes"], sizes["n_test"]
+    epochs_for = dict(zip(n_sizes, sizes["epochs"]))
+    common = dict(sample=args.sample, n_test=n_test, base_channels=sizes["base_channels"], depth=sizes["depth"],
+                  batch_size=sizes["batch_size"], device=sizes["device"], seed=args.seed, n_eta=args.n_pix,
+                  n_phi=args.n_pix, max_particles=args.max_particles)
+    device = pick_device(sizes["device"])
+    print(f"device: {device}  torch threads: {torch.get_num_threads()}  sample: {args.sample}  sizes: {n_sizes}  "
+          f"epochs: {sizes['epochs']}  test events: {n_test}  U-Net base channels: {sizes['base_channels']}, "
+          f"depth {sizes['depth']}, batch {sizes['batch_size']}, maps {args.n_pix}², ≤ {args.max_particles} particles",
+          flush=True)
+    started = time.perf_counter()
+    mid = n_sizes[1]
     if args.throughput_only:
         with tempfile.TemporaryDirectory() as root:
-            runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=sizes[1], epochs=1, **common), root)
-        print(f"5. training throughput ({sizes[1]} events, 1 epoch, best of 3): ColorizeRunner {runner_rate:.1f} ev/s, "
-              f"plain PyTorch loop {plain_rate:.1f} ev/s, ratio {runner_rate / plain_rate:.2f}")
+            runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=mid, epochs=1, **common), root, args.repeats)
+        print(f"5. training throughput ({mid} events, 1 epoch, best of {args.repeats}): ColorizeRunner {runner_rate:.1f} "
+              f"ev/s, plain PyTorch loop {plain_rate:.1f} ev/s, ratio {runner_rate / plain_rate:.2f}")
         return
-    table = {}
+    table, histories = {}, {}
     with tempfile.TemporaryDirectory() as root:
-        for n_train in sizes:
+        for n_train in n_sizes:
             for crf in (False, True):
                 config = ColorizeConfig(n_train=n_train, crf=crf, epochs=epochs_for[n_train], **common)
-                table[(n_train, crf)] = run(config, root)
+                table[(n_train, crf)], histories[(n_train, crf)] = run(config, root)
                 m = table[(n_train, crf)]
                 print(f"  ran n_train={n_train} crf={crf}: {m['wall_s']:.0f} s", flush=True)
-        ablation_size = sizes[1]
-        zero = run(ColorizeConfig(n_train=ablation_size, crf=False, circular_phi=False, epochs=epochs_for[ablation_size], **common), root)
-        runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=sizes[1], epochs=1, **common), root)
+        ablation_size = mid
+        zero, _ = run(ColorizeConfig(n_train=ablation_size, crf=False, circular_phi=False, epochs=epochs_for[ablation_size],
+                                     **common), root)
+        runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=mid, epochs=1, **common), root, args.repeats)
 
     print("\n1-2. loss L = -(1/N) Σ_jet Σ_track (E/E_jet) log y (Hungarian-matched colours) and accuracy")
     print("| training events | CRF | epochs | loss train | loss test | loss train / K | loss test / K | accuracy test | published train | published test |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for (n_train, crf), m in sorted(table.items()):
         key = "crf" if crf else "unet"
         pub = PUBLISHED.get((n_train, crf), ("–", "–"))
         k = m["n_colours"]
+        rows.append({"n_train": n_train, "crf": crf, "epochs": epochs_for[n_train], "loss_train": m[f"train_loss_{key}"],
+                     "loss_test": m[f"test_loss_{key}"], "loss_train_per_jet": m[f"train_loss_{key}"] / k,
+                     "loss_test_per_jet": m[f"test_loss_{key}"] / k, "accuracy_test": m[f"test_accuracy_{key}"],
+                     "published_train": pub[0], "published_test": pub[1]})
         print(f"| {n_train} | {'yes' if crf else 'no'} | {epochs_for[n_train]} | {m[f'train_loss_{key}']:.3f} | "
               f"{m[f'test_loss_{key}']:.3f} | {m[f'train_loss_{key}'] / k:.3f} | {m[f'test_loss_{key}'] / k:.3f} | "
               f"{m[f'test_accuracy_{key}']:.3f} | {pub[0]} | {pub[1]} |")
@@ -126,18 +192,26 @@ def main() -> None:
     print("| padding | loss test | accuracy test |\n|---|---|---|")
     print(f"| circular | {circ['test_loss_unet']:.3f} | {circ['test_accuracy_unet']:.3f} |")
     print(f"| zero | {zero['test_loss_unet']:.3f} | {zero['test_accuracy_unet']:.3f} |")
-    largest = table[(sizes[-1], True)]
-    print(f"\n4. masses from {n_test} test events (GeV), U-Net+CRF run with {sizes[-1]} training events")
+    largest = table[(n_sizes[-1], True)]
+    print(f"\n4. masses from {n_test} test events (GeV), U-Net+CRF run with {n_sizes[-1]} training events")
     print("| assignment | m_W median | σ68(m_W) | m_top median | σ68(m_top) |\n|---|---|---|---|---|")
     for label, key in (("Durham truth", "truth"), ("U-Net", "unet"), ("U-Net + CRF", "crf"), ("anti-kt R=0.7, 6 hardest", "antikt")):
         print(f"| {label} | {largest[f'test_m_w_median_{key}']:.1f} | {largest[f'test_m_w_sigma68_{key}']:.1f} | "
               f"{largest[f'test_m_top_median_{key}']:.1f} | {largest[f'test_m_top_sigma68_{key}']:.1f} |")
-    print(f"\n5. training throughput ({sizes[1]} events, 1 epoch, best of 3): ColorizeRunner {runner_rate:.1f} ev/s, "
+    print(f"\n5. training throughput ({mid} events, 1 epoch, best of {args.repeats}): ColorizeRunner {runner_rate:.1f} ev/s, "
           f"plain PyTorch loop {plain_rate:.1f} ev/s, ratio {runner_rate / plain_rate:.2f}")
+    out = {f"{k[0]}-{k[1]}": v for k, v in table.items()} | {
+        "zero_padding": zero, "throughput": {"runner": runner_rate, "plain": plain_rate, "ratio": runner_rate / plain_rate},
+        "table": rows, "settings": {**common, "sizes": n_sizes, "epochs": sizes["epochs"]}, "device": device}
+    if not args.no_figures:
+        out["figures"] = save_figures(histories[(n_sizes[-1], True)], n_sizes[-1], Path(args.figures))
+        print("\nfigures: " + ", ".join(out["figures"]))
+    out["wall_s"] = time.perf_counter() - started
+    print(f"\nwall time {out['wall_s']:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({f"{k[0]}-{k[1]}": v for k, v in table.items()} | {"zero_padding": zero,
-                       "throughput": {"runner": runner_rate, "plain": plain_rate}}, handle, indent=2, default=str)
+            json.dump(out, handle, indent=2, default=json_default)
+        print(f"numbers written to {args.json}")
 
 
 if __name__ == "__main__":

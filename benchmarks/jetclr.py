@@ -148,6 +148,8 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ABLATION), help="ablation rows to run")
     parser.add_argument("--workers", type=int, default=2, help="ablation runs at a time (processes)")
     parser.add_argument("--throughput-jets", type=int, default=2048, help="jets of the throughput epoch")
+    parser.add_argument("--n-invariance", type=int, default=512, help="test jets of the invariance curve")
+    parser.add_argument("--n-angles", type=int, default=37, help="rotation angles of the invariance curve, over [0, 2π]")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--run-dir", help="keep (and resume) the runs here")
@@ -165,7 +167,7 @@ def main() -> None:
                           n_heads=args.n_heads, n_layers=sizes["n_layers"], rep_dim=sizes["d_model"],
                           proj_dim=max(2, sizes["d_model"] // 2), n_constituents=args.n_constituents,
                           batch_size=sizes["batch_size"], learning_rate=args.learning_rate, device=sizes["device"],
-                          seed=args.seed, n_invariance=512, n_angles=37)
+                          seed=args.seed, n_invariance=args.n_invariance, n_angles=args.n_angles)
     started = time.perf_counter()
     root = Path(args.run_dir) if args.run_dir else RunDir.new("jetclr-bench").path
     root.mkdir(parents=True, exist_ok=True)
