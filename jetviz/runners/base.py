@@ -31,6 +31,7 @@ __all__ = [
     "JetSampleConfig",
     "JetSample",
     "jet_labels_and_kinematics",
+    "BlockTransform",
     "block_kinematics",
     "SampleName",
     "is_file_name",
@@ -321,15 +322,17 @@ class JetRunner(Runner):
     """Base of the jet runners: the data is ``from_arrays(arrays, config)``, where the arrays are
 
     - ``events_arrays(jets, config)`` of the config's recipe sample (or the jets given), or
-    - ``file_transform(config)`` of a dataset file, prepared chunk by chunk into the memory-mapped
-      preparation cache (:func:`jetviz.data.prepared.prepare_cached`, reused by the next run of
-      the same file and settings); the run takes its first ``n_jets`` rows.
+    - a dataset file's blocks of padded jets through :class:`BlockTransform` of
+      ``block_features(block, **preparation_params(config))``, prepared chunk by chunk into the
+      memory-mapped preparation cache (:func:`jetviz.data.prepared.prepare_cached`, reused by the
+      next run of the same file and settings); the run takes its first ``n_jets`` rows.
 
-    A subclass sets the three as static methods.
+    A subclass sets the four as static methods.
     """
 
     events_arrays: Callable = staticmethod(lambda events, config: {})
-    file_transform: Callable = staticmethod(lambda config: None)
+    block_features: Callable = staticmethod(lambda block: {})
+    preparation_params: Callable = staticmethod(lambda config: {})
     from_arrays: Callable = staticmethod(lambda arrays, config: arrays)
 
     @classmethod
@@ -344,22 +347,38 @@ class JetRunner(Runner):
         source = sample_dataset(config.sample) if self._events is None else None
         if source is None:
             return load_run_jets(config, self._events, progress, type(self).prepare)
-        from dataclasses import asdict
-
         from jetviz.data.prepared import prepare_cached
 
-        transform = type(self).file_transform(config)
+        transform = BlockTransform(type(self).block_features, type(self).preparation_params(config))
 
         def report(done: int, total: int) -> None:
             progress(stage_event("prepare", f"preparing {source.name}: {done}/{total} jets", 0.1 * done / max(total, 1),
                                  done=done, total=total))
 
-        prepared = prepare_cached(source, transform, asdict(transform), progress=report)
+        prepared = prepare_cached(source, transform, transform.params, progress=report)
         if len(prepared) < config.n_jets:
             raise ConfigError(f"{source.name} holds {len(prepared)} jets; n_jets = {config.n_jets} (use fewer)")
         rows = slice(0, config.n_jets)
         return type(self).from_arrays({name: np.asarray(values[rows]) for name, values in prepared.arrays.items()},
                                       config)
+
+
+class BlockTransform:
+    """A jet runner's file preparation: ``features(block, **params)`` of each block of padded jets
+    (:class:`~jetviz.data.formats.JetBlock`) plus the block's ``label``, ``pt`` and ``mass``.
+
+    It is named (for the preparation cache's key) by ``features``; ``params`` are the preparation
+    parameters, part of that key.
+    """
+
+    def __init__(self, features: Callable[..., dict], params: Mapping[str, Any]):
+        self.features, self.params = features, dict(params)
+        self.__module__, self.__qualname__ = features.__module__, features.__qualname__
+
+    def __call__(self, block) -> dict[str, np.ndarray]:
+        pt, mass = block_kinematics(block.p4)
+        return {**self.features(block, **self.params), "label": np.asarray(block.label, np.int64), "pt": pt,
+                "mass": mass}
 
 
 def block_kinematics(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

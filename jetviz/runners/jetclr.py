@@ -42,7 +42,7 @@ from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TR
 from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test,
                                   nt_xent, uniformity)
 from jetviz.models.splits import stratified_parts
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, block_kinematics,
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult,
                                  jet_labels_and_kinematics, parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
@@ -137,18 +137,11 @@ def events_arrays(events: ak.Array, config: JetclrConfig) -> dict[str, np.ndarra
     return {"x": x, "mask": mask, "label": labels, "pt": pt, "mass": mass}
 
 
-@dataclass(frozen=True)
-class ConstituentTransform:
-    """The file transform of jetclr: constituents, labels, pT and mass of a block of padded jets
-    (:class:`~jetviz.data.formats.JetBlock`); its fields are the preparation parameters."""
-
-    n_constituents: int
-    extra_slots: int
-
-    def __call__(self, block) -> dict[str, np.ndarray]:
-        x, mask = pad_constituent_block(block.p4, self.n_constituents, self.extra_slots)
-        pt, mass = block_kinematics(block.p4)
-        return {"x": x, "mask": mask, "label": np.asarray(block.label, np.int64), "pt": pt, "mass": mass}
+def constituent_block(block, n_constituents: int, extra_slots: int) -> dict[str, np.ndarray]:
+    """``x`` ``(n, P, 3)`` and ``mask`` ``(n, P)`` of a block of padded jets (:class:`~jetviz.data.formats.JetBlock`),
+    as :func:`events_arrays` gives them for schema events: jetclr's file preparation."""
+    x, mask = pad_constituent_block(block.p4, n_constituents, extra_slots)
+    return {"x": x, "mask": mask}
 
 
 def from_arrays(arrays: dict, config: JetclrConfig) -> JetclrData:
@@ -309,7 +302,9 @@ class JetclrRunner(JetRunner):
     name = "jetclr"
 
     events_arrays = staticmethod(events_arrays)
-    file_transform = staticmethod(lambda config: ConstituentTransform(config.n_constituents, config.extra_slots))
+    block_features = staticmethod(constituent_block)
+    preparation_params = staticmethod(lambda config: {"n_constituents": config.n_constituents,
+                                                      "extra_slots": config.extra_slots})
     from_arrays = staticmethod(from_arrays)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> JetclrResult:

@@ -46,7 +46,7 @@ from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
 from jetviz.data.kinematics import pt_eta_phi
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult, block_kinematics,
+from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult,
                                  jet_labels_and_kinematics, parallel_map)
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
@@ -124,23 +124,15 @@ def events_arrays(events: ak.Array, config: VaeEmdConfig) -> dict[str, np.ndarra
             "mass": mass}
 
 
-@dataclass(frozen=True)
-class ImageTransform:
-    """The file transform of vae_emd: jet images, labels, pT and mass of a block of padded jets
-    (:class:`~jetviz.data.formats.JetBlock`); its fields are the preparation parameters."""
-
-    n_pix: int
-    image_width: float
-
-    def __call__(self, block) -> dict[str, np.ndarray]:
-        p4 = np.asarray(block.p4, dtype=np.float64)
-        pt, eta, phi = pt_eta_phi(p4[..., 1], p4[..., 2], p4[..., 3])
-        real = block.mask
-        pt = np.where(real, pt, 0.0)
-        images = jet_images(pt, np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=self.n_pix,
-                            width=self.image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
-        jet_pt, mass = block_kinematics(p4)
-        return {"images": images, "label": np.asarray(block.label, np.int64), "pt": jet_pt, "mass": mass}
+def image_block(block, n_pix: int, image_width: float) -> dict[str, np.ndarray]:
+    """``images`` ``(n, 1, n_pix, n_pix)`` of a block of padded jets (:class:`~jetviz.data.formats.JetBlock`),
+    as :func:`events_arrays` gives them for schema events: vae_emd's file preparation."""
+    p4 = np.asarray(block.p4, dtype=np.float64)
+    pt, eta, phi = pt_eta_phi(p4[..., 1], p4[..., 2], p4[..., 3])
+    real = block.mask
+    images = jet_images(np.where(real, pt, 0.0), np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=n_pix,
+                        width=image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
+    return {"images": images}
 
 
 def from_arrays(arrays: dict, config: VaeEmdConfig) -> VaeEmdData:
@@ -371,7 +363,8 @@ class VaeEmdRunner(JetRunner):
         self._client, self._emd = client, emd
 
     events_arrays = staticmethod(events_arrays)
-    file_transform = staticmethod(lambda config: ImageTransform(config.n_pix, config.image_width))
+    block_features = staticmethod(image_block)
+    preparation_params = staticmethod(lambda config: {"n_pix": config.n_pix, "image_width": config.image_width})
     from_arrays = staticmethod(from_arrays)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> VaeEmdResult:
