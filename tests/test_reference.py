@@ -1,0 +1,133 @@
+"""The shipped reference runs open with the current code; ``jetviz reference build`` makes them.
+
+A reference run whose config no longer validates, whose weights no longer fit the model, or
+whose files are missing fails here (a stale reference run must fail CI, not show wrong plots):
+rebuild it with ``jetviz reference build``.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jetviz.cli import main
+from jetviz.errors import DataFileError
+from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
+from jetviz.runners.reference import (
+    EVENTS_FILE,
+    INFO_FILE,
+    REFERENCE_CONFIGS,
+    build,
+    has_reference,
+    open_reference,
+    reference_dir,
+    reference_info,
+    reference_label,
+    references_enabled,
+    run_label,
+)
+from jetviz.runners.rundir import RunDir
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+#: the shipped reference runs together stay small (package data; the issue's limit is 30 MB)
+MAX_TOTAL_BYTES = 30_000_000
+
+
+def _files(path):
+    return [f for f in path.rglob("*") if f.is_file()]
+
+
+def test_every_runner_ships_a_reference_run_within_the_size_limit():
+    total = 0
+    for name in RUNNER_NAMES:
+        assert has_reference(name), f"no reference run of {name}: run `jetviz reference build --runner {name}`"
+        total += sum(f.stat().st_size for f in _files(reference_dir(name)))
+    assert total <= MAX_TOTAL_BYTES
+
+
+@pytest.mark.parametrize("name", RUNNER_NAMES)
+def test_shipped_reference_config_validates_against_the_current_config_class(name):
+    spec = runner_spec(name)
+    run = RunDir(reference_dir(name))
+    config = run.read_config(spec.config)  # a parameter renamed, dropped or re-bounded since: DataFileError
+    stored = {k: v for k, v in run.read_json(RunDir.CONFIG).items() if k != RunDir.DATASET}
+    assert config.to_dict() == stored, "the current config class reads the stored settings differently"
+    expected = spec.config.from_dict(REFERENCE_CONFIGS[name]).to_dict()
+    changed = sorted(k for k in expected if expected[k] != stored.get(k))
+    assert not changed, f"REFERENCE_CONFIGS[{name!r}] changed in {changed}: rebuild with `jetviz reference build`"
+
+
+@pytest.mark.parametrize("name", RUNNER_NAMES)
+def test_shipped_reference_run_opens_with_its_events_and_without_writing(name, runs, monkeypatch):
+    def no_generation(*args, **kwargs):
+        raise AssertionError("opening a reference run generated its sample")
+
+    monkeypatch.setattr("jetviz.runners.base.load_run_sample", no_generation)
+    path = reference_dir(name)
+    before = {f: f.stat().st_mtime_ns for f in _files(path)}
+    result, data = open_reference(name)
+    info = reference_info(name)
+    assert result.run_dir == path and result.metrics and result.history
+    assert len(data) == info["n"]
+    assert info["sample"] == result.config.sample and info["runner"] == name
+    if hasattr(result, "model") and runner_spec(name).result.build_model(result.config, result.metrics) is not None:
+        assert result.model is not None
+    assert {f: f.stat().st_mtime_ns for f in _files(path)} == before  # read-only
+    label = run_label(path)
+    assert label.startswith("**Reference run** — ") and "jetviz reference build" in label
+    assert not (runs.exists() and any(runs.iterdir()))  # no run directory made either
+
+
+def test_build_command_makes_an_openable_reference_run(tmp_path, runs, capsys):
+    out = tmp_path / "reference"
+    args = ["reference", "build", "--runner", "classify", "--out", str(out), "--param", "sample=toy_bh_sph",
+            "--param", "n_events=40", "--param", "n_folds=2", "--param", 'models=["xgb_low"]',
+            "--param", "xgb_n_estimators=5"]
+    assert main(args) == 0
+    assert "wrote" in capsys.readouterr().out
+    path = out / "classify"
+    for file in (RunDir.CONFIG, RunDir.METRICS, INFO_FILE, EVENTS_FILE, "predictions.npz"):
+        assert (path / file).is_file(), file
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no building directory left
+    info = json.loads((path / INFO_FILE).read_text())
+    assert info["n"] == 40 and info["unit"] == "events" and info["sample"] == "toy_bh_sph"
+    assert info["command"].startswith("jetviz reference build --runner classify")
+    result, data = open_reference("classify", out)
+    assert len(data) == 40 and result.config.n_events == 40 and result.config.models == ["xgb_low"]
+    assert "toy_bh_sph, 40 events" in reference_label(info)
+    # a rebuild replaces the run as a whole
+    first = (path / INFO_FILE).read_text()
+    assert main(args) == 0
+    assert (path / INFO_FILE).read_text() != first or json.loads(first)["date"] == info["date"]
+    assert sorted(p.name for p in out.iterdir()) == ["classify"]
+
+
+def test_build_refuses_a_dataset_file_and_overrides_for_several_runners(tmp_path, capsys):
+    assert main(["reference", "build", "--out", str(tmp_path), "--param", "epochs=1"]) == 2
+    assert "one runner" in capsys.readouterr().err
+    with pytest.raises(Exception, match="recipes"):
+        build("classify", tmp_path, {"sample": "some/file.parquet"})
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_stale_or_missing_reference_run_is_a_clear_error(tmp_path):
+    with pytest.raises(DataFileError, match="reference build"):
+        open_reference("jetclr", tmp_path)
+    stale = tmp_path / "classify"
+    stale.mkdir()
+    for f in _files(reference_dir("classify")):
+        target = stale / f.relative_to(reference_dir("classify"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.read_bytes())
+    config = json.loads((stale / RunDir.CONFIG).read_text())
+    config["a_parameter_since_removed"] = 1
+    (stale / RunDir.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DataFileError, match="a_parameter_since_removed"):
+        open_reference("classify", tmp_path)
+
+
+def test_references_can_be_switched_off():
+    assert references_enabled({})
+    assert references_enabled({"JETVIZ_REFERENCE": "1"})
+    assert not any(references_enabled({"JETVIZ_REFERENCE": v}) for v in ("0", "false", "off", "No"))
