@@ -196,10 +196,13 @@ def _reference_build(args) -> int:
     for name in names:
         shown: dict = {}
 
-        def progress(event: dict, name=name, shown=shown) -> None:
+        def progress(event: dict, name=name, shown=shown) -> None:  # each stage once, and when it is done
             message = event.get("message") if event.get("kind") in ("stage", "unit") else None
-            if message and message != shown.get("last"):
-                shown["last"] = message
+            if not message:
+                return
+            stage, done = message.split(":")[0], event.get("total") is not None and event.get("done") == event.get("total")
+            if stage != shown.get("stage") or done:
+                shown["stage"] = stage
                 print(f"  {name}: {message}", flush=True)
 
         print(f"building the {name} reference run into {out / name} …", flush=True)

@@ -14,17 +14,19 @@ from jetviz.cli import main
 from jetviz.errors import DataFileError
 from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
 from jetviz.runners.reference import (
-    EVENTS_FILE,
+    DATA_NAME,
     INFO_FILE,
     REFERENCE_CONFIGS,
     build,
     has_reference,
+    load_data,
     open_reference,
     reference_dir,
     reference_info,
     reference_label,
     references_enabled,
     run_label,
+    store_data,
 )
 from jetviz.runners.rundir import RunDir
 
@@ -59,17 +61,19 @@ def test_shipped_reference_config_validates_against_the_current_config_class(nam
 
 
 @pytest.mark.parametrize("name", RUNNER_NAMES)
-def test_shipped_reference_run_opens_with_its_events_and_without_writing(name, runs, monkeypatch):
+def test_shipped_reference_run_opens_with_its_data_and_without_writing(name, runs, monkeypatch):
     def no_generation(*args, **kwargs):
-        raise AssertionError("opening a reference run generated its sample")
+        raise AssertionError("opening a reference run generated or read its sample")
 
     monkeypatch.setattr("jetviz.runners.base.load_run_sample", no_generation)
+    monkeypatch.setattr("jetviz.runners.base.Runner.read_events", no_generation)
     path = reference_dir(name)
     before = {f: f.stat().st_mtime_ns for f in _files(path)}
     result, data = open_reference(name)
     info = reference_info(name)
     assert result.run_dir == path and result.metrics and result.history
-    assert len(data) == info["n"]
+    n = sum(len(part) for part in data[:2]) if isinstance(data, tuple) else len(data)  # colorize: (train, test, K)
+    assert n == info["n"]
     assert info["sample"] == result.config.sample and info["runner"] == name
     if hasattr(result, "model") and runner_spec(name).result.build_model(result.config, result.metrics) is not None:
         assert result.model is not None
@@ -87,7 +91,7 @@ def test_build_command_makes_an_openable_reference_run(tmp_path, runs, capsys):
     assert main(args) == 0
     assert "wrote" in capsys.readouterr().out
     path = out / "classify"
-    for file in (RunDir.CONFIG, RunDir.METRICS, INFO_FILE, EVENTS_FILE, "predictions.npz"):
+    for file in (RunDir.CONFIG, RunDir.METRICS, INFO_FILE, f"{DATA_NAME}.npz", "predictions.npz"):
         assert (path / file).is_file(), file
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no building directory left
     info = json.loads((path / INFO_FILE).read_text())
@@ -131,3 +135,26 @@ def test_references_can_be_switched_off():
     assert references_enabled({})
     assert references_enabled({"JETVIZ_REFERENCE": "1"})
     assert not any(references_enabled({"JETVIZ_REFERENCE": v}) for v in ("0", "false", "off", "No"))
+
+
+def test_prepared_data_round_trips_and_a_foreign_or_changed_layout_is_refused(tmp_path):
+    import numpy as np
+
+    from jetviz.runners.classify import ClassifyData
+
+    data = ClassifyData(images=np.ones((2, 3, 4, 4), np.float32), low=np.zeros((2, 45)), high=np.zeros((2, 39)),
+                        labels=np.array([0, 1]), index=np.arange(2))
+    run = RunDir(tmp_path / "run")
+    layout = store_data(run, (data, data.subset([1]), 7))
+    back = load_data(run, layout)
+    assert isinstance(back, tuple) and back[2] == 7 and isinstance(back[0], ClassifyData)
+    assert np.array_equal(back[0].images, data.images) and back[1].labels.tolist() == [1]
+    foreign = {**layout, "items": [{**layout["items"][0], "dataclass": "subprocess:Popen"}, *layout["items"][1:]]}
+    with pytest.raises(DataFileError, match="data layout"):
+        load_data(run, foreign)
+    changed = json.loads(json.dumps(layout))
+    del changed["items"][0]["fields"]["index"]
+    with pytest.raises(DataFileError, match="fields"):
+        load_data(run, changed)
+    with pytest.raises(Exception, match="cannot store"):
+        store_data(run, {"a dict": 1})

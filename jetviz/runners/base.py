@@ -237,10 +237,6 @@ class Runner:
         self.run = RunDir(run_dir) if run_dir is not None else RunDir.new(self.name)
         self.run.path.mkdir(parents=True, exist_ok=True)
         self._events, self._data = events, data
-        #: set True before the data is prepared to keep the events it is prepared from in
-        #: :attr:`kept_events` (a reference run ships them: :mod:`jetviz.runners.reference`)
-        self.keep_events = False
-        self.kept_events = None
 
     @property
     def run_dir(self) -> Path:
@@ -268,14 +264,7 @@ class Runner:
     def read_events(self, n: int, progress: Progress, needed: str = "n_events", unit: str = "events", **params):
         """The first ``n`` events of the config's sample: the events given, a recipe (generated on
         first use, then cached) or a dataset file read chunk by chunk (never the whole file).
-        ``needed`` says where ``n`` comes from, for messages; with :attr:`keep_events` they are also
-        kept in :attr:`kept_events`."""
-        events = self._read_events(n, progress, needed, unit, **params)
-        if self.keep_events:
-            self.kept_events = events
-        return events
-
-    def _read_events(self, n: int, progress: Progress, needed: str, unit: str, **params):
+        ``needed`` says where ``n`` comes from, for messages."""
         config = self.config
         if self._events is not None:
             if len(self._events) < n:
@@ -353,10 +342,8 @@ class JetRunner(Runner):
         files: from the preparation cache, prepared chunk by chunk on first use)."""
         config = self.config
         source = sample_dataset(config.sample) if self._events is None else None
-        if source is None:  # a recipe, or the jets given
-            jets = self.read_events(config.n_jets, progress, needed="n_jets", unit="jets", R=config.jet_R,
-                                    pt_min=config.pt_min, pt_max=config.pt_max)
-            return type(self).prepare(jets, config)
+        if source is None:
+            return load_run_jets(config, self._events, progress, type(self).prepare)
         from dataclasses import asdict
 
         from jetviz.data.prepared import prepare_cached

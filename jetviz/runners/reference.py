@@ -6,10 +6,13 @@ instead of an empty page; *Train* next to it makes the user's own run. A referen
 - a run directory like any other (``config.json``, ``metrics.json``, ``history.csv``, arrays,
   state dicts loaded with ``weights_only=True``; see :mod:`jetviz.runners.rundir`) under
   ``jetviz/reference/<runner>/`` (package data, so a clone, ``pip install`` and Binder have it);
-- plus ``events.parquet``: the events (or jets) the run was trained on, as the jetviz Parquet
-  writer stores them, so that it opens without generating its sample (fast, no cache needed);
+- plus ``data.npz``: the data the run was trained on as the runner prepared it (images,
+  features, constituents …; compressed, no pickles), so that it opens without generating or
+  preparing its sample (fast, no cache needed); the events themselves would be several times
+  larger (a ``bh_sph`` event holds a thousand particles);
 - plus ``reference.json``: what the label of the page says (sample, size, epochs, device, date,
-  the command that made it).
+  the command that made it) and the layout of ``data.npz`` (which runner data class holds which
+  array, :func:`store_data` / :func:`load_data`).
 
 They are made by one command from the current code, ``jetviz reference build`` (:func:`build`),
 with the small CPU configurations of :data:`REFERENCE_CONFIGS`, and opened read-only
@@ -18,6 +21,8 @@ with the small CPU configurations of :data:`REFERENCE_CONFIGS`, and opened read-
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -25,6 +30,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
 
 from jetviz.errors import ConfigError, DataFileError
 from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
@@ -34,7 +41,7 @@ from jetviz.runners.rundir import RunDir
 __all__ = [
     "REFERENCE_CONFIGS",
     "REFERENCE_ROOT",
-    "EVENTS_FILE",
+    "DATA_NAME",
     "INFO_FILE",
     "BUILD_COMMAND",
     "references_enabled",
@@ -44,6 +51,8 @@ __all__ = [
     "is_reference_run",
     "reference_label",
     "run_label",
+    "store_data",
+    "load_data",
     "build",
     "open_run",
     "open_reference",
@@ -51,8 +60,8 @@ __all__ = [
 
 #: where the shipped reference runs live (package data: ``jetviz/reference/<runner>/``)
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
-#: the events the run was trained on (jetviz Parquet)
-EVENTS_FILE = "events.parquet"
+#: the run's prepared data: ``<DATA_NAME>.npz`` in the run directory
+DATA_NAME = "data"
 #: what the page's label says about the run (JSON)
 INFO_FILE = "reference.json"
 #: the command that makes them
@@ -138,7 +147,7 @@ def build(runner_name: str, out: str | Path | None = None, overrides: Mapping[st
     """Train the reference run of ``runner_name`` and store it in ``<out>/<runner_name>``.
 
     The run is trained in a fresh directory beside the target (``<out>/.<runner>-building-…``)
-    and replaces the old reference run only once it finished, with its events and
+    and replaces the old reference run only once it finished, with its prepared data and
     ``reference.json``; a failed build leaves the old one as it was.
 
     Parameters
@@ -162,28 +171,22 @@ def build(runner_name: str, out: str | Path | None = None, overrides: Mapping[st
     jetviz.errors.ConfigError
         An unknown runner, bad overrides, or a dataset file as sample (reference runs use recipes).
     """
-    from jetviz.data.formats.parquet import save_events
-    from jetviz.runners.base import sample_dataset
+    from jetviz.runners.base import is_file_name
 
     spec = runner_spec(runner_name)
     config = spec.config.from_dict({**REFERENCE_CONFIGS[runner_name], **dict(overrides or {})})
-    if sample_dataset(config.sample) is not None:
+    if is_file_name(config.sample):
         raise ConfigError(f"reference runs are of recipes, not dataset files ({config.sample!r})")
     root = REFERENCE_ROOT if out is None else Path(out)
     root.mkdir(parents=True, exist_ok=True)
     building = root / f".{runner_name}-building-{uuid.uuid4().hex[:6]}"
     try:
         runner = spec.runner(config, building)
-        runner.keep_events = True
         started = time.perf_counter()
         result = runner.fit(progress)
         seconds = time.perf_counter() - started
-        if runner.kept_events is None:
-            raise ConfigError(f"the {runner_name} runner prepared its data without reading events")
+        layout = store_data(RunDir(building), runner.load_data())
         n, unit = _size(config)
-        save_events(runner.kept_events, building / EVENTS_FILE,
-                    metadata={"recipe": config.sample, "seed": config.seed, "n": n, "unit": unit,
-                              "reference_of": runner_name})
         flags = " ".join(f"--param {k}={json.dumps(v) if not isinstance(v, str) else v}"
                          for k, v in (overrides or {}).items())
         command = f"{BUILD_COMMAND} --runner {runner_name}" + (f" {flags}" if flags else "")
@@ -191,7 +194,7 @@ def build(runner_name: str, out: str | Path | None = None, overrides: Mapping[st
             "runner": runner_name, "sample": config.sample, "n": n, "unit": unit,
             "epochs": int(getattr(config, "epochs", 0)), "device": result.metrics.get("device", "?"),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command,
-            "seconds": round(seconds, 1), "jetviz_version": _version()})
+            "seconds": round(seconds, 1), "jetviz_version": _version(), "data_layout": layout})
         target = root / runner_name
         old = root / f".{runner_name}-old-{uuid.uuid4().hex[:6]}"
         if target.exists():
@@ -203,6 +206,85 @@ def build(runner_name: str, out: str | Path | None = None, overrides: Mapping[st
         shutil.rmtree(building, ignore_errors=True)
 
 
+def _flatten(value: Any, key: str, arrays: dict[str, np.ndarray]) -> dict:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}",
+                "fields": {f.name: _flatten(getattr(value, f.name), f"{key}.{f.name}", arrays)
+                           for f in dataclasses.fields(value)}}
+    if isinstance(value, (tuple, list)):
+        return {"sequence": type(value).__name__,
+                "items": [_flatten(item, f"{key}.{i}", arrays) for i, item in enumerate(value)]}
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise ConfigError(f"the runner's data {key} is an object array, which a reference run cannot store")
+        arrays[key] = array
+        return {"array": key, "scalar": not isinstance(value, np.ndarray)}
+    raise ConfigError(f"the runner's data {key} is a {type(value).__name__}, which a reference run cannot store")
+
+
+def store_data(run: RunDir, data: Any) -> dict:
+    """Write a runner's prepared data to ``<DATA_NAME>.npz`` in ``run`` (compressed); return its layout.
+
+    ``data`` is made of dataclasses of the runner modules, tuples, lists, arrays and numbers
+    (what the runners' ``prepare_data`` return); the layout (JSON) names the class and array of
+    every part, for :func:`load_data`.
+
+    Raises
+    ------
+    ConfigError
+        A part of ``data`` is of another kind (it could not be read back without pickles).
+    """
+    arrays: dict[str, np.ndarray] = {}
+    layout = _flatten(data, "data", arrays)
+    run.write_arrays(DATA_NAME, arrays, compressed=True)
+    return layout
+
+
+def _unflatten(layout: Any, arrays: Mapping[str, np.ndarray], path: Path) -> Any:
+    bad = DataFileError(path, f"has a data layout that does not fit {DATA_NAME}.npz or the current code "
+                              f"(rebuild with `{BUILD_COMMAND}`)")
+    if not isinstance(layout, dict):
+        raise bad
+    if "array" in layout:
+        if layout["array"] not in arrays:
+            raise bad
+        array = arrays[layout["array"]]
+        return array.item() if layout.get("scalar") else array
+    if "sequence" in layout:
+        items = [_unflatten(item, arrays, path) for item in layout.get("items", [])]
+        return tuple(items) if layout["sequence"] == "tuple" else items
+    module, _, name = str(layout.get("dataclass", "")).partition(":")
+    if not module.startswith("jetviz.runners."):  # only the runners' own data classes are ever built
+        raise bad
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise DataFileError(path, f"names the data class {module}:{name}, which the current code lacks "
+                                  f"(rebuild with `{BUILD_COMMAND}`)") from None
+    if not dataclasses.is_dataclass(cls):
+        raise bad
+    fields = layout.get("fields", {})
+    expected = {f.name for f in dataclasses.fields(cls) if f.init}
+    if set(fields) != expected:
+        raise DataFileError(path, f"stores {name} with the fields {sorted(fields)}, the current code has "
+                                  f"{sorted(expected)} (rebuild with `{BUILD_COMMAND}`)")
+    return cls(**{k: _unflatten(v, arrays, path) for k, v in fields.items()})
+
+
+def load_data(run: RunDir, layout: Any) -> Any:
+    """The prepared data :func:`store_data` wrote to ``run`` with ``layout``.
+
+    Raises
+    ------
+    DataFileError
+        ``<DATA_NAME>.npz`` is missing or damaged, or the layout does not fit it or the current
+        data classes (a stale reference run).
+    """
+    return _unflatten(layout, run.read_arrays(DATA_NAME), run.file(INFO_FILE))
+
+
 def _version() -> str:
     from jetviz import __version__
 
@@ -212,7 +294,7 @@ def _version() -> str:
 def open_run(runner_name: str, run_dir: str | Path, progress: Progress | None = None):
     """Reopen the finished run in ``run_dir`` without retraining: ``(result, data)``.
 
-    A reference run's data is prepared from its shipped ``events.parquet`` (nothing generated,
+    A reference run's data is its shipped ``data.npz`` (nothing generated or prepared,
     nothing written); any other run's data is prepared again from its config (the sample and
     preparation caches).
 
@@ -228,19 +310,18 @@ def open_run(runner_name: str, run_dir: str | Path, progress: Progress | None = 
     spec = runner_spec(runner_name)
     path = Path(run_dir)
     result = spec.result.load(path)
-    events = None
+    data = None
     if is_reference_run(path):
-        from jetviz.data.formats.parquet import load_events
-
-        emit(stage_event("open", f"reading the events of the {runner_name} reference run …", 0.0))
-        events, _ = load_events(path / EVENTS_FILE, validate=False)
+        emit(stage_event("open", f"reading the data of the {runner_name} reference run …", 0.0))
+        run = RunDir(path)
+        data = load_data(run, run.read_json(INFO_FILE).get("data_layout"))
     else:
         emit(stage_event("open", f"loading the data of {path.name} again …", 0.0))
-    return result, spec.runner(result.config, path, events=events).load_data(emit)
+    return result, spec.runner(result.config, path, data=data).load_data(emit)
 
 
 def open_reference(runner_name: str, root: str | Path | None = None, progress: Progress | None = None):
-    """Reopen the reference run of ``runner_name`` with its shipped events: ``(result, data)`` (see :func:`open_run`).
+    """Reopen the reference run of ``runner_name`` with its shipped data: ``(result, data)`` (see :func:`open_run`).
 
     Raises
     ------
