@@ -100,10 +100,10 @@ def test_build_command_makes_an_openable_reference_run(tmp_path, runs, capsys):
     result, data = open_reference("classify", out)
     assert len(data) == 40 and result.config.n_events == 40 and result.config.models == ["xgb_low"]
     assert "toy_bh_sph, 40 events" in reference_label(info)
-    # a rebuild replaces the run as a whole
-    first = (path / INFO_FILE).read_text()
+    # a rebuild replaces the run as a whole (a file the old one had is gone), nothing left beside it
+    (path / "left-over.txt").write_text("from the old run")
     assert main(args) == 0
-    assert (path / INFO_FILE).read_text() != first or json.loads(first)["date"] == info["date"]
+    assert not (path / "left-over.txt").exists() and (path / INFO_FILE).is_file()
     assert sorted(p.name for p in out.iterdir()) == ["classify"]
 
 
@@ -158,3 +158,27 @@ def test_prepared_data_round_trips_and_a_foreign_or_changed_layout_is_refused(tm
         load_data(run, changed)
     with pytest.raises(Exception, match="cannot store"):
         store_data(run, {"a dict": 1})
+
+
+@pytest.mark.usefixtures("reset_panel_state")
+def test_page_store_shows_the_reference_run_until_the_user_trains(runs, monkeypatch):
+    from jetviz.ui.classify.store import ClassifyStore
+
+    tiny = {"sample": "toy_bh_sph", "n_events": 40, "n_folds": 2, "models": ["xgb_low"], "xgb_n_estimators": 5}
+    monkeypatch.setenv("JETVIZ_REFERENCE", "0")
+    store = ClassifyStore(**tiny)
+    store.open_reference(blocking=True)
+    assert store.result is None and store.reference == ""  # switched off
+
+    monkeypatch.setenv("JETVIZ_REFERENCE", "1")
+    store.open_reference(blocking=True)
+    assert store.error == "" and store.result is not None and store.result.run_dir == reference_dir("classify")
+    assert store.reference.startswith("**Reference run** — bh_sph, 400 events, 3 epochs")
+    assert store.config.sample == "toy_bh_sph" and store.config.n_events == 40  # the page's own settings stay
+    shown = store.result
+    store.open_reference(blocking=True)
+    assert store.result is shown  # a run is shown already: not opened again
+
+    store.train(blocking=True)
+    assert store.error == "" and store.reference == ""
+    assert store.result.run_dir.parent == runs and store.result.config.n_events == 40
