@@ -472,7 +472,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     @staticmethod
     def _open_work(token: int, messages, runner_name: str, run_dir: Path, derive: Callable) -> None:
         """Worker: reopen the run, prepare its data again (from the caches, or a reference run's
-        shipped events), derive the page's extras."""
+        shipped data), derive the page's extras."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
         result, data = references.open_run(runner_name, run_dir, put)
         messages.put(("done", token, result, data, derive(result, data, put)))
