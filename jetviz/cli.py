@@ -13,6 +13,10 @@
     their headers: format, kind, events, labels, per-particle truth; damaged files say why.
 ``jetviz summary SAMPLE -n N``
     The per-label observables table of ``docs/samples.md`` (:func:`jetviz.data.observables.label_summary`).
+``jetviz reference build [--runner NAME ...] [--out DIR] [--param NAME=VALUE ...]``
+    Train the reference runs the method pages open with (:mod:`jetviz.runners.reference`;
+    default: every runner, into the package's ``jetviz/reference/``), one after the other.
+    ``--param`` overrides a setting of the reference configuration (one runner only).
 
 Every error is one line ``jetviz: error: FILE: problem`` on stderr and exit status 2.
 """
@@ -179,8 +183,38 @@ def _summary(args) -> int:
     return 0
 
 
+def _reference_build(args) -> int:
+    from jetviz.errors import ConfigError
+    from jetviz.runners.catalog import RUNNER_NAMES
+    from jetviz.runners.reference import REFERENCE_ROOT, build
+
+    names = args.runner or list(RUNNER_NAMES)
+    overrides = dict(args.param or [])
+    if overrides and len(names) != 1:
+        raise ConfigError("--param overrides the settings of one runner: name it with --runner")
+    out = Path(args.out) if args.out else REFERENCE_ROOT
+    for name in names:
+        shown: dict = {}
+
+        def progress(event: dict, name=name, shown=shown) -> None:  # each stage once, and when it is done
+            message = event.get("message") if event.get("kind") in ("stage", "unit") else None
+            if not message:
+                return
+            stage, done = message.split(":")[0], event.get("total") is not None and event.get("done") == event.get("total")
+            if stage != shown.get("stage") or done:
+                shown["stage"] = stage
+                print(f"  {name}: {message}", flush=True)
+
+        print(f"building the {name} reference run into {out / name} …", flush=True)
+        path = build(name, out, overrides, progress=progress)
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        print(f"wrote {path} ({_size(size)})", flush=True)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from jetviz.data.recipes import RECIPES
+    from jetviz.runners.catalog import RUNNER_NAMES
 
     parser = argparse.ArgumentParser(prog="jetviz", description="jetviz: ML on collider events")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +241,15 @@ def _parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="per-label observables of a sample (multiplicities, sphericity ...)")
     sample_arguments(summary)
     summary.set_defaults(func=_summary)
+    reference = sub.add_parser("reference", help="the reference runs the method pages open with")
+    reference_sub = reference.add_subparsers(dest="reference_command", required=True)
+    ref_build = reference_sub.add_parser("build", help="train the reference runs (small CPU settings) and store them")
+    ref_build.add_argument("--runner", action="append", choices=RUNNER_NAMES,
+                           help="runner to build (repeatable; default: all)")
+    ref_build.add_argument("--out", default=None, help="reference root (default: the package's jetviz/reference)")
+    ref_build.add_argument("--param", type=_parse_param, action="append", metavar="NAME=VALUE",
+                           help="a setting over the reference configuration (with one --runner)")
+    ref_build.set_defaults(func=_reference_build)
     return parser
 
 

@@ -256,15 +256,15 @@ class RunDir:
         return rows
 
     # ----------------------------------------------------------------------------- arrays
-    def write_arrays(self, name: str, arrays: Mapping[str, np.ndarray]) -> Path:
-        """Write numeric arrays to ``<name>.npz`` atomically (object arrays are refused)."""
+    def write_arrays(self, name: str, arrays: Mapping[str, np.ndarray], compressed: bool = False) -> Path:
+        """Write numeric arrays to ``<name>.npz`` atomically (object arrays are refused; ``compressed``: deflated)."""
         for key, value in arrays.items():
             if np.asarray(value).dtype.hasobject:
                 raise TypeError(f"write_arrays: {key!r} is an object array; only numeric and string arrays are stored")
         path = self.file(f"{name}.npz")
         self.path.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as handle:
-            np.savez(handle, **arrays)
+            (np.savez_compressed if compressed else np.savez)(handle, **arrays)
         return path
 
     def read_arrays(self, name: str, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

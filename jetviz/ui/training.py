@@ -37,6 +37,7 @@ import param
 from panel.viewable import Viewer
 from param.parameterized import batch_call_watchers
 
+from jetviz.runners import reference as references
 from jetviz.runners.base import RunConfig
 from jetviz.runners.catalog import runner_spec
 from jetviz.runners.loop import stage_event
@@ -269,6 +270,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     where = param.String(default="", precedence=-1, doc="where the training runs (from the job's hello event)")
     samples = param.Dict(default={}, precedence=-1,
                          doc="{label: sample name} offered: the runner's recipes and the compatible dataset files")
+    reference = param.String(default="", precedence=-1,
+                             doc="the label of the reference run shown (:mod:`jetviz.runners.reference`), '' for none")
 
     def __init__(self, **params):
         if params.get("config") is None:
@@ -421,6 +424,13 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         self.start(self._open_work, (self.runner_name, Path(run_dir), self.derivation()), blocking,
                    f"opening {Path(run_dir).name} …")
 
+    def open_reference(self, blocking: bool | None = None) -> None:
+        """Show the runner's shipped reference run when nothing is shown or under way (the page's
+        start; off with ``JETVIZ_REFERENCE=0``; see :mod:`jetviz.runners.reference`)."""
+        if self.result is None and not self.running and references.references_enabled() and \
+                references.has_reference(self.runner_name):
+            self.open_run(references.reference_dir(self.runner_name), blocking)
+
     def derivation(self) -> Callable[..., tuple]:
         """:attr:`derive` with the page's :meth:`derive_options` bound (read here, on the session's loop)."""
         return functools.partial(type(self).derive, **self.derive_options())
@@ -431,7 +441,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     def start(self, work: Callable[..., None], args: tuple, blocking: bool | None, status: str) -> None:
         """Start ``work(token, messages, *args)`` in the background (see :mod:`jetviz.ui.background`)."""
-        self.param.update(running=True, progress=0, error="", status=status)
+        self.param.update(running=True, progress=0, error="", status=status, reference="")
         self._start_work(work, args, blocking, f"jetviz-{self.runner_name}")
 
     def describe_config(self, config: RunConfig) -> str:
@@ -461,12 +471,10 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     @staticmethod
     def _open_work(token: int, messages, runner_name: str, run_dir: Path, derive: Callable) -> None:
-        """Worker: reopen the run, prepare its data again (from the caches), derive the page's extras."""
+        """Worker: reopen the run, prepare its data again (from the caches, or a reference run's
+        shipped data), derive the page's extras."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        spec = runner_spec(runner_name)
-        result = spec.result.load(run_dir)
-        put(stage_event("open", f"loading the data of {Path(run_dir).name} again …", 0.0))
-        data = spec.runner(result.config, run_dir).load_data(put)
+        result, data = references.open_run(runner_name, run_dir, put)
         messages.put(("done", token, result, data, derive(result, data, put)))
 
     # ----------------------------------------------------------------------------- messages
@@ -562,10 +570,13 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     def _apply(self, result, data, derived: tuple = ()) -> None:
         """Show a finished or reopened run (the ``"done"`` message)."""
         config = result.config
-        self.config.param.update(**{k: v for k, v in config.to_dict().items() if k in self.config.param})
+        reference = references.run_label(result.run_dir)  # a reference run keeps the page's own settings
+        if not reference:
+            self.config.param.update(**{k: v for k, v in config.to_dict().items() if k in self.config.param})
         with batch_call_watchers(self):
             self.param.update(result=result, data=data, history=list(result.history), running=False, training=False,
-                              progress=100, status="", loaded=self.describe(result, data, derived) + trained_on(result))
+                              progress=100, status="", loaded=self.describe(result, data, derived) + trained_on(result),
+                              reference=reference)
             self.show(result, data, *derived)
         changed = result.dataset_changed()
         if changed:
@@ -633,6 +644,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                               sizing_mode="stretch_width", css_classes=["jetviz-error"])
         notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
                                sizing_mode="stretch_width", css_classes=["jetviz-notice"])
+        reference = pn.pane.Alert(self.param.reference, alert_type="info", visible=self.param.reference.rx.bool(),
+                                  sizing_mode="stretch_width", css_classes=["jetviz-reference"])
         runs = pn.widgets.Select.from_param(self.param.run, label="Finished runs", sizing_mode="stretch_width",
                                             css_classes=["jetviz-runs"])
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, width=40, margin=(24, 5, 5, 0))
@@ -641,7 +654,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         backend = pn.widgets.Select.from_param(self.param.backend, sizing_mode="stretch_width",
                                                css_classes=["jetviz-backend"])
         return pn.Column(
-            *self.controls_list(), backend, notice, pn.Row(train, cancel, **wide),
+            *self.controls_list(), backend, notice, reference, pn.Row(train, cancel, **wide),
             progress, status, where, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
             width=290,
         )
@@ -696,6 +709,7 @@ class TrainingPage(Viewer):
             setattr(self, attribute, view_class(store=self.store))
         if self.url_query and served():
             self.store.read_url_query(pn.state.session_args)
+            self.store.open_reference()  # unless ?run= opened one
 
     def controls(self) -> pn.viewable.Viewable:
         """Run settings, Train / Cancel, progress and errors, finished runs (the store's view)."""

@@ -87,7 +87,10 @@ def artifacts() -> Path:
 @contextlib.contextmanager
 def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log"):
     """``panel serve app/`` on a free port with ``env`` added to the environment; yields its
-    ``http://localhost:P/app`` URL; stops it and keeps its log under ``test-artifacts/ui``."""
+    ``http://localhost:P/app`` URL; stops it and keeps its log under ``test-artifacts/ui``.
+
+    The method pages open empty (``JETVIZ_REFERENCE=0``: no reference run) unless ``env`` says
+    otherwise."""
     port = _free_port()
     log = tmp / log_name
     cmd = [
@@ -95,8 +98,8 @@ def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log")
         "--allow-websocket-origin", f"localhost:{port}", "--allow-websocket-origin", f"127.0.0.1:{port}",
     ]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "BOKEH_LOG_LEVEL": "info", **env}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "BOKEH_LOG_LEVEL": "info", "JETVIZ_REFERENCE": "0",
+                                                    **env}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}/app"
     try:
         _wait_until_up(url, proc, log)
