@@ -27,8 +27,10 @@ def app_dir() -> Path:
     (the repository root, since Binder installs jetviz with ``pip install -e .``); ``app/`` in
     the current directory (Binder starts the Jupyter server in the repository root).
 
-    Raises:
-        FileNotFoundError: none of these holds ``main.py``.
+    Raises
+    ------
+    FileNotFoundError
+        None of these holds ``main.py``.
     """
     candidates = []
     if os.environ.get("JETVIZ_APP_DIR"):

@@ -25,9 +25,12 @@ class Cancelled(JetvizError):
 class DataFileError(JetvizError, OSError):
     """A file could not be read or written as the format it claims to be.
 
-    Arguments:
-        path: the file concerned.
-        problem: one sentence saying what is wrong with it.
+    Parameters
+    ----------
+    path : str | Path
+        The file concerned.
+    problem : str
+        One sentence saying what is wrong with it.
     """
 
     def __init__(self, path: str | Path, problem: str):

@@ -91,13 +91,19 @@ def submit(runner: str, config: RunConfig | dict, backend_spec: str | Backend | 
            run_dir: str | Path | None = None, registry: Registry | None | bool = True) -> Job:
     """Start training ``runner`` with ``config`` on a backend; returns the :class:`~jetviz.compute.job.Job` at once.
 
-    Arguments:
-        runner: one of :data:`jetviz.runners.catalog.RUNNER_NAMES`.
-        config: the runner's config object, or a dict of its values (validated here).
-        backend_spec: see :func:`backend` (default "local"); a page passes :func:`choose_backend`'s answer.
-        run_dir: resume the interrupted run there from its last checkpoint (same settings, else
-            :class:`ConfigError`); default: a new run directory.
-        registry: a :class:`Registry`, True for the default one, False/None for none.
+    Parameters
+    ----------
+    runner : str
+        One of :data:`jetviz.runners.catalog.RUNNER_NAMES`.
+    config : RunConfig | dict
+        The runner's config object, or a dict of its values (validated here).
+    backend_spec : str | Backend | None, optional
+        See :func:`backend` (default "local"); a page passes :func:`choose_backend`'s answer.
+    run_dir : str | Path | None, optional
+        Resume the interrupted run there from its last checkpoint (same settings, else
+        :class:`ConfigError`); default: a new run directory.
+    registry : Registry | None | bool, optional
+        A :class:`Registry`, True for the default one, False/None for none.
 
     A bad runner, config, backend or run directory raises before anything starts or is recorded.
     """

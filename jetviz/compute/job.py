@@ -113,10 +113,14 @@ class Job:
     def result(self, timeout: float | None = None):
         """The runner's result (reopened from the run directory).
 
-        Raises:
-            TimeoutError: not ended within ``timeout`` s.
-            JobFailed: the executing side failed; the message says how.
-            Cancelled: the job was cancelled (its checkpoint is kept: submit the same run_dir to resume).
+        Raises
+        ------
+        TimeoutError
+            Not ended within ``timeout`` s.
+        JobFailed
+            The executing side failed; the message says how.
+        Cancelled
+            The job was cancelled (its checkpoint is kept: submit the same run_dir to resume).
         """
         if not self.wait(timeout):
             raise TimeoutError(f"job {self.id} ({self.runner} on {self.backend_name}) still {self.status} after {timeout} s")

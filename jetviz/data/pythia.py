@@ -58,8 +58,10 @@ def pythia_seed(*keys: int | str) -> int:
 def make_pythia(settings: Sequence[str], seed: int):
     """An initialised ``pythia8mc.Pythia`` with ``settings`` (Pythia's own strings), quiet, seeded.
 
-    Raises:
-        JetvizError: when a setting is not understood or Pythia fails to initialise.
+    Raises
+    ------
+    JetvizError
+        When a setting is not understood or Pythia fails to initialise.
     """
     import pythia8mc
 
@@ -111,9 +113,14 @@ def _impact_parameters(px, py, pz, vx, vy, vz) -> tuple[np.ndarray, np.ndarray]:
 def final_state(prt: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Final-state particles of a batch of Pythia event records.
 
-    Arguments:
-        prt: Pythia event records, ``(N, var)`` particle records as returned by :func:`next_batch`.
-    Returns:
+    Parameters
+    ----------
+    prt : ak.Array
+        Pythia event records, ``(N, var)`` particle records as returned by :func:`next_batch`.
+
+    Returns
+    -------
+    tuple[dict[str, np.ndarray], np.ndarray]
         ``(particles, counts)``: flat arrays ``px, py, pz, E`` (GeV), ``charge``, ``pid``,
         ``d0, z0`` (mm; NaN for neutral particles) and ``(N,)`` per-event counts.
     """
@@ -136,7 +143,9 @@ def final_state(prt: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
 def masked_p4(particles: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray) -> tuple[ak.Array, np.ndarray, np.ndarray]:
     """Jagged (px, py, pz, E) records of the particles where ``mask`` holds, for FastJet.
 
-    Returns:
+    Returns
+    -------
+    tuple[ak.Array, np.ndarray, np.ndarray]
         ``(p4, keep, sub_counts)``: the jagged records, the flat indices of the kept particles
         and ``(N,)`` kept particles per event.
     """
@@ -153,14 +162,23 @@ def jet_labels(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Cluster the visible final state of each e+e- event; label each particle by its jet.
 
-    Arguments:
-        particles: flat particle arrays (see :func:`final_state`).
-        counts: ``(N,)`` particles per event.
-        n_jets: K: ``"durham"`` forms exactly K exclusive jets (ee_kt); ``"antikt"`` keeps the
-            K most energetic inclusive e+e- anti-kt jets (``ee_genkt``, p = −1, ``radius``).
-        algorithm: ``"durham"`` or ``"antikt"``.
-        radius: anti-kt radius (radians), unused for Durham.
-    Returns:
+    Parameters
+    ----------
+    particles : dict[str, np.ndarray]
+        Flat particle arrays (see :func:`final_state`).
+    counts : (N,) np.ndarray
+        Particles per event.
+    n_jets : int
+        K: ``"durham"`` forms exactly K exclusive jets (ee_kt); ``"antikt"`` keeps the
+        K most energetic inclusive e+e- anti-kt jets (``ee_genkt``, p = −1, ``radius``).
+    algorithm : str, optional
+        ``"durham"`` or ``"antikt"``.
+    radius : float, optional
+        Anti-kt radius (radians), unused for Durham.
+
+    Returns
+    -------
+    tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]
         ``(jet, jets, jet_counts)``: ``jet`` flat per-particle index in [0, K) with jets ordered
         by decreasing energy, −1 for neutrinos and for particles outside the K kept jets;
         ``jets`` flat four-momenta (``px, py, pz, E``) of the kept jets; ``jet_counts`` ``(N,)``.
@@ -215,7 +233,9 @@ def leading_jet(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leading-pT anti-kt jet of radius ``radius`` in each event (visible final state).
 
-    Returns:
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray, np.ndarray]
         ``(jet_p4, member, has_jet)``: ``jet_p4`` ``(N, 4)`` (px, py, pz, E) in GeV of the leading
         jet (zeros where an event has none); ``member`` flat boolean per particle, True for the
         constituents of that jet; ``has_jet`` ``(N,)``.
@@ -287,14 +307,23 @@ def parton_labels(prt: ak.Array, process: str) -> np.ndarray:
     same 2,000 tt̄ events give σ68(m_W) = 2.2 GeV and σ68(m_top) = 5.8 GeV, against 7.8 and
     15.7 GeV from Durham exclusive-6 jets.
 
-    Arguments:
-        prt: Pythia event records, as from :func:`next_batch`.
-        process: a key of :data:`HARD_PARTONS` (``"ttbar"``, ``"zh"``).
-    Returns:
-        flat int64 labels in [0, K) or −1 for the final-state particles (``status > 0``), in the
+    Parameters
+    ----------
+    prt : ak.Array
+        Pythia event records, as from :func:`next_batch`.
+    process : str
+        A key of :data:`HARD_PARTONS` (``"ttbar"``, ``"zh"``).
+
+    Returns
+    -------
+    np.ndarray
+        Flat int64 labels in [0, K) or −1 for the final-state particles (``status > 0``), in the
         order of :func:`final_state`.
-    Raises:
-        JetvizError: an unknown process, or an event without exactly one of each hard parton.
+
+    Raises
+    ------
+    JetvizError
+        An unknown process, or an event without exactly one of each hard parton.
     """
     if process not in HARD_PARTONS:
         raise JetvizError(f"no hard-parton table for process {process!r}; known: {sorted(HARD_PARTONS)}")

@@ -62,7 +62,9 @@ def shared_energy(predicted: np.ndarray, truth: np.ndarray, energy: np.ndarray, 
                   n_colours: int) -> tuple[np.ndarray, np.ndarray]:
     """Energy shared by truth partons and predicted colours.
 
-    Returns:
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
         ``(shared, truth_energy)``: ``shared`` ``(B, K, K)`` GeV, S[b, a, k] = Σ E_i over the
         particles of event b with truth a and predicted colour k; ``truth_energy`` ``(B, K)``
         GeV, E_a over all particles of truth a (also those with no prediction).
@@ -114,7 +116,9 @@ def merged_and_split(shared: np.ndarray, truth_energy: np.ndarray, merge_share: 
                      split_share: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """Merged and split truth partons (see the module docstring).
 
-    Returns:
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
         ``(merged, split)``: ``(B, K)`` bool per truth parton.
     """
     if not (0 < merge_share <= 1 and 0 < split_share <= 0.5):
@@ -132,7 +136,9 @@ def assignment_metrics(predicted: np.ndarray, truth: np.ndarray, energy: np.ndar
                        split_share: float = 0.3) -> dict[str, float]:
     """Summary of an assignment over B events.
 
-    Returns:
+    Returns
+    -------
+    dict[str, float]
         ``accuracy`` (mean per-event energy-weighted accuracy), ``all_pure`` (fraction of
         events whose K predicted colours are each ≥ ``pure_threshold`` pure), ``merged_rate`` /
         ``split_rate`` (fractions of the truth partons that are merged / split; partons with no

@@ -34,10 +34,16 @@ __all__ = [
 def particle_log_probs(logits: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
     """Per-particle log colour probabilities read from the per-pixel U-Net output.
 
-    Arguments:
-        logits: ``(B, K, n_eta, n_phi)`` U-Net output.
-        pixel: ``(B, P)`` flat pixel index per particle (−1 → reads pixel 0; mask it).
-    Returns:
+    Parameters
+    ----------
+    logits : (B, K, n_eta, n_phi) torch.Tensor
+        U-Net output.
+    pixel : (B, P) torch.Tensor
+        Flat pixel index per particle (−1 → reads pixel 0; mask it).
+
+    Returns
+    -------
+    torch.Tensor
         ``(B, P, K)`` log-softmax over K at each particle's pixel.
     """
     log_probs = torch.log_softmax(logits.flatten(2), dim=1)  # (B, K, n_pix)
@@ -72,12 +78,19 @@ def colorize_loss(
 ) -> torch.Tensor:
     """Seed 000's loss L = −(1/N) Σ_events Σ_jet Σ_track (E_track/E_jet) log y_track.
 
-    Arguments:
-        log_probs: ``(B, P, K)`` per-particle log colour probabilities.
-        energy, truth, mask: ``(B, P)`` (see module docstring).
-        matching: ``"hungarian"`` — y_track is the probability of the colour matched to the
-            track's truth jet (best permutation per event); ``"energy"`` — of the truth colour.
-    Returns:
+    Parameters
+    ----------
+    log_probs : (B, P, K) torch.Tensor
+        Per-particle log colour probabilities.
+    energy, truth, mask : (B, P) torch.Tensor
+        Particle energy (GeV), truth jet index and validity mask (see the module docstring).
+    matching : str, optional
+        ``"hungarian"`` — y_track is the probability of the colour matched to the
+        track's truth jet (best permutation per event); ``"energy"`` — of the truth colour.
+
+    Returns
+    -------
+    torch.Tensor
         scalar: the loss averaged over the B events.
     """
     cost = jet_cost_matrix(log_probs, energy, truth, mask)

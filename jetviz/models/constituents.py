@@ -87,16 +87,26 @@ VIEW_SCHEMES = ("reference", "symmetric")
 def pad_constituents(particles: ak.Array, n_constituents: int = 50, extra_slots: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Centred, pT-ordered, zero-padded constituents of awkward jets.
 
-    Arguments:
-        particles: ``(N, var)`` records with ``pt`` (GeV), ``eta``, ``phi`` (rad).
-        n_constituents: keep the hardest this many constituents of each jet.
-        extra_slots: further zero rows per jet (room for :func:`collinear_split`).
-    Returns:
+    Parameters
+    ----------
+    particles : (N, var) ak.Array
+        Records with ``pt`` (GeV), ``eta``, ``phi`` (rad).
+    n_constituents : int, optional
+        Keep the hardest this many constituents of each jet.
+    extra_slots : int, optional
+        Further zero rows per jet (room for :func:`collinear_split`).
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
         ``x`` float32 ``(N, n_constituents + extra_slots, 3)`` = (pT, Δη, Δφ), Δφ wrapped about
         the hardest constituent, then both centred on the pT-weighted axis of the kept
         constituents; ``mask`` bool ``(N, P)``.
-    Raises:
-        SchemaError: missing fields, a jet without constituents, NaN/inf or negative pT.
+
+    Raises
+    ------
+    SchemaError
+        Missing fields, a jet without constituents, NaN/inf or negative pT.
     """
     for field in ("pt", "eta", "phi"):
         if field not in ak.fields(particles):
@@ -256,13 +266,17 @@ def translate(x: torch.Tensor, mask: torch.Tensor, width: float = 1.0, shifts: t
               extent: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift every real constituent of a jet by one (δη, δφ) (padded rows stay zero).
 
-    Arguments:
-        width: half-width of the uniform shifts: δη ~ U(±width·Δ_η), δφ ~ U(±width·Δ_φ) with
-            Δ the jet's extent (``unit="jet_extent"``, JetCLR's reference with width 1), or
-            δη, δφ ~ U(±width) rad (``unit="rad"``).
-        shifts: ``(B, 2)`` rad: use these shifts instead of random ones.
-        extent: ``(B, 2)`` extents to scale by (default :func:`jet_extent` of ``x``);
-            :func:`augment` passes the unaugmented jet's.
+    Parameters
+    ----------
+    width : float, optional
+        Half-width of the uniform shifts: δη ~ U(±width·Δ_η), δφ ~ U(±width·Δ_φ) with
+        Δ the jet's extent (``unit="jet_extent"``, JetCLR's reference with width 1), or
+        δη, δφ ~ U(±width) rad (``unit="rad"``).
+    shifts : (B, 2) torch.Tensor | None, optional
+        Shifts (δη, δφ) in rad to use instead of random ones.
+    extent : (B, 2) torch.Tensor | None, optional
+        Extents to scale by (default :func:`jet_extent` of ``x``);
+        :func:`augment` passes the unaugmented jet's.
     """
     if unit not in TRANSLATION_UNITS:
         raise ConfigError(f"translation unit must be one of {TRANSLATION_UNITS}, got {unit!r}")
@@ -358,13 +372,17 @@ def make_views(x: torch.Tensor, mask: torch.Tensor, which: Iterable[str] = AUGME
                                                                              tuple[torch.Tensor, torch.Tensor]]:
     """The two views ``((x_a, mask_a), (x_b, mask_b))`` of a batch for the contrastive loss.
 
-    Arguments:
-        which: the chosen augmentations (a subset of :data:`AUGMENTATIONS`).
-        scheme: ``"reference"`` — view a gets only the chosen rotations and translations, view b
-            every chosen augmentation (JetCLR's reference code); ``"symmetric"`` — both views get
-            every chosen augmentation. Each view draws its own random numbers.
-        options: passed to :func:`augment` (``translation_width``, ``translation_unit``,
-            ``split_probability``, ``lambda_soft``, ``pt_clip_min``).
+    Parameters
+    ----------
+    which : Iterable[str], optional
+        The chosen augmentations (a subset of :data:`AUGMENTATIONS`).
+    scheme : str, optional
+        ``"reference"`` — view a gets only the chosen rotations and translations, view b
+        every chosen augmentation (JetCLR's reference code); ``"symmetric"`` — both views get
+        every chosen augmentation. Each view draws its own random numbers.
+    options : dict
+        Passed to :func:`augment` (``translation_width``, ``translation_unit``,
+        ``split_probability``, ``lambda_soft``, ``pt_clip_min``).
     """
     if scheme not in VIEW_SCHEMES:
         raise ConfigError(f"view scheme must be one of {VIEW_SCHEMES}, got {scheme!r}")

@@ -34,10 +34,18 @@ class MeanFieldCRF(nn.Module):
     f_ij = ω · exp(−α · 2 min(E_i², E_j²)/E_vis² · (1 − cos θ_ij)). Each iteration sets
     Q_i(k) ∝ exp(log y_i(k) + Σ_j f_ij Q_j(k)), damped: Q ← (1 − λ) Q + λ Q_new.
 
-    Arguments:
-        omega: pairwise weight ω (> 0). alpha: kernel sharpness α (> 0).
-        n_iterations: mean-field iterations. damping: λ in (0, 1].
-        trainable: learn ω and α (log-parametrised, so they stay positive).
+    Parameters
+    ----------
+    omega : float, optional
+        Pairwise weight ω (> 0).
+    alpha : float, optional
+        Kernel sharpness α (> 0).
+    n_iterations : int, optional
+        Mean-field iterations.
+    damping : float, optional
+        λ in (0, 1].
+    trainable : bool, optional
+        Learn ω and α (log-parametrised, so they stay positive).
 
     Scales: the Durham distance of two particles of a 500 GeV event is ~1e-7–1e-3 (soft pairs
     are close whatever their angle). A scan of post-processing (ω, α) on 300 ee_6jet test events
@@ -86,12 +94,24 @@ class MeanFieldCRF(nn.Module):
     ) -> torch.Tensor | list[torch.Tensor]:
         """Run mean-field inference.
 
-        Arguments:
-            log_probs: ``(B, P, K)`` unary log probabilities (U-Net output per particle).
-            energy, mask: ``(B, P)``; direction: ``(B, P, 3)`` unit vectors.
-            n_iterations: override the module's number of iterations.
-            keep_all: return every iteration's marginals (index 0 = the U-Net's own).
-        Returns:
+        Parameters
+        ----------
+        log_probs : (B, P, K) torch.Tensor
+            Unary log probabilities (U-Net output per particle).
+        energy : (B, P) torch.Tensor
+            Particle energies (GeV).
+        direction : (B, P, 3) torch.Tensor
+            Unit vectors of the particles' momenta.
+        mask : (B, P) torch.Tensor
+            True for real (not padded) particles.
+        n_iterations : int | None, optional
+            Override the module's number of iterations.
+        keep_all : bool, optional
+            Return every iteration's marginals (index 0 = the U-Net's own).
+
+        Returns
+        -------
+        torch.Tensor | list[torch.Tensor]
             ``(B, P, K)`` log marginals log Q after the last iteration, or the list of all.
         """
         kernel = self.kernel(energy, direction, mask)

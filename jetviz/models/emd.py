@@ -243,12 +243,19 @@ def pixel_centres(n: int, lo: float, hi: float) -> np.ndarray:
 def from_image(image: Any, eta_centres: Any, phi_centres: Any) -> PointSet:
     """The nonzero pixels of one η–φ image as a :class:`PointSet`.
 
-    Arguments:
-        image: ``(n_eta, n_phi)`` pixel intensities (≥ 0; also ``(1, n_eta, n_phi)``).
-        eta_centres: ``(n_eta,)`` η of the pixel centres (see :func:`pixel_centres`).
-        phi_centres: ``(n_phi,)`` φ of the pixel centres, radians.
-    Returns:
-        weights = the nonzero pixel values (float64), coords = their (η, φ) centres, in
+    Parameters
+    ----------
+    image : (n_eta, n_phi) array_like
+        Pixel intensities (≥ 0; also ``(1, n_eta, n_phi)``).
+    eta_centres : (n_eta,) array_like
+        η of the pixel centres (see :func:`pixel_centres`).
+    phi_centres : (n_phi,) array_like
+        φ of the pixel centres, radians.
+
+    Returns
+    -------
+    PointSet
+        Weights = the nonzero pixel values (float64), coords = their (η, φ) centres, in
         row-major pixel order. An all-zero image gives an empty point set (see the module's
         empty-event policy).
     """
@@ -633,50 +640,76 @@ def emd(
 ) -> Any:
     """EMD / W_p between two jets (see the module docstring for the definitions).
 
-    Arguments:
-        jet_a, jet_b: jets as :class:`PointSet` / ``(weights, coords)`` tuples (weights
-            ``(P,)`` ≥ 0, coords ``(P, d)``), event arrays ``(P, 1 + k)`` of (weight,
-            coordinates...) rows (``(P, 3)`` = (pT, η, φ) without ``gdim``), or one particle
-            ``(1 + k,)``. With ``dists``: 1-d weights ``(P,)`` or event arrays (column 0 read).
-        R: divides the ground distance, > 0 (the jet radius).
-        p: power of the cost (θ/R)^p, > 0 (default 1); ``beta`` is energyflow's name for it.
-        norm: divide each jet's weights by their sum (pure transport); otherwise the
-            unnormalised EMD with the energy-difference term |ΣE − ΣE′|.
-        root: return value^(1/p) (the textbook W_p); default False, the talk's form.
-        periodic_phi: take event column ``phi_col`` (default 2, φ) on the circle. jetviz's
-            default is True (energyflow's False: the same for jets whose φ differences are < π).
-        return_flow: also return the transport plan.
-        flow_with_extra: with ``return_flow``, append the extra particle's row (jet_a lighter)
-            or column (jet_b lighter) to the plan, as energyflow returns it (unnormalised
-            jets of unequal totals only).
-        num_iter_max: iteration limit of the network simplex (default
-            :data:`DEFAULT_NUM_ITER_MAX`); ``n_iter_max`` is energyflow's name for it.
-        gdim: number of coordinate columns forming the ground space (any ≥ 1); further columns
-            of event arrays are ignored. None: read from the jets where unambiguous.
-        phi_col: event column of φ (0 is the weight) for ``periodic_phi``; ≤ gdim.
-        measure: ``"euclidean"`` or ``"spherical"`` (angle between momenta; weights become
-            energies; ``periodic_phi`` has no effect).
-        coords: with ``measure="spherical"``: ``"hadronic"`` rows (pT, y, φ[, m]) (gdim 2, or 3
-            with the mass) or ``"cartesian"`` rows (E, px, py, pz).
-        mask: drop particles farther than R from the origin of the ground space (energyflow's ``mask``).
-        dists: ``(P_a, P_b)`` ground distances θ_ij ≥ 0 between the particles (all of them,
-            zero weights included) instead of coordinates; the cost is (θ/R)^p and the extra
-            particle, unnormalised, sits at θ = R as always.
-        empty_policy: None (the defined value where there is one, else an error), ``"error"``,
-            or a number returned for a pair with an empty event.
-        dtype: ``"float64"`` or ``"float32"``: the type of the results (computed in float64).
-    Returns:
-        the distance (a float or np.float32; dimensionless when ``norm``, in the weights' units
+    Parameters
+    ----------
+    jet_a, jet_b : PointSet, tuple or array_like
+        Jets as :class:`PointSet` / ``(weights, coords)`` tuples (weights
+        ``(P,)`` ≥ 0, coords ``(P, d)``), event arrays ``(P, 1 + k)`` of (weight,
+        coordinates...) rows (``(P, 3)`` = (pT, η, φ) without ``gdim``), or one particle
+        ``(1 + k,)``. With ``dists``: 1-d weights ``(P,)`` or event arrays (column 0 read).
+    R : float, optional
+        Divides the ground distance, > 0 (the jet radius).
+    p : float | None, optional
+        Power of the cost (θ/R)^p, > 0 (default 1); ``beta`` is energyflow's name for it.
+    norm : bool, optional
+        Divide each jet's weights by their sum (pure transport); otherwise the
+        unnormalised EMD with the energy-difference term |ΣE − ΣE′|.
+    root : bool, optional
+        Return value^(1/p) (the textbook W_p); default False, the talk's form.
+    periodic_phi : bool, optional
+        Take event column ``phi_col`` (default 2, φ) on the circle. jetviz's
+        default is True (energyflow's False: the same for jets whose φ differences are < π).
+    return_flow : bool, optional
+        Also return the transport plan.
+    flow_with_extra : bool, optional
+        With ``return_flow``, append the extra particle's row (jet_a lighter)
+        or column (jet_b lighter) to the plan, as energyflow returns it (unnormalised
+        jets of unequal totals only).
+    num_iter_max : int | None, optional
+        Iteration limit of the network simplex (default
+        :data:`DEFAULT_NUM_ITER_MAX`); ``n_iter_max`` is energyflow's name for it.
+    gdim : int | None, optional
+        Number of coordinate columns forming the ground space (any ≥ 1); further columns
+        of event arrays are ignored. None: read from the jets where unambiguous.
+    phi_col : int, optional
+        Event column of φ (0 is the weight) for ``periodic_phi``; ≤ gdim.
+    measure : str, optional
+        ``"euclidean"`` or ``"spherical"`` (angle between momenta; weights become
+        energies; ``periodic_phi`` has no effect).
+    coords : str, optional
+        With ``measure="spherical"``: ``"hadronic"`` rows (pT, y, φ[, m]) (gdim 2, or 3
+        with the mass) or ``"cartesian"`` rows (E, px, py, pz).
+    mask : bool, optional
+        Drop particles farther than R from the origin of the ground space (energyflow's ``mask``).
+    dists : (P_a, P_b) array_like, optional
+        Ground distances θ_ij ≥ 0 between the particles (all of them,
+        zero weights included) instead of coordinates; the cost is (θ/R)^p and the extra
+        particle, unnormalised, sits at θ = R as always.
+    empty_policy : None, "error" or float, optional
+        None (the defined value where there is one, else an error), ``"error"``,
+        or a number returned for a pair with an empty event.
+    dtype : str or numpy dtype, optional
+        ``"float64"`` or ``"float32"``: the type of the results (computed in float64).
+
+    Returns
+    -------
+    Any
+        The distance (a float or np.float32; dimensionless when ``norm``, in the weights' units
         otherwise), and with ``return_flow`` the plan ``(P_a, P_b)``: f_ij moved from particle i
         of jet_a to particle j of jet_b (normalised units when ``norm``, else the weights' units;
         rows/columns of zero-weight or masked particles are 0); with ``flow_with_extra`` plus
         the extra particle's row or column. Σ f_ij c_ij is the value (minus |ΣE − ΣE′| when not
         ``norm``; before any root).
-    Raises:
-        SchemaError: ambiguous or wrong shapes, negative or non-finite weights, non-finite
-            coordinates, an empty jet where the policy says so.
-        ConfigError: R ≤ 0, p ≤ 0, bad num_iter_max, gdim, phi_col, measure, coords, dtype.
-        EMDSolverError: the solver did not reach a proven optimum.
+
+    Raises
+    ------
+    SchemaError
+        Ambiguous or wrong shapes, negative or non-finite weights, non-finite
+        coordinates, an empty jet where the policy says so.
+    ConfigError
+        R ≤ 0, p ≤ 0, bad num_iter_max, gdim, phi_col, measure, coords, dtype.
+    EMDSolverError
+        The solver did not reach a proven optimum.
     """
     params = _params(R, p, norm, periodic_phi, num_iter_max, beta=beta, gdim=gdim, phi_col=phi_col, measure=measure,
                      coords=coords, mask=mask, empty_policy=empty_policy, n_iter_max=n_iter_max, dtype=dtype)
@@ -893,23 +926,34 @@ def emd_matrix(
 ) -> np.ndarray:
     """Matrix of :func:`emd` values between all jets of ``jets_a`` and all of ``jets_b`` (energyflow's ``emds``).
 
-    Arguments:
-        jets_a: N jets (a sequence of any form :func:`emd` accepts, or a zero-padded
-            ``(N, P, 1 + k)`` array of events, e.g. ``(N, P, 3)`` of (pT, η, φ)).
-        jets_b: M jets likewise, or None for the symmetric ``(N, N)`` matrix of ``jets_a``
-            (only pairs i < j are solved; the diagonal is 0).
-        R, p, beta, norm, root, periodic_phi, num_iter_max, n_iter_max, gdim, phi_col, measure,
-            coords, mask, empty_policy, dtype: as in :func:`emd` (every jet must give the same gdim).
-        n_jobs: threads solving tiles side by side (the compiled solver releases the GIL);
-            1 = this thread only (the default; energyflow's default −1 uses all CPUs);
-            None or −1 = one per CPU. Ignored when ``client`` is given.
-        client: a ``dask.distributed.Client``: tiles run on its workers (``client.map``),
-            the packed jets are scattered to them once.
-        block_size: side of the square tiles of pairs that form one task (default: chosen
-            so there are a few tasks per worker and at least ~32 progress steps, ≤ 256).
-        progress: ``progress(done_pairs, total_pairs)``, called in this thread as tiles finish.
-        show_progress: show a tqdm bar on stderr.
-    Returns:
+    Parameters
+    ----------
+    jets_a : sequence or (N, P, 1 + k) array_like
+        N jets (a sequence of any form :func:`emd` accepts, or a zero-padded
+        ``(N, P, 1 + k)`` array of events, e.g. ``(N, P, 3)`` of (pT, η, φ)).
+    jets_b : sequence or array_like, optional
+        M jets likewise, or None for the symmetric ``(N, N)`` matrix of ``jets_a``
+        (only pairs i < j are solved; the diagonal is 0).
+    R, p, beta, norm, root, periodic_phi, num_iter_max, n_iter_max, gdim, phi_col, measure, coords, mask, empty_policy, dtype
+        As in :func:`emd` (every jet must give the same gdim).
+    n_jobs : int | None, optional
+        Threads solving tiles side by side (the compiled solver releases the GIL);
+        1 = this thread only (the default; energyflow's default −1 uses all CPUs);
+        None or −1 = one per CPU. Ignored when ``client`` is given.
+    client : dask.distributed.Client, optional
+        A ``dask.distributed.Client``: tiles run on its workers (``client.map``),
+        the packed jets are scattered to them once.
+    block_size : int | None, optional
+        Side of the square tiles of pairs that form one task (default: chosen
+        so there are a few tasks per worker and at least ~32 progress steps, ≤ 256).
+    progress : Progress | None, optional
+        ``progress(done_pairs, total_pairs)``, called in this thread as tiles finish.
+    show_progress : bool, optional
+        Show a tqdm bar on stderr.
+
+    Returns
+    -------
+    np.ndarray
         ``(N, M)`` (or ``(N, N)``, symmetric) distances of ``dtype``; entry (i, j) is
         ``emd(jets_a[i], jets_b[j], ...)`` bit for bit.
     """

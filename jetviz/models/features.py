@@ -85,15 +85,25 @@ assert len(LOW_LEVEL_COLUMNS) == 45 and len(HIGH_LEVEL_COLUMNS) == 39
 def validate_features(features: np.ndarray, columns: Sequence[str], source: str = "features") -> np.ndarray:
     """Check a feature matrix: 2-d ``(N, len(columns))``, numeric, every value finite.
 
-    Arguments:
-        features: the matrix.
-        columns: its column names (only their number and names are used).
-        source: what the matrix is, for the message.
-    Returns:
+    Parameters
+    ----------
+    features : np.ndarray
+        The matrix.
+    columns : Sequence[str]
+        Its column names (only their number and names are used).
+    source : str, optional
+        What the matrix is, for the message.
+
+    Returns
+    -------
+    np.ndarray
         ``features`` as a float64 array (no copy when it already is one).
-    Raises:
-        SchemaError naming the wrong shape, or the first column holding NaN/inf with the count
-        and the first events concerned.
+
+    Raises
+    ------
+    SchemaError
+        Naming the wrong shape, or the first column holding NaN/inf with the count and the
+        first events concerned.
     """
     try:
         x = np.asarray(features, dtype=np.float64)
@@ -147,12 +157,18 @@ def _leading(values: ak.Array, key: ak.Array, fields: Sequence[str], n: int) -> 
 def low_level_features(hits: ak.Array, n_hits: int = N_HITS) -> np.ndarray:
     """The 45 low-level features: 5 leading hits of ECal, HCal and tracks × (E or pT, η, φ).
 
-    Arguments:
-        hits: N records from :func:`jetviz.data.detector.simulate` (fields ``ecal``, ``hcal``
-            with ``E, eta, phi`` and ``tracks`` with ``pt, eta, phi``).
-        n_hits: hits per part (5 in the talk; other values change the column count to
-            9·n_hits and no longer match :data:`LOW_LEVEL_COLUMNS`).
-    Returns:
+    Parameters
+    ----------
+    hits : ak.Array
+        N records from :func:`jetviz.data.detector.simulate` (fields ``ecal``, ``hcal``
+        with ``E, eta, phi`` and ``tracks`` with ``pt, eta, phi``).
+    n_hits : int, optional
+        Hits per part (5 in the talk; other values change the column count to
+        9·n_hits and no longer match :data:`LOW_LEVEL_COLUMNS`).
+
+    Returns
+    -------
+    np.ndarray
         float64 ``(N, 9·n_hits)``, columns :data:`LOW_LEVEL_COLUMNS` for the default.
     """
     _check_hits(hits)
@@ -215,21 +231,34 @@ def high_level_features(
 ) -> np.ndarray:
     """The 39 high-level features: 8 jets × (pT, η, φ, m), 2 leptons × (pT, η, φ), MET.
 
-    Arguments:
-        hits: N records from :func:`jetviz.data.detector.simulate` of ``events`` (calorimeter
-            cells ``ecal``, ``hcal`` with ``E, eta, phi``).
-        events: the same N schema events (generator level; particles ``pt, eta, phi, pid``),
-            for the leptons and the muons' share of MET (the detector has no lepton ID).
-        detector: the :class:`jetviz.data.detector.Detector` that made ``hits`` (default
-            ``Detector()``): its track resolution smears lepton pT, its ``track_pt_min``
-            decides which muons enter MET.
-        seed: seed of the lepton pT smearing.
-        jet_radius: anti-kt radius R.
-        jet_pt_min: jets need pT above this (GeV).
-        lepton_pt_min: leptons need (smeared) pT above this (GeV).
-        lepton_eta_max: leptons need |η| below this.
-        smear_leptons: smear lepton (and muon) pT with the track resolution (False: truth pT).
-    Returns:
+    Parameters
+    ----------
+    hits : ak.Array
+        N records from :func:`jetviz.data.detector.simulate` of ``events`` (calorimeter
+        cells ``ecal``, ``hcal`` with ``E, eta, phi``).
+    events : ak.Array
+        The same N schema events (generator level; particles ``pt, eta, phi, pid``),
+        for the leptons and the muons' share of MET (the detector has no lepton ID).
+    detector : jetviz.data.detector.Detector, optional
+        The :class:`jetviz.data.detector.Detector` that made ``hits`` (default
+        ``Detector()``): its track resolution smears lepton pT, its ``track_pt_min``
+        decides which muons enter MET.
+    seed : int, optional
+        Seed of the lepton pT smearing.
+    jet_radius : float, optional
+        Anti-kt radius R.
+    jet_pt_min : float, optional
+        Jets need pT above this (GeV).
+    lepton_pt_min : float, optional
+        Leptons need (smeared) pT above this (GeV).
+    lepton_eta_max : float, optional
+        Leptons need |η| below this.
+    smear_leptons : bool, optional
+        Smear lepton (and muon) pT with the track resolution (False: truth pT).
+
+    Returns
+    -------
+    np.ndarray
         float64 ``(N, 39)``, columns :data:`HIGH_LEVEL_COLUMNS` (module docstring for details).
     """
     from jetviz.data.detector import Detector

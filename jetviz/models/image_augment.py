@@ -32,13 +32,20 @@ def _check(images: torch.Tensor, name: str) -> None:
 def eta_flip(images: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5) -> torch.Tensor:
     """Reflect η → −η (reverse axis −2) of each image independently with probability ``p``.
 
-    Arguments:
-        images: ``(B, C, n_eta, n_phi)`` tensor (the η grid must be symmetric about 0, as the
-            detector's and :func:`jetviz.data.pixelate.event_images`' are).
-        generator: source of randomness (None: torch's global one).
-        p: probability of flipping each image, in [0, 1].
-    Returns:
-        a new tensor of the same shape, dtype and device.
+    Parameters
+    ----------
+    images : (B, C, n_eta, n_phi) torch.Tensor
+        Images (the η grid must be symmetric about 0, as the
+        detector's and :func:`jetviz.data.pixelate.event_images`' are).
+    generator : torch.Generator | None, optional
+        Source of randomness (None: torch's global one).
+    p : float, optional
+        Probability of flipping each image, in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the same shape, dtype and device.
     """
     _check(images, "eta_flip")
     if not 0.0 <= float(p) <= 1.0:
@@ -50,13 +57,20 @@ def eta_flip(images: torch.Tensor, generator: torch.Generator | None = None, p: 
 def phi_roll(images: torch.Tensor, generator: torch.Generator | None = None, shifts: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate each image about the beam axis: roll its φ axis (the last) by a random whole shift.
 
-    Arguments:
-        images: ``(B, C, n_eta, n_phi)`` tensor.
-        generator: source of randomness for the shifts (None: torch's global one).
-        shifts: optional ``(B,)`` integer shifts in pixels (then no randomness): image ``b``
-            becomes ``torch.roll(images[b], shifts[b], dims=-1)``.
-    Returns:
-        a new tensor of the same shape, dtype and device.
+    Parameters
+    ----------
+    images : (B, C, n_eta, n_phi) torch.Tensor
+        Images.
+    generator : torch.Generator | None, optional
+        Source of randomness for the shifts (None: torch's global one).
+    shifts : (B,) torch.Tensor | None, optional
+        Integer shifts in pixels (then no randomness): image ``b``
+        becomes ``torch.roll(images[b], shifts[b], dims=-1)``.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the same shape, dtype and device.
     """
     _check(images, "phi_roll")
     b, n_phi = images.shape[0], images.shape[-1]

@@ -75,16 +75,25 @@ ENCODER_KINDS = ("irc_safe", "plain")
 class JetCLREncoder(nn.Module):
     """Transformer encoder over constituents + projection head.
 
-    Arguments:
-        d_model: width of the constituent embedding and the transformer.
-        n_heads: attention heads (must divide d_model).
-        n_layers: transformer encoder layers.
-        rep_dim: size of the representation r.
-        proj_dim: size of the projection-head output z.
-        R: jet radius scaling Δη, Δφ.
-        dropout: dropout inside the transformer layers.
-        kind: ``"irc_safe"`` (pT-weighted attention and pooling) or ``"plain"`` (see the module
-            docstring).
+    Parameters
+    ----------
+    d_model : int, optional
+        Width of the constituent embedding and the transformer.
+    n_heads : int, optional
+        Attention heads (must divide d_model).
+    n_layers : int, optional
+        Transformer encoder layers.
+    rep_dim : int, optional
+        Size of the representation r.
+    proj_dim : int, optional
+        Size of the projection-head output z.
+    R : float, optional
+        Jet radius scaling Δη, Δφ.
+    dropout : float, optional
+        Dropout inside the transformer layers.
+    kind : str, optional
+        ``"irc_safe"`` (pT-weighted attention and pooling) or ``"plain"`` (see the module
+        docstring).
     """
 
     def __init__(self, d_model: int = 64, n_heads: int = 4, n_layers: int = 2, rep_dim: int = 64, proj_dim: int = 32,

@@ -16,9 +16,15 @@ __all__ = ["PhiConv2d", "conv_bn_relu"]
 class PhiConv2d(nn.Conv2d):
     """``nn.Conv2d`` on ``(B, C, n_eta, n_phi)`` with circular padding in φ and zeros in η.
 
-    Arguments:
-        in_channels, out_channels, kernel_size, stride, bias: as ``nn.Conv2d`` (square kernel).
-        circular_phi: pad φ circularly (True) or with zeros (False).
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride : int
+        As ``nn.Conv2d`` (square kernel).
+    bias : bool, optional
+        As ``nn.Conv2d``.
+    circular_phi : bool, optional
+        Pad φ circularly (True) or with zeros (False).
+
     The output has the size of ``nn.Conv2d(..., padding=kernel_size // 2)``.
     """
 

@@ -34,10 +34,16 @@ def _binary(labels, scores=None) -> tuple[np.ndarray, np.ndarray | None]:
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve of scores against 0/1 labels.
 
-    Arguments:
-        labels: ``(N,)`` 0/1 truth (both classes must occur).
-        scores: ``(N,)`` finite scores, higher = more like class 1.
-    Returns:
+    Parameters
+    ----------
+    labels : (N,) array_like
+        0/1 truth (both classes must occur).
+    scores : (N,) array_like
+        Finite scores, higher = more like class 1.
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray, np.ndarray]
         ``(fpr, tpr, thresholds)``: false- and true-positive rates (background and signal
         efficiencies) for "score ≥ threshold", from (0, 0) to (1, 1), thresholds decreasing
         (the first is +inf).

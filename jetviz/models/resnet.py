@@ -31,10 +31,14 @@ __all__ = ["BasicBlock", "ResNet18", "refresh_batchnorm"]
 class BasicBlock(nn.Module):
     """Two 3×3 φ-periodic convolutions with BatchNorm, a residual connection and ReLU.
 
-    Arguments:
-        in_channels, out_channels: channels in and out.
-        stride: stride of the first convolution (2 halves η and φ, rounding up).
-        circular_phi: circular padding in φ in both convolutions.
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    stride : int, optional
+        Stride of the first convolution (2 halves η and φ, rounding up).
+    circular_phi : bool, optional
+        Circular padding in φ in both convolutions.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, circular_phi: bool = True):
@@ -61,13 +65,19 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """ResNet18 classifier of ``(B, C, n_eta, n_phi)`` images → ``(B, n_classes)`` logits.
 
-    Arguments:
-        in_channels: image channels C (3 for ECal E, HCal E, tracks pT).
-        n_classes: number of classes K (≥ 2); the output is raw logits (use cross-entropy).
-        circular_phi: circular padding in φ in every convolution (False: zero padding, the
-            ablation of seed 003).
-        width: channels of the first stage ``w`` (64 in the original; the stages have
-            ``w, 2w, 4w, 8w``). A small width (8) trains in seconds on a CPU.
+    Parameters
+    ----------
+    in_channels : int, optional
+        Image channels C (3 for ECal E, HCal E, tracks pT).
+    n_classes : int, optional
+        Number of classes K (≥ 2); the output is raw logits (use cross-entropy).
+    circular_phi : bool, optional
+        Circular padding in φ in every convolution (False: zero padding, the
+        ablation of seed 003).
+    width : int, optional
+        Channels of the first stage ``w`` (64 in the original; the stages have
+        ``w, 2w, 4w, 8w``). A small width (8) trains in seconds on a CPU.
+
     Any image size ≥ 1 × 1 works (global average pooling); the design size is 50 × 50.
     """
 

@@ -462,20 +462,31 @@ def _solve(a, b, C, key_a, key_b, max_iter):
 def transport(a, b, cost, max_iter: int = 10_000_000, eta_a=None, eta_b=None):
     """Exact optimal transport between ``a`` ``(n,)`` and ``b`` ``(m,)`` of equal sums on ``cost`` ``(n, m)``.
 
-    Arguments:
-        a, b: supplies and demands (finite, > 0); their sums must agree to a relative
-            :data:`MARGINAL_RTOL` (1e-9): the balanced problem has no solution otherwise.
-        cost: ``(n, m)`` finite cost of moving one unit of weight from i to j.
-        max_iter: pivot limit.
-        eta_a, eta_b: ``(n,)``, ``(m,)`` 1-d positions used to order the start (the η of the
-            particles for jets); the index order when not given.
-    Returns:
+    Parameters
+    ----------
+    a, b : (n,), (m,) array_like
+        Supplies and demands (finite, > 0); their sums must agree to a relative
+        :data:`MARGINAL_RTOL` (1e-9): the balanced problem has no solution otherwise.
+    cost : (n, m) array_like
+        Finite cost of moving one unit of weight from i to j.
+    max_iter : int, optional
+        Pivot limit.
+    eta_a, eta_b : (n,), (m,) array_like, optional
+        1-d positions used to order the start (the η of the particles for jets); the index
+        order when not given.
+
+    Returns
+    -------
+    tuple
         ``(flow (n, m), total cost, result code, pivots)``; code 1 = optimal, 3 = limit reached.
         The flow's row sums are ``a`` and its column sums ``b`` rescaled to the sum of ``a``
         (a relative change below :data:`MARGINAL_RTOL`), to rounding.
-    Raises:
-        SchemaError (a ValueError): wrong shapes, non-positive or non-finite weights or costs,
-            sums of ``a`` and ``b`` that differ.
+
+    Raises
+    ------
+    SchemaError
+        (a ValueError) Wrong shapes, non-positive or non-finite weights or costs, sums of
+        ``a`` and ``b`` that differ.
     """
     a = np.ascontiguousarray(a, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)

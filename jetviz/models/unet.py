@@ -18,12 +18,19 @@ class UNet(nn.Module):
     """U-Net: ``depth`` down-sampling levels of two 3×3 convolutions each, mirrored on the way up
     with skip connections; every convolution is φ-periodic unless ``circular_phi=False``.
 
-    Arguments:
-        in_channels: input maps C (energy; optionally charge, PID class, d0, z0 ...).
-        n_classes: K jet colours.
-        base_channels: channels of the first level (doubled at each level down).
-        depth: number of 2× down-samplings; ``n_eta`` and ``n_phi`` must be divisible by 2**depth.
-        circular_phi: circular padding in φ in every convolution.
+    Parameters
+    ----------
+    in_channels : int, optional
+        Input maps C (energy; optionally charge, PID class, d0, z0 ...).
+    n_classes : int, optional
+        K jet colours.
+    base_channels : int, optional
+        Channels of the first level (doubled at each level down).
+    depth : int, optional
+        Number of 2× down-samplings; ``n_eta`` and ``n_phi`` must be divisible by 2**depth.
+    circular_phi : bool, optional
+        Circular padding in φ in every convolution.
+
     Input ``(B, C, n_eta, n_phi)``; output logits ``(B, K, n_eta, n_phi)`` (softmax over K gives
     the per-pixel colour probabilities).
     """

@@ -35,11 +35,16 @@ __all__ = ["ConvVAE", "SlicedW1", "vae_loss", "k_medoids"]
 class ConvVAE(nn.Module):
     """β-VAE with ``n_down`` convolutional downsampling blocks and a ``latent``-d Gaussian latent space.
 
-    Arguments:
-        n_pix: image side (divisible by 2**n_down, e.g. 40 for n_down ≤ 3).
-        n_down: downsampling blocks, 1–3 (the talk's scan).
-        latent: latent dimensions (64 in the talk).
-        channels: channels of the first block; block k has ``channels · 2**k``.
+    Parameters
+    ----------
+    n_pix : int, optional
+        Image side (divisible by 2**n_down, e.g. 40 for n_down ≤ 3).
+    n_down : int, optional
+        Downsampling blocks, 1–3 (the talk's scan).
+    latent : int, optional
+        Latent dimensions (64 in the talk).
+    channels : int, optional
+        Channels of the first block; block k has ``channels · 2**k``.
     """
 
     def __init__(self, n_pix: int = 40, n_down: int = 3, latent: int = 64, channels: int = 16):
@@ -110,12 +115,18 @@ class ConvVAE(nn.Module):
 class SlicedW1(nn.Module):
     """Sliced Wasserstein-1 distance between unit-sum images on one (η, φ) pixel grid.
 
-    Arguments:
-        n_pix: image side in pixels.
-        width: image side in Δη and Δφ (radians); pixel centres as in
-            :func:`jetviz.models.emd.pixel_centres` on ``(−width/2, width/2)``.
-        R: the jet radius dividing distances (as in the EMD's θ/R).
-        n_slices: directions ψ_k = kπ/n_slices, k = 0 … n_slices − 1.
+    Parameters
+    ----------
+    n_pix : int
+        Image side in pixels.
+    width : float
+        Image side in Δη and Δφ (radians); pixel centres as in
+        :func:`jetviz.models.emd.pixel_centres` on ``(−width/2, width/2)``.
+    R : float, optional
+        The jet radius dividing distances (as in the EMD's θ/R).
+    n_slices : int, optional
+        Directions ψ_k = kπ/n_slices, k = 0 … n_slices − 1.
+
     Call with two ``(B, 1, n_pix, n_pix)`` (or ``(B, n_pix, n_pix)``) images; returns ``(B,)``.
     """
 
@@ -162,12 +173,20 @@ def vae_loss(reconstruction: torch.Tensor, images: torch.Tensor, mu: torch.Tenso
 def k_medoids(distances: np.ndarray, k: int, seed: int = 0, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """k-medoids (k-medoids++ seeding, then alternating assignment / medoid update) on a distance matrix.
 
-    Arguments:
-        distances: ``(N, N)`` symmetric, non-negative, zero diagonal (e.g. pairwise W_p).
-        k: number of medoids, 1 ≤ k ≤ N.
-        seed: seed of the k-medoids++ initialisation.
-        max_iter: iterations at most (stops when the medoids no longer change).
-    Returns:
+    Parameters
+    ----------
+    distances : (N, N) np.ndarray
+        Symmetric, non-negative, zero diagonal (e.g. pairwise W_p).
+    k : int
+        Number of medoids, 1 ≤ k ≤ N.
+    seed : int, optional
+        Seed of the k-medoids++ initialisation.
+    max_iter : int, optional
+        Iterations at most (stops when the medoids no longer change).
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
         (medoids ``(k,)`` indices into the N points, sorted; labels ``(N,)`` index 0..k−1 of each
         point's nearest medoid).
     """

@@ -156,8 +156,10 @@ class JetSample:
 def jet_labels_and_kinematics(events, runner: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(labels, pt, mass)`` of jets (events whose particles are a jet's constituents), ``(N,)`` each.
 
-    Raises:
-        SchemaError: the events lack ``particles`` or a per-jet ``label`` (names the runner).
+    Raises
+    ------
+    SchemaError
+        The events lack ``particles`` or a per-jet ``label`` (names the runner).
     """
     import awkward as ak
 

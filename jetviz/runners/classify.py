@@ -162,10 +162,14 @@ class ClassifyData:
 def prepare(events: ak.Array, detector: Detector | None = None, seed: int = 0) -> ClassifyData:
     """Detector simulation, images and both feature sets for schema events with a 0/1 ``label``.
 
-    Arguments:
-        events: N schema events with a per-event ``label``.
-        detector: the detector (default ``Detector()``: 50 × 50 cells, |η| < 2.5).
-        seed: seed of the detector smearing (and of the lepton smearing).
+    Parameters
+    ----------
+    events : ak.Array
+        N schema events with a per-event ``label``.
+    detector : Detector | None, optional
+        The detector (default ``Detector()``: 50 × 50 cells, |η| < 2.5).
+    seed : int, optional
+        Seed of the detector smearing (and of the lepton smearing).
     """
     if "label" not in ak.fields(events):
         raise SchemaError(f"classify needs events with a per-event 'label' (have {ak.fields(events)})")
@@ -231,18 +235,33 @@ def train_resnet(
     """Train one ResNet18 in the :class:`TrainingLoop`; keep the epoch with the best validation
     accuracy (ties: lower loss).
 
-    Arguments:
-        train_images, val_images: transformed images ``(N, 3, n_eta, n_phi)`` float32
-            (:func:`image_inputs`). train_labels, val_labels: ``(N,)`` 0/1.
-        config: widths, epochs, batch size, learning rate, weight decay.
-        circular_phi, use_augment: the two switches of seed 003.
-        device: torch device. seed: initial weights, shuffles and augmentations.
-        checkpoint: file for a per-epoch checkpoint (model, optimiser, scheduler, generators,
-            best state, history); an existing one is resumed.
-        progress: called with "step" and "epoch" dicts (``tags`` merged in).
-        cancel: polled between steps; True raises :class:`Cancelled` (checkpoint kept).
-        span: the part ``(start, width)`` of the run's progress this training fills.
-    Returns:
+    Parameters
+    ----------
+    train_images, val_images : (N, 3, n_eta, n_phi) float32 np.ndarray
+        Transformed images (:func:`image_inputs`).
+    train_labels, val_labels : (N,) np.ndarray
+        0/1 labels.
+    config : ClassifyConfig
+        Widths, epochs, batch size, learning rate, weight decay.
+    circular_phi, use_augment : bool, optional
+        The two switches of seed 003.
+    device : str, optional
+        Torch device.
+    seed : int, optional
+        Seed of the initial weights, shuffles and augmentations.
+    checkpoint : Path | None, optional
+        File for a per-epoch checkpoint (model, optimiser, scheduler, generators,
+        best state, history); an existing one is resumed.
+    progress : Callable[[dict], None] | None, optional
+        Called with "step" and "epoch" dicts (``tags`` merged in).
+    cancel : Callable[[], bool] | None, optional
+        Polled between steps; True raises :class:`Cancelled` (checkpoint kept).
+    span : tuple[float, float], optional
+        The part ``(start, width)`` of the run's progress this training fills.
+
+    Returns
+    -------
+    tuple[ResNet18, list[dict]]
         (model with the best epoch's weights, in eval mode with refreshed BatchNorm statistics,
         history rows with epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
         events_per_s, best_epoch).
@@ -432,10 +451,13 @@ class ClassifyRunner(Runner):
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ClassifyResult:
         """Train every configured model on every fold and evaluate (resuming finished units).
 
-        Arguments:
-            progress: called with dicts (``kind`` = "stage", "step", "epoch", "unit", "done";
-                "step"/"epoch"/"unit" carry ``model`` and ``fold``).
-            cancel: polled between steps; True raises :class:`Cancelled` after saving.
+        Parameters
+        ----------
+        progress : Progress | None, optional
+            Called with dicts (``kind`` = "stage", "step", "epoch", "unit", "done";
+            "step"/"epoch"/"unit" carry ``model`` and ``fold``).
+        cancel : Callable[[], bool] | None, optional
+            Polled between steps; True raises :class:`Cancelled` after saving.
         """
         config = self.config
         if not config.models:

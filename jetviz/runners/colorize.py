@@ -298,10 +298,13 @@ class ColorizeRunner(Runner):
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ColorizeResult:
         """Train (resuming from the run directory's checkpoint if there is one) and evaluate.
 
-        Arguments:
-            progress: called with dicts (``kind`` = "stage", "step", "epoch", "done").
-            cancel: polled between steps; returning True stops the run with :class:`Cancelled`
-                (the checkpoint of the last finished epoch is kept).
+        Parameters
+        ----------
+        progress : Progress | None, optional
+            Called with dicts (``kind`` = "stage", "step", "epoch", "done").
+        cancel : Callable[[], bool] | None, optional
+            Polled between steps; returning True stops the run with :class:`Cancelled`
+            (the checkpoint of the last finished epoch is kept).
         """
         emit, device, (train, test, n_colours) = self.begin(progress)
         config = self.config

@@ -373,14 +373,22 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
              root: str | Path | None = None, progress: Progress | None = None) -> list[dict]:
     """One run per ablation row (:data:`jetviz.models.constituents.ABLATION`) on the same jets, as parallel jobs.
 
-    Arguments:
-        config: base settings (its ``augmentations`` are replaced by each row's).
-        rows: names of the rows to run.
-        workers: local processes ("spawn"); ignored when ``client`` (dask) is given.
-        root: directory of the ablation (default: a new run directory); one sub-directory per row;
-            rows whose run finished there are reopened, not retrained.
-    Returns:
-        one summary row per ablation row (AUC, 1/ε_b, untrained AUC, alignment, uniformity, …),
+    Parameters
+    ----------
+    config : JetclrConfig
+        Base settings (its ``augmentations`` are replaced by each row's).
+    rows : Sequence[str], optional
+        Names of the rows to run.
+    workers : int, optional
+        Local processes ("spawn"); ignored when ``client`` (dask) is given.
+    root : str | Path | None, optional
+        Directory of the ablation (default: a new run directory); one sub-directory per row;
+        rows whose run finished there are reopened, not retrained.
+
+    Returns
+    -------
+    list[dict]
+        One summary row per ablation row (AUC, 1/ε_b, untrained AUC, alignment, uniformity, …),
         in the seed's table order; also written to ``<root>/ablation.json``.
     """
     unknown = [row for row in rows if row not in ABLATION]

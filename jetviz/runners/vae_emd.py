@@ -422,12 +422,19 @@ def beta_scan(config: VaeEmdConfig, betas: Sequence[float] = BETAS, workers: int
               root: str | Path | None = None, progress: Progress | None = None) -> list[dict]:
     """One VAE per β, trained as parallel jobs on the same jets and the same EMD study.
 
-    Arguments:
-        config: base settings (its ``beta`` is replaced by each value of ``betas``).
-        workers: local processes ("spawn"); ignored when ``client`` (dask) is given.
-        root: directory for the scan (default: a new run directory); one sub-directory per β.
-    Returns:
-        one summary row per β (AUCs, correlations, final loss, run directory), in β order.
+    Parameters
+    ----------
+    config : VaeEmdConfig
+        Base settings (its ``beta`` is replaced by each value of ``betas``).
+    workers : int, optional
+        Local processes ("spawn"); ignored when ``client`` (dask) is given.
+    root : str | Path | None, optional
+        Directory for the scan (default: a new run directory); one sub-directory per β.
+
+    Returns
+    -------
+    list[dict]
+        One summary row per β (AUCs, correlations, final loss, run directory), in β order.
     """
     emit = progress or (lambda event: None)
     root = Path(root) if root is not None else RunDir.new("vae_emd-scan").path
