@@ -42,13 +42,24 @@ def _epoch_fraction(event: dict, epochs: int | None) -> float | None:
 class Job:
     """One submitted training: its progress stream, status, cancel and result (made by :func:`jetviz.compute.submit`).
 
-    Attributes:
-        id: registry id (a resumed run keeps its id).
-        runner, config, run_dir: what runs (config as a dict of values).
-        backend_name: where it runs (the backend's label: never a credential).
-        status: "queued", "running", "done", "failed" or "cancelled".
-        error: the failure's message ("" if none).
-        info: the executing side's ``hello`` event (host, pid, device, cuda, torch).
+    Attributes
+    ----------
+    id : str
+        Registry id (a resumed run keeps its id).
+    runner : str
+        The runner's name.
+    config : dict
+        Its settings, as a dict of values.
+    run_dir : Path
+        The run directory.
+    backend_name : str
+        Where it runs (the backend's label: never a credential).
+    status : str
+        "queued", "running", "done", "failed" or "cancelled".
+    error : str
+        The failure's message ("" if none).
+    info : dict
+        The executing side's ``hello`` event (host, pid, device, cuda, torch).
     """
 
     def __init__(self, runner: str, config: dict, run_dir: Path, backend_name: str, registry: Registry | None = None,
@@ -197,8 +208,10 @@ class Job:
 class JobFeed:
     """A backend's handle on its :class:`Job` (the only way a backend touches it).
 
-    Attributes:
-        job: the job (read its ``runner``, ``config``, ``run_dir``, ``id``).
+    Attributes
+    ----------
+    job : Job
+        The job (read its ``runner``, ``config``, ``run_dir``, ``id``).
     """
 
     def __init__(self, job: Job):
@@ -234,9 +247,12 @@ class JobFeed:
 class Backend:
     """Where jobs execute: one subclass per transport, built from a string by :func:`jetviz.compute.backend`.
 
-    Attributes:
-        name: the label shown in the page, the registry and errors (never a credential).
-        schemes: the spec prefixes (``"process"``, ``"https"``, ``"tcp"`` …) the subclass parses.
+    Attributes
+    ----------
+    name : str
+        The label shown in the page, the registry and errors (never a credential).
+    schemes : tuple[str, ...]
+        The spec prefixes (``"process"``, ``"https"``, ``"tcp"`` …) the subclass parses.
     """
 
     name = "backend"

@@ -128,9 +128,12 @@ class EMDSolverError(JetvizError, RuntimeError):
 class PointSet(NamedTuple):
     """One jet as a weighted point set.
 
-    Attributes:
-        weights: ``(P,)`` float64 weights ≥ 0 (pT or E in GeV, or pixel intensities).
-        coords: ``(P, gdim)`` float64 coordinates; for jets ``(P, 2)`` (η, φ) in radians.
+    Attributes
+    ----------
+    weights : (P,) float64 np.ndarray
+        Weights ≥ 0 (pT or E in GeV, or pixel intensities).
+    coords : (P, gdim) float64 np.ndarray
+        Coordinates; for jets ``(P, 2)`` (η, φ) in radians.
     """
 
     weights: np.ndarray

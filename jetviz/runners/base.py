@@ -139,9 +139,14 @@ class JetSampleConfig(RunConfig):
 class JetSample:
     """What every jet runner keeps of its jets besides the model inputs.
 
-    Attributes:
-        labels: ``(N,)`` int64 (1 top, 0 QCD). pt, mass: ``(N,)`` jet pT and mass (GeV).
-        split: ``(N,)`` int8: the runner's parts (training, test, …).
+    Attributes
+    ----------
+    labels : (N,) int64 np.ndarray
+        1 top, 0 QCD.
+    pt, mass : (N,) np.ndarray
+        Jet pT and mass (GeV).
+    split : (N,) int8 np.ndarray
+        The runner's parts (training, test, …).
     """
 
     labels: np.ndarray

@@ -121,10 +121,18 @@ class ClassifyConfig(RunConfig):
 class ClassifyData:
     """Inputs of N events.
 
-    Attributes:
-        images: ``(N, 3, n_eta, n_phi)`` float32 ECal E, HCal E, track pT (GeV), φ last.
-        low: ``(N, 45)`` float64 low-level features. high: ``(N, 39)`` float64 high-level.
-        labels: ``(N,)`` int64 class (0/1). index: ``(N,)`` int64 event number in the sample.
+    Attributes
+    ----------
+    images : (N, 3, n_eta, n_phi) float32 np.ndarray
+        ECal E, HCal E, track pT (GeV), φ last.
+    low : (N, 45) float64 np.ndarray
+        Low-level features.
+    high : (N, 39) float64 np.ndarray
+        High-level features.
+    labels : (N,) int64 np.ndarray
+        Class (0/1).
+    index : (N,) int64 np.ndarray
+        Event number in the sample.
     """
 
     images: np.ndarray
@@ -339,15 +347,22 @@ def train_xgboost(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, v
 class ClassifyResult(RunResult):
     """A finished (or reopened) classify run.
 
-    Attributes:
-        config: the run's settings. run_dir: its directory.
-        history: rows (model, fold, epoch, train_loss, val_loss, val_accuracy, …).
-        metrics: per model ``accuracy``/``auc`` lists over folds with ``_mean``/``_std``,
-            ``confusion`` (rows true, columns predicted), ``importance`` (XGBoost, gain share
-            per column, averaged over folds), ``best_epoch`` per fold; plus ``n_events``,
-            ``n_folds``, ``class_names``, ``device``.
-        predictions: (= ``arrays``, the file ``predictions.npz``) ``index``, ``label``, ``fold``
-            and ``score_<model>`` (P(class 1), out of fold), each ``(N,)``.
+    Attributes
+    ----------
+    config : ClassifyConfig
+        The run's settings.
+    run_dir : Path
+        Its directory.
+    history : list of dict
+        Rows (model, fold, epoch, train_loss, val_loss, val_accuracy, …).
+    metrics : dict
+        Per model ``accuracy``/``auc`` lists over folds with ``_mean``/``_std``,
+        ``confusion`` (rows true, columns predicted), ``importance`` (XGBoost, gain share
+        per column, averaged over folds), ``best_epoch`` per fold; plus ``n_events``,
+        ``n_folds``, ``class_names``, ``device``.
+    predictions : dict of ndarray
+        (= ``arrays``, the file ``predictions.npz``) ``index``, ``label``, ``fold``
+        and ``score_<model>`` (P(class 1), out of fold), each ``(N,)``.
     """
 
     runner_name = "classify"

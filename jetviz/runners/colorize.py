@@ -86,16 +86,30 @@ class ColorizeConfig(RunConfig):
 class ColorizeData:
     """Model inputs for N events.
 
-    Attributes:
-        images: ``(N, C, n_eta, n_phi)`` float32 input maps.
-        pixel: ``(N, P)`` int64 flat pixel of each particle (−1 outside the map / padding).
-        energy: ``(N, P)`` float32 GeV. truth: ``(N, P)`` int64 colour of the configured truth
-        (−1: none). durham: ``(N, P)`` int64 Durham colour (the same as truth when truth = durham).
-        direction: ``(N, P, 3)`` float32 unit vectors. mask: ``(N, P)`` bool (in the map).
-        p4: ``(N, P, 4)`` float64 (px, py, pz, E) of every visible particle kept.
-        visible: ``(N, P)`` bool (a visible particle, in or outside the map).
-        antikt: ``(N, P)`` int64 colour from plain e+e- anti-kt (K most energetic jets).
-        eta, phi: ``(N, P)`` float32 (radians) for plots.
+    Attributes
+    ----------
+    images : (N, C, n_eta, n_phi) float32 np.ndarray
+        Input maps.
+    pixel : (N, P) int64 np.ndarray
+        Flat pixel of each particle (−1 outside the map / padding).
+    energy : (N, P) float32 np.ndarray
+        Particle energy (GeV).
+    truth : (N, P) int64 np.ndarray
+        Colour of the configured truth (−1: none).
+    durham : (N, P) int64 np.ndarray
+        Durham colour (the same as truth when truth = durham).
+    direction : (N, P, 3) float32 np.ndarray
+        Unit vectors.
+    mask : (N, P) bool np.ndarray
+        In the map.
+    p4 : (N, P, 4) float64 np.ndarray
+        (px, py, pz, E) of every visible particle kept (GeV).
+    visible : (N, P) bool np.ndarray
+        A visible particle, in or outside the map.
+    antikt : (N, P) int64 np.ndarray
+        Colour from plain e+e- anti-kt (K most energetic jets).
+    eta, phi : (N, P) float32 np.ndarray
+        η and φ (radians) for plots.
     """
 
     images: np.ndarray
@@ -225,10 +239,14 @@ def build_model(config: ColorizeConfig, n_colours: int) -> ColorizeModel:
 class Prediction:
     """Predictions for a few events, for display.
 
-    Attributes:
-        pixel_probs: ``(N, K, n_eta, n_phi)`` U-Net colour probabilities per pixel.
-        iterations: ``(N, T+1, P, K)`` per-particle marginals, index 0 = U-Net, t = CRF step t.
-        data: the events' :class:`ColorizeData`.
+    Attributes
+    ----------
+    pixel_probs : (N, K, n_eta, n_phi) float np.ndarray
+        U-Net colour probabilities per pixel.
+    iterations : (N, T+1, P, K) np.ndarray
+        Per-particle marginals, index 0 = U-Net, t = CRF step t.
+    data : ColorizeData
+        The events' :class:`ColorizeData`.
     """
 
     pixel_probs: np.ndarray

@@ -120,10 +120,18 @@ class JetclrConfig(JetSampleConfig):
 class JetclrData(JetSample):
     """Padded constituents, labels and splits.
 
-    Attributes:
-        x: ``(N, P, 3)`` float32 (pT [GeV], Δη, Δφ) centred on the jet axis, hardest first.
-        mask: ``(N, P)`` bool. labels: ``(N,)`` int64 (1 top, 0 QCD). pt, mass: ``(N,)`` GeV.
-        split: ``(N,)`` int8: 0 contrastive training, 1 LCT training, 2 test.
+    Attributes
+    ----------
+    x : (N, P, 3) float32 np.ndarray
+        (pT [GeV], Δη, Δφ) centred on the jet axis, hardest first.
+    mask : (N, P) bool np.ndarray
+        True for real constituents.
+    labels : (N,) int64 np.ndarray
+        1 top, 0 QCD.
+    pt, mass : (N,) np.ndarray
+        Jet pT and mass (GeV).
+    split : (N,) int8 np.ndarray
+        0 contrastive training, 1 LCT training, 2 test.
     """
 
     x: np.ndarray
@@ -255,14 +263,20 @@ def invariance_curve(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, angl
 class JetclrResult(RunResult):
     """A finished (or reopened) jetclr run.
 
-    Attributes:
-        config, run_dir, history (epoch rows), model (trained encoder, CPU, eval).
-        metrics: ``auc``, ``rejection`` (1/ε_b at ε_s = 0.5), ``auc_untrained``,
-            ``rejection_untrained``, ``alignment``, ``uniformity`` (test jets, the run's
-            augmentations), ``row`` (the ablation row), ``n_train``/``n_lct``/``n_test``.
-        arrays: ``labels``, ``split``, ``pt``, ``mass`` (every jet); ``test_index``,
-            ``rep`` (test representations), ``scores``/``scores_untrained`` (LCT, test jets),
-            ``angles``, ``invariance``/``invariance_untrained``.
+    Attributes
+    ----------
+    config, run_dir, history
+        As :class:`~jetviz.runners.base.RunResult` (history: epoch rows).
+    model : torch.nn.Module
+        The trained encoder, CPU, eval.
+    metrics : dict
+        ``auc``, ``rejection`` (1/ε_b at ε_s = 0.5), ``auc_untrained``,
+        ``rejection_untrained``, ``alignment``, ``uniformity`` (test jets, the run's
+        augmentations), ``row`` (the ablation row), ``n_train``/``n_lct``/``n_test``.
+    arrays : dict of ndarray
+        ``labels``, ``split``, ``pt``, ``mass`` (every jet); ``test_index``,
+        ``rep`` (test representations), ``scores``/``scores_untrained`` (LCT, test jets),
+        ``angles``, ``invariance``/``invariance_untrained``.
     """
 
     runner_name = "jetclr"

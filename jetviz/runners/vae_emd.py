@@ -99,10 +99,16 @@ class VaeEmdConfig(JetSampleConfig):
 class VaeEmdData(JetSample):
     """Jet images and labels.
 
-    Attributes:
-        images: ``(N, 1, n_pix, n_pix)`` float32 unit-sum pT images (Δη rows, Δφ columns).
-        labels: ``(N,)`` int64 (1 top, 0 QCD). pt: ``(N,)`` jet pT (GeV). mass: ``(N,)`` GeV.
-        split: ``(N,)`` int8: 0 QCD training, 1 test (QCD or top).
+    Attributes
+    ----------
+    images : (N, 1, n_pix, n_pix) float32 np.ndarray
+        Unit-sum pT images (Δη rows, Δφ columns).
+    labels : (N,) int64 np.ndarray
+        1 top, 0 QCD.
+    pt, mass : (N,) np.ndarray
+        Jet pT and mass (GeV).
+    split : (N,) int8 np.ndarray
+        0 QCD training, 1 test (QCD or top).
     """
 
     images: np.ndarray
@@ -306,12 +312,18 @@ def correlations(model: ConvVAE, data: VaeEmdData, emd: dict, device: str = "cpu
 class VaeEmdResult(RunResult):
     """A finished (or reopened) vae_emd run.
 
-    Attributes:
-        config, run_dir, history (epoch rows), model (the trained VAE, CPU, eval).
-        metrics: ``correlations`` {distance: {"p0.5": r, "p1": r}}, ``auc`` {score: AUC},
-            ``n_train``, ``n_test``, ``n_pairs``.
-        arrays: ``labels``, ``split``, ``pt``, ``mass``, ``score_vae`` (every jet), the EMD
-            arrays of :func:`emd_study`, ``latent`` (μ of the test jets, ``test_index``).
+    Attributes
+    ----------
+    config, run_dir, history
+        As :class:`~jetviz.runners.base.RunResult` (history: epoch rows).
+    model : torch.nn.Module
+        The the trained VAE, CPU, eval.
+    metrics : dict
+        ``correlations`` {distance: {"p0.5": r, "p1": r}}, ``auc`` {score: AUC},
+        ``n_train``, ``n_test``, ``n_pairs``.
+    arrays : dict of ndarray
+        ``labels``, ``split``, ``pt``, ``mass``, ``score_vae`` (every jet), the EMD
+        arrays of :func:`emd_study`, ``latent`` (μ of the test jets, ``test_index``).
     """
 
     runner_name = "vae_emd"
