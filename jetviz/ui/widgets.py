@@ -1,6 +1,7 @@
-"""Generic widgets of the pages: inputs bound to bounded params that report what they reject.
+"""Generic widgets of the pages: inputs bound to bounded params that report what they reject, and the
+panes every view builds the same way (a plot bound to params, a read-only table, an action button).
 
-Panel's widgets built with ``from_param`` follow a param; the ones here add what a physicist
+Panel's widgets built with ``from_param`` follow a param; the inputs here add what a physicist
 needs to see when a value is refused (out of range, not allowed), instead of a silent reset.
 """
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Callable
 import panel as pn
 import param
 
-__all__ = ["bounded_input", "step_buttons"]
+__all__ = ["bounded_input", "step_buttons", "bound_plot", "plot_row", "read_only_table", "action_button",
+           "loaded_line"]
 
 
 def bounded_input(
@@ -80,3 +82,32 @@ def step_buttons(obj: param.Parameterized, parameter: str, disabled=False) -> tu
     prev.on_click(lambda event: step(-1))
     nxt.on_click(lambda event: step(+1))
     return prev, nxt
+
+
+def bound_plot(function: Callable, *dependencies, css: str, **kwargs) -> pn.viewable.Viewable:
+    """``function(*dependencies)`` (params or widgets) as a pane redrawn when they change, axes unlinked."""
+    return pn.panel(pn.bind(function, *dependencies), linked_axes=False, css_classes=[css], **kwargs)
+
+
+def plot_row(layout) -> pn.Row:
+    """The panels of an ``hv.Layout`` as separate plots in a row (a ``FlexBox`` or the ``hv.Layout``
+    itself squeezes fixed-size plots when served)."""
+    return pn.Row(*[pn.pane.HoloViews(panel, linked_axes=False) for panel in layout])
+
+
+def read_only_table(value, css: str, **kwargs) -> pn.widgets.Tabulator:
+    """A read-only ``Tabulator`` of ``value`` (a frame, or a function bound to params) without the index column."""
+    return pn.widgets.Tabulator(value, css_classes=[css], disabled=True, show_index=False, layout="fit_data_table",
+                                **kwargs)
+
+
+def action_button(parameter: param.Parameter, css: str, **kwargs) -> pn.widgets.Button:
+    """The outlined button of a ``param.Event`` ``parameter``, aligned with the labelled inputs beside it."""
+    return pn.widgets.Button.from_param(parameter, color="primary", variant="outline", css_classes=[css],
+                                        margin=(24, 10, 5, 10), **kwargs)
+
+
+def loaded_line(store: param.Parameterized) -> pn.pane.Markdown:
+    """The store's ``loaded`` line (what is shown), small."""
+    return pn.pane.Markdown(store.param.loaded.rx.pipe(lambda s: f"<small>{s}</small>" if s else ""),
+                            sizing_mode="stretch_width", css_classes=["jetviz-loaded"])

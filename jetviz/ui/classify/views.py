@@ -34,7 +34,7 @@ from jetviz.runners.classify import ClassifyData
 from jetviz.ui.classify.store import MAX_LISTED, ClassifyEvent, ClassifyStore, is_xgboost
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import bound_plot, bounded_input, read_only_table
 
 __all__ = ["ExamplesView", "TrainingView", "ResultsView", "MisclassifiedView", "ClassifyPage"]
 
@@ -68,9 +68,8 @@ class ExamplesView(_StoreView):
         example = bounded_input(self, "example", self.store.report, label="Example", width=110,
                                 disabled=self.param.show.rx() == "class average")
         logz = pn.widgets.Checkbox.from_param(self.param.logz, margin=(28, 10))
-        plot = pn.panel(pn.bind(self._plot, self.store.param.data, self.store.param.class_names, self.param.show,
-                                self.param.example, self.param.logz), linked_axes=False,
-                        css_classes=["jetviz-examples"])
+        plot = bound_plot(self._plot, self.store.param.data, self.store.param.class_names, self.param.show,
+                          self.param.example, self.param.logz, css="jetviz-examples")
         return pn.Column("### Event images per class and channel", pn.Row(show, example, logz), plot,
                          sizing_mode="stretch_width")
 
@@ -134,11 +133,9 @@ class ResultsView(_StoreView):
         def rows(result):
             return result.accuracy_table() if result is not None else []
 
-        table = pn.widgets.Tabulator(pn.bind(lambda r: accuracy_table(rows(r)), self.store.param.result),
-                                     css_classes=["jetviz-accuracy"], disabled=True, show_index=False,
-                                     layout="fit_data_table", sizing_mode="stretch_width")
-        bars = pn.panel(pn.bind(lambda r: accuracy_bars(rows(r)), self.store.param.result), linked_axes=False,
-                        css_classes=["jetviz-accuracy-bars"])
+        table = read_only_table(pn.bind(lambda r: accuracy_table(rows(r)), self.store.param.result),
+                                "jetviz-accuracy", sizing_mode="stretch_width")
+        bars = bound_plot(lambda r: accuracy_bars(rows(r)), self.store.param.result, css="jetviz-accuracy-bars")
         note = pn.pane.Markdown(
             "<small>Accuracy at P(class 1) ≥ 0.5 on each fold's test events, mean ± standard deviation over "
             "the folds; the talk's numbers are from its full-size sample and networks.</small>",
@@ -170,18 +167,15 @@ class ResultsView(_StoreView):
     def curves(self) -> pn.viewable.Viewable:
         """ROC curves of every model (pooled out-of-fold scores) and their confusion matrices."""
         store = self.store
-        roc = pn.panel(pn.bind(self._roc, store.param.result, store.param.class_names), linked_axes=False,
-                       css_classes=["jetviz-roc"])
-        confusion = pn.panel(pn.bind(self._confusion, store.param.result, store.param.class_names),
-                             linked_axes=False, css_classes=["jetviz-confusion"])
+        roc = bound_plot(self._roc, store.param.result, store.param.class_names, css="jetviz-roc")
+        confusion = bound_plot(self._confusion, store.param.result, store.param.class_names, css="jetviz-confusion")
         return pn.Column("### ROC curves and confusion matrices (rows: true class, columns: predicted)",
                          pn.FlexBox(roc, confusion, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
     def importances(self) -> pn.viewable.Viewable:
         """Feature importances (gain share, averaged over folds) of the XGBoost models."""
         top_n = pn.widgets.IntSlider.from_param(self.param.top_n, width=220)
-        plot = pn.panel(pn.bind(self._importances, self.store.param.result, self.param.top_n), linked_axes=False,
-                        css_classes=["jetviz-importance"])
+        plot = bound_plot(self._importances, self.store.param.result, self.param.top_n, css="jetviz-importance")
         return pn.Column("### XGBoost feature importance", top_n, plot, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -250,12 +244,9 @@ class MisclassifiedView(_StoreView):
                               disabled=store.param.data.rx.is_(None), css_classes=["jetviz-event-input"])
         count = pn.pane.Markdown(pn.bind(self._count, store.param.result, store.param.model),
                                  sizing_mode="stretch_width", css_classes=["jetviz-misclassified-count"])
-        table = pn.widgets.Tabulator(
-            pn.bind(self._table, store.param.result, store.param.model, store.param.class_names),
-            selectable=1, disabled=True, show_index=False, pagination="local", page_size=10, width=380,
-            layout="fit_data_table", css_classes=["jetviz-misclassified"],
-            formatters={c: number for c in p_columns},
-        )
+        table = read_only_table(pn.bind(self._table, store.param.result, store.param.model, store.param.class_names),
+                                "jetviz-misclassified", selectable=1, pagination="local", page_size=10, width=380,
+                                formatters={c: number for c in p_columns})
 
         def select(event) -> None:
             if event.new:
@@ -265,16 +256,12 @@ class MisclassifiedView(_StoreView):
         summary = pn.pane.Markdown(pn.bind(self._summary, store.param.current, store.param.model,
                                            store.param.loaded),
                                    sizing_mode="stretch_width", css_classes=["jetviz-event-summary"])
-        images = pn.panel(pn.bind(self._images, store.param.current), linked_axes=False,
-                          css_classes=["jetviz-event-images"])
-        common = dict(disabled=True, show_index=False, layout="fit_data_table")
+        images = bound_plot(self._images, store.param.current, css="jetviz-event-images")
         floats = {c: number for c in ("E [GeV]", "pT [GeV]", "η", "φ [rad]", "m [GeV]", "value")}
-        scores = pn.widgets.Tabulator(pn.bind(self._scores, store.param.current), css_classes=["jetviz-scores"],
-                                      formatters={c: number for c in p_columns}, **common)
-        low = pn.widgets.Tabulator(pn.bind(self._features, store.param.current, "low"), formatters=floats,
-                                   css_classes=["jetviz-low-features"], height=480, **common)
-        high = pn.widgets.Tabulator(pn.bind(self._features, store.param.current, "high"), formatters=floats,
-                                    css_classes=["jetviz-high-features"], height=480, **common)
+        scores = read_only_table(pn.bind(self._scores, store.param.current), "jetviz-scores",
+                                 formatters={c: number for c in p_columns})
+        low, high = (read_only_table(pn.bind(self._features, store.param.current, which), f"jetviz-{which}-features",
+                                     formatters=floats, height=480) for which in ("low", "high"))
         return pn.Column(
             "### Misclassified events",
             pn.Row(model, index), count,

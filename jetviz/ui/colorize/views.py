@@ -27,7 +27,7 @@ from jetviz.plots.colorize import (
 from jetviz.ui.colorize.store import ColorizeEvent, ColorizeStore, Display
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bounded_input, step_buttons
+from jetviz.ui.widgets import bound_plot, bounded_input, read_only_table, step_buttons
 
 __all__ = ["EventView", "ProbabilityView", "TrainingView", "ResultsView", "ColorizePage"]
 
@@ -98,10 +98,9 @@ class EventView(_StoreView):
         """Energy map, predicted colours (at the CRF iteration chosen), truth colours, side by side."""
         store = self.store
         return pn.FlexBox(
-            pn.panel(pn.bind(self._grey, store.param.current), linked_axes=False, css_classes=["jetviz-energy-map"]),
-            pn.panel(pn.bind(self._predicted, store.param.current, store.param.crf_iteration), linked_axes=False,
-                     css_classes=["jetviz-predicted"]),
-            pn.panel(pn.bind(self._truth, store.param.current), linked_axes=False, css_classes=["jetviz-truth"]),
+            bound_plot(self._grey, store.param.current, css="jetviz-energy-map"),
+            bound_plot(self._predicted, store.param.current, store.param.crf_iteration, css="jetviz-predicted"),
+            bound_plot(self._truth, store.param.current, css="jetviz-truth"),
             sizing_mode="stretch_width",
         )
 
@@ -119,8 +118,7 @@ class ProbabilityView(_StoreView):
                                 title=f"P(jet) per pixel, test event {current.index} (U-Net)")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(pn.bind(self._plot, self.store.param.current), linked_axes=False,
-                        css_classes=["jetviz-heatmaps"])
+        return bound_plot(self._plot, self.store.param.current, css="jetviz-heatmaps")
 
 
 class TrainingView(_StoreView):
@@ -158,19 +156,17 @@ class ResultsView(_StoreView):
 
     def masses(self) -> pn.viewable.Viewable:
         """m_W and m_top histograms over the shown test events (truth, U-Net, U-Net + CRF, anti-kt)."""
-        return pn.panel(pn.bind(self._masses, self.store.param.display), linked_axes=False,
-                        css_classes=["jetviz-masses"])
+        return bound_plot(self._masses, self.store.param.display, css="jetviz-masses")
 
     def reproduction(self) -> pn.viewable.Viewable:
         """The talk's loss table with this run's rows, and the note on the loss scale."""
         from bokeh.models.widgets.tables import NumberFormatter
 
         three = NumberFormatter(format="0.000")
-        repro = pn.widgets.Tabulator(pn.bind(lambda r: self._tables(r)[0], self.store.param.result),
-                                     formatters={c: three for c in ("loss train", "loss test", "loss train per jet",
-                                                                    "loss test per jet", "accuracy test")},
-                                     css_classes=["jetviz-repro"], disabled=True, show_index=False,
-                                     layout="fit_data_table", sizing_mode="stretch_width")
+        repro = read_only_table(pn.bind(lambda r: self._tables(r)[0], self.store.param.result), "jetviz-repro",
+                                formatters={c: three for c in ("loss train", "loss test", "loss train per jet",
+                                                               "loss test per jet", "accuracy test")},
+                                sizing_mode="stretch_width")
         return pn.Column(
             "#### Loss vs training-set size: seed 000's table, this run below it", repro,
             pn.pane.Markdown(f"<small>{LOSS_NOTE}</small>", sizing_mode="stretch_width"),

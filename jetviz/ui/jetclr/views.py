@@ -28,17 +28,19 @@ from jetviz.plots.jetclr import (
 from jetviz.runners.jetclr import TALK
 from jetviz.ui.jetclr.store import JetclrStore
 from jetviz.ui.training import TrainingPage, TrainingView
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import (
+    action_button,
+    bound_plot,
+    bounded_input,
+    loaded_line,
+    plot_row,
+    read_only_table,
+)
 
 __all__ = ["AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
 
 #: jets shown for a representation-space selection
 FIRST_SELECTED = 4
-
-
-def _row(layout) -> pn.Row:
-    """The panels of an ``hv.Layout`` as separate plots in a row (keeps fixed-size plots from squeezing)."""
-    return pn.Row(*[pn.pane.HoloViews(panel, linked_axes=False) for panel in layout])
 
 
 def _jet_name(jet: int, label: int) -> str:
@@ -67,9 +69,9 @@ class AugmentationView(_StoreView):
     def _plots(augmented: dict | None):
         if augmented is None:
             return pn.pane.Markdown("")
-        return _row(augmentation_pair(augmented["x"], augmented["mask"], augmented["x_aug"], augmented["mask_aug"],
-                                      titles=(f"{_jet_name(augmented['jet'], augmented['label'])}",
-                                              f"augmented (draw {augmented['draw']})")))
+        return plot_row(augmentation_pair(augmented["x"], augmented["mask"], augmented["x_aug"], augmented["mask_aug"],
+                                          titles=(_jet_name(augmented["jet"], augmented["label"]),
+                                                  f"augmented (draw {augmented['draw']})")))
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
@@ -78,12 +80,10 @@ class AugmentationView(_StoreView):
         jet = bounded_input(store, "jet", store.report, label="Jet", width=120, disabled=store.param.data.rx.is_(None),
                             css_classes=["jetviz-jet"])
         draw = pn.widgets.IntInput.from_param(store.param.draw, width=120, css_classes=["jetviz-draw"])
-        new = pn.widgets.Button.from_param(store.param.new_draw_button, color="primary", variant="outline",
-                                           css_classes=["jetviz-new-draw"], margin=(24, 10, 5, 10))
+        new = action_button(store.param.new_draw_button, "jetviz-new-draw")
         summary = pn.pane.Markdown(pn.bind(self._summary, store.param.augmented), sizing_mode="stretch_width",
                                    css_classes=["jetviz-aug-summary"])
-        plots = pn.panel(pn.bind(self._plots, store.param.augmented), linked_axes=False,
-                         css_classes=["jetviz-aug-plots"])
+        plots = bound_plot(self._plots, store.param.augmented, css="jetviz-aug-plots")
         return pn.Column("### Augmentation explorer: a jet and a random augmentation of it",
                          pn.Row(pn.Column("Augmentations:", which), jet, draw, new), summary, plots,
                          sizing_mode="stretch_width")
@@ -107,9 +107,9 @@ class RotationView(_StoreView):
     def _jets(rotated: dict | None):
         if rotated is None:
             return pn.pane.Markdown("")
-        return _row(augmentation_pair(rotated["x"], rotated["mask"], rotated["x_rot"], rotated["mask"],
-                                      titles=(_jet_name(rotated["jet"], rotated["label"]),
-                                              f"rotated by θ = {rotated['angle']:.0f}°")))
+        return plot_row(augmentation_pair(rotated["x"], rotated["mask"], rotated["x_rot"], rotated["mask"],
+                                          titles=(_jet_name(rotated["jet"], rotated["label"]),
+                                                  f"rotated by θ = {rotated['angle']:.0f}°")))
 
     @staticmethod
     def _curve(result, rotated: dict | None):
@@ -126,9 +126,8 @@ class RotationView(_StoreView):
                                                    css_classes=["jetviz-angle"])
         summary = pn.pane.Markdown(pn.bind(self._summary, store.param.rotated), sizing_mode="stretch_width",
                                    css_classes=["jetviz-similarity"])
-        jets = pn.panel(pn.bind(self._jets, store.param.rotated), linked_axes=False, css_classes=["jetviz-rotated"])
-        curve = pn.panel(pn.bind(self._curve, store.param.result, store.param.rotated), linked_axes=False,
-                         css_classes=["jetviz-invariance"])
+        jets = bound_plot(self._jets, store.param.rotated, css="jetviz-rotated")
+        curve = bound_plot(self._curve, store.param.result, store.param.rotated, css="jetviz-invariance")
         return pn.Column("### Rotation invariance: rotate the jet, compare the representations", slider, summary,
                          pn.FlexBox(jets, curve, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -170,22 +169,17 @@ class ResultsView(_StoreView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
-        table = pn.widgets.Tabulator(pn.bind(lambda rows: ablation_table(rows, TALK), store.param.ablation),
-                                     css_classes=["jetviz-ablation"], disabled=True, show_index=False,
-                                     layout="fit_data_table", sizing_mode="stretch_width")
+        table = read_only_table(pn.bind(lambda rows: ablation_table(rows, TALK), store.param.ablation),
+                                "jetviz-ablation", sizing_mode="stretch_width")
         sources = pn.pane.Markdown(pn.bind(self._sources, store.param.ablation), sizing_mode="stretch_width")
-        bars = pn.panel(pn.bind(lambda rows: ablation_bars(rows, TALK), store.param.ablation), linked_axes=False,
-                        css_classes=["jetviz-ablation-bars"])
-        button = pn.widgets.Button.from_param(store.param.ablation_button, color="primary", variant="outline",
-                                              disabled=store.param.running, css_classes=["jetviz-run-ablation"],
-                                              margin=(24, 10, 5, 10))
+        bars = bound_plot(lambda rows: ablation_bars(rows, TALK), store.param.ablation, css="jetviz-ablation-bars")
+        button = action_button(store.param.ablation_button, "jetviz-run-ablation", disabled=store.param.running)
         workers = bounded_input(store, "ablation_workers", store.report, label="Processes", width=120)
         numbers = pn.pane.Markdown(pn.bind(self._numbers, store.param.result), sizing_mode="stretch_width",
                                    css_classes=["jetviz-numbers"])
-        roc = pn.panel(pn.bind(self._roc, store.param.result), linked_axes=False, css_classes=["jetviz-roc"])
-        loss = pn.panel(pn.bind(lambda h: loss_curve(h) if h else pn.pane.Markdown(""), store.param.history),
-                        linked_axes=False,
-                        css_classes=["jetviz-loss"])
+        roc = bound_plot(self._roc, store.param.result, css="jetviz-roc")
+        loss = bound_plot(lambda h: loss_curve(h) if h else pn.pane.Markdown(""), store.param.history,
+                          css="jetviz-loss")
         return pn.Column("### Ablation: the talk's table, ours next to it", table, sources,
                          pn.Row(workers, button), bars, numbers, pn.Row(roc, loss),
                          sizing_mode="stretch_width")
@@ -225,13 +219,12 @@ class LatentView(_StoreView):
         first = rows[:FIRST_SELECTED]
         grid = constituent_grid([data.x[k] for k in first], [data.mask[k] for k in first],
                                 [_jet_name(int(k), data.labels[k]) for k in first])
-        return pn.Column(head, _row(grid))
+        return pn.Column(head, plot_row(grid))
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
-        points = pn.panel(pn.bind(self._points, store.param.result), linked_axes=False, css_classes=["jetviz-latent"])
-        selection = pn.panel(pn.bind(self._selection, store.param.selected, store.param.data), linked_axes=False,
-                             css_classes=["jetviz-latent-selection"])
+        points = bound_plot(self._points, store.param.result, css="jetviz-latent")
+        selection = bound_plot(self._selection, store.param.selected, store.param.data, css="jetviz-latent-selection")
         return pn.Column("### Representation space (test jets)", pn.FlexBox(points, selection,
                                                                             sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
@@ -269,9 +262,7 @@ class JetclrPage(TrainingPage):
 
     def body(self) -> pn.viewable.Viewable:
         """Augmentation explorer, rotation invariance, results, representation space."""
-        loaded = pn.pane.Markdown(self.store.param.loaded.rx.pipe(lambda s: f"<small>{s}</small>" if s else ""),
-                                  sizing_mode="stretch_width", css_classes=["jetviz-loaded"])
         return pn.Column(
-            loaded, self.augmentations, pn.layout.Divider(), self.rotation, pn.layout.Divider(), self.results,
+            loaded_line(self.store), self.augmentations, pn.layout.Divider(), self.rotation, pn.layout.Divider(), self.results,
             pn.layout.Divider(), self.latent, sizing_mode="stretch_width",
         )

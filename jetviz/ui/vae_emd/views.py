@@ -30,18 +30,19 @@ from jetviz.plots.vae_emd import (
 )
 from jetviz.ui.training import TrainingPage, TrainingView
 from jetviz.ui.vae_emd.store import VaeEmdStore
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import (
+    action_button,
+    bound_plot,
+    bounded_input,
+    loaded_line,
+    plot_row,
+    read_only_table,
+)
 
 __all__ = ["FIRST_SELECTED", "ResultsView", "DistanceView", "PairView", "LatentView", "ScanView", "VaeEmdPage"]
 
 #: the jets' mean / first images shown for a latent-space selection
 FIRST_SELECTED = 3
-
-
-def _image_row(layout) -> pn.Row:
-    """The panels of an ``hv.Layout`` of jet images as separate plots in a row (a ``FlexBox`` or
-    the ``hv.Layout`` itself squeezes the fixed-size image plots when served)."""
-    return pn.Row(*[pn.pane.HoloViews(panel, linked_axes=False) for panel in layout])
 
 
 class _StoreView(TrainingView):
@@ -56,9 +57,8 @@ class ResultsView(_StoreView):
         def rows(result):
             return correlation_table(result.metrics.get("correlations") if result is not None else None)
 
-        table = pn.widgets.Tabulator(pn.bind(rows, self.store.param.result), css_classes=["jetviz-correlations"],
-                                     disabled=True, show_index=False, layout="fit_data_table",
-                                     sizing_mode="stretch_width")
+        table = read_only_table(pn.bind(rows, self.store.param.result), "jetviz-correlations",
+                                sizing_mode="stretch_width")
         note = pn.pane.Markdown(
             "<small>Pearson r over all pairs of QCD test jets between W_p (p = 0.5, 1; θ/R ground distance, no 1/p "
             "root) and the Euclidean distance of each representation (the input row: Σ(x − x′)² of the images). "
@@ -75,9 +75,8 @@ class ResultsView(_StoreView):
         return anomaly_rocs({name: result.roc(name) for name in ("vae_loss", "emd_mean_qcd", "emd_medoids")})
 
     def __panel__(self) -> pn.viewable.Viewable:
-        roc = pn.panel(pn.bind(self._roc, self.store.param.result), linked_axes=False, css_classes=["jetviz-roc"])
-        loss = pn.panel(pn.bind(lambda h: training_curve(h), self.store.param.history), linked_axes=False,
-                        css_classes=["jetviz-loss"])
+        roc = bound_plot(self._roc, self.store.param.result, css="jetviz-roc")
+        loss = bound_plot(lambda h: training_curve(h), self.store.param.history, css="jetviz-loss")
         return pn.Column(self.table(), "### Anomaly scores: top (anomaly) vs QCD test jets",
                          pn.FlexBox(roc, loss, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -124,10 +123,9 @@ class DistanceView(_StoreView):
         store = self.store
         p = pn.widgets.RadioButtonGroup.from_param(store.param.p, color="primary", variant="outline",
                                                    css_classes=["jetviz-p"])
-        densities = pn.panel(pn.bind(self._densities, store.param.result, store.param.data, store.param.p),
-                             linked_axes=False, css_classes=["jetviz-densities"])
-        pairs = pn.panel(pn.bind(self._pairs, store.param.result, store.param.data, store.param.p),
-                         linked_axes=False, css_classes=["jetviz-pairs"])
+        densities = bound_plot(self._densities, store.param.result, store.param.data, store.param.p,
+                               css="jetviz-densities")
+        pairs = bound_plot(self._pairs, store.param.result, store.param.data, store.param.p, css="jetviz-pairs")
         return pn.Column("### Distances vs W_p over the QCD test pairs", pn.Row("W_p power p:", p),
                          pn.FlexBox(densities, pairs, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -155,7 +153,7 @@ class PairView(_StoreView):
         if plan["reconstructions"] is not None:
             images += list(np.clip(plan["reconstructions"], 0, None))
             titles += ["A, VAE output", "B, VAE output"]
-        return _image_row(jet_images(images, titles, plan["width"], cols=4, frame_width=90, frame_height=90))
+        return plot_row(jet_images(images, titles, plan["width"], cols=4, frame_width=90, frame_height=90))
 
     @staticmethod
     def _plan(plan: dict | None):
@@ -173,8 +171,8 @@ class PairView(_StoreView):
                           css_classes=["jetviz-jet-b"])
         summary = pn.pane.Markdown(pn.bind(self._summary, store.param.plan), sizing_mode="stretch_width",
                                    css_classes=["jetviz-pair-summary"])
-        images = pn.panel(pn.bind(self._images, store.param.plan), linked_axes=False, css_classes=["jetviz-pair-images"])
-        arrows = pn.panel(pn.bind(self._plan, store.param.plan), linked_axes=False, css_classes=["jetviz-transport"])
+        images = bound_plot(self._images, store.param.plan, css="jetviz-pair-images")
+        arrows = bound_plot(self._plan, store.param.plan, css="jetviz-transport")
         return pn.Column("### Pick two jets: images, VAE reconstructions, transport plan",
                          pn.Row(a, b), summary, images, arrows, sizing_mode="stretch_width")
 
@@ -212,13 +210,12 @@ class LatentView(_StoreView):
         images = [data.images[rows, 0].mean(axis=0)] + [data.images[k, 0] for k in rows[:FIRST_SELECTED]]
         titles = [f"mean of {len(rows)} ({len(rows) - n_top} QCD, {n_top} top)"] + \
                  [f"jet {k} ({CLASS_NAMES[int(data.labels[k])]})" for k in rows[:FIRST_SELECTED]]
-        return _image_row(jet_images(images, titles, config.image_width, cols=4, frame_width=90, frame_height=90))
+        return plot_row(jet_images(images, titles, config.image_width, cols=4, frame_width=90, frame_height=90))
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
-        points = pn.panel(pn.bind(self._points, store.param.result), linked_axes=False, css_classes=["jetviz-latent"])
-        selection = pn.panel(pn.bind(self._selection, store.param.selected, store.param.data), linked_axes=False,
-                             css_classes=["jetviz-latent-selection"])
+        points = bound_plot(self._points, store.param.result, css="jetviz-latent")
+        selection = bound_plot(self._selection, store.param.selected, store.param.data, css="jetviz-latent-selection")
         return pn.Column("### Latent space (test jets)", pn.FlexBox(points, selection, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
@@ -237,11 +234,8 @@ class ScanView(_StoreView):
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
         betas = pn.widgets.TextInput.from_param(store.param.scan_betas, width=260)
-        button = pn.widgets.Button.from_param(store.param.scan_button, color="primary", variant="outline",
-                                              disabled=store.param.running, css_classes=["jetviz-scan"],
-                                              margin=(24, 10, 5, 10))
-        plot = pn.panel(pn.bind(self._plot, store.param.scan_rows, store.param.scan_source), linked_axes=False,
-                        css_classes=["jetviz-scan-plot"])
+        button = action_button(store.param.scan_button, "jetviz-scan", disabled=store.param.running)
+        plot = bound_plot(self._plot, store.param.scan_rows, store.param.scan_source, css="jetviz-scan-plot")
         return pn.Column("### β scan: anomaly AUC and latent r vs β", pn.Row(betas, button), plot,
                          sizing_mode="stretch_width")
 
@@ -266,9 +260,7 @@ class VaeEmdPage(TrainingPage):
 
     def body(self) -> pn.viewable.Viewable:
         """Table and ROC, distances, pair, latent space, β scan."""
-        loaded = pn.pane.Markdown(self.store.param.loaded.rx.pipe(lambda s: f"<small>{s}</small>" if s else ""),
-                                  sizing_mode="stretch_width", css_classes=["jetviz-loaded"])
         return pn.Column(
-            loaded, self.results, pn.layout.Divider(), self.distances, pn.layout.Divider(), self.pair,
+            loaded_line(self.store), self.results, pn.layout.Divider(), self.distances, pn.layout.Divider(), self.pair,
             pn.layout.Divider(), self.latent, pn.layout.Divider(), self.scan, sizing_mode="stretch_width",
         )
