@@ -24,8 +24,9 @@ import os
 import time
 import uuid
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, Iterator, Mapping
 
 import numpy as np
 
@@ -121,14 +122,19 @@ class RunDir:
     def __fspath__(self) -> str:
         return str(self.path)
 
+    @contextmanager
+    def _writing(self, name: str, binary: bool = False) -> Iterator[IO]:
+        """The open handle of ``name``, written atomically (UTF-8 text unless ``binary``); the directory is made."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.file(name), "wb" if binary else "w") as handle:  # text: UTF-8
+            yield handle
+
     # ----------------------------------------------------------------------------- JSON
     def write_json(self, name: str, values: Any) -> Path:
         """Write ``values`` as JSON to ``name`` atomically (numpy values converted)."""
-        path = self.file(name)
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "w", encoding="utf-8") as handle:
+        with self._writing(name) as handle:
             json.dump(values, handle, indent=2, sort_keys=True, default=json_default)
-        return path
+        return self.file(name)
 
     def read_json(self, name: str, kind: type | None = dict) -> Any:
         """The JSON value in ``name`` (a ``kind`` instance unless ``kind`` is None).
@@ -157,11 +163,9 @@ class RunDir:
 
     def write_text(self, name: str, text: str) -> Path:
         """Write ``text`` (UTF-8) to ``name`` atomically."""
-        path = self.file(name)
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "w", encoding="utf-8") as handle:
+        with self._writing(name) as handle:
             handle.write(text)
-        return path
+        return self.file(name)
 
     # ----------------------------------------------------------------------------- config and metrics
     def claim(self, config, dataset: Mapping | None = None) -> None:
@@ -233,11 +237,7 @@ class RunDir:
         writer = csv.DictWriter(buffer, columns)
         writer.writeheader()
         writer.writerows(rows)
-        path = self.file(self.HISTORY)
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-        return path
+        return self.write_text(self.HISTORY, buffer.getvalue())
 
     def read_history(self, required: bool = True) -> list[dict]:
         """The history rows (numbers as ints or floats); ``required=False``: ``[]`` when there is no file."""
@@ -261,11 +261,9 @@ class RunDir:
         for key, value in arrays.items():
             if np.asarray(value).dtype.hasobject:
                 raise TypeError(f"write_arrays: {key!r} is an object array; only numeric and string arrays are stored")
-        path = self.file(f"{name}.npz")
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as handle:
+        with self._writing(f"{name}.npz", binary=True) as handle:
             (np.savez_compressed if compressed else np.savez)(handle, **arrays)
-        return path
+        return self.file(f"{name}.npz")
 
     def read_arrays(self, name: str, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """The arrays of ``<name>.npz`` (no pickles); ``required`` names missing are a DataFileError."""
@@ -298,11 +296,9 @@ class RunDir:
         """``torch.save`` of a state dict (or a dict of them) to ``<name>.pt``, atomically."""
         import torch
 
-        path = self.file(f"{name}.pt")
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as handle:
+        with self._writing(f"{name}.pt", binary=True) as handle:
             torch.save(state, handle)
-        return path
+        return self.file(f"{name}.pt")
 
     def load_state(self, name: str) -> Any:
         """``torch.load(weights_only=True)`` of ``<name>.pt`` on the CPU (see :func:`load_torch_file`)."""

@@ -36,8 +36,7 @@ class RunsPage(Viewer):
             titles={"seconds": "wall s", "epochs": "epochs recorded", "metric": "main metric"},
         )
         self._table.param.watch(self._table_selected, "selection")
-        self.store.param.watch(self._show_frame, "frame")
-        self.store.param.watch(self._show_selection, "selected")
+        self.store.param.watch(self._show, ["frame", "selected"])
 
     # ----------------------------------------------------------------------------- table <-> store
     def _table_selected(self, event) -> None:
@@ -49,22 +48,17 @@ class RunsPage(Viewer):
         added = [i for i in ids if i not in previous]
         self.store.select(previous + added)
 
-    def _show_frame(self, event) -> None:
+    def _show(self, *events) -> None:
+        """The store's frame and selection in the table (not echoed back to the store)."""
         self._syncing = True
         try:
-            self._table.value = event.new
-            self._table.selection = self._rows(self.store.selected)
+            if self._table.value is not self.store.frame:
+                self._table.value = self.store.frame
+            rows = self._rows(self.store.selected)
+            if sorted(rows) != sorted(self._table.selection):
+                self._table.selection = rows
         finally:
             self._syncing = False
-
-    def _show_selection(self, event) -> None:
-        rows = self._rows(event.new)
-        if sorted(rows) != sorted(self._table.selection):
-            self._syncing = True
-            try:
-                self._table.selection = rows
-            finally:
-                self._syncing = False
 
     def _rows(self, ids: Sequence[str]) -> list[int]:
         frame = self._table.value
