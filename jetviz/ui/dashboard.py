@@ -20,6 +20,8 @@ import panel.theme.fast
 import param
 from panel.viewable import Viewer
 
+from jetviz.ui.background import served
+
 __all__ = ["Dashboard", "OfflineFast", "load_page_module"]
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,7 @@ class Dashboard(Viewer):
         for name, button in self._buttons.items():
             button.on_click(lambda event, name=name: setattr(self, "page", name))
         self._style_buttons()
-        served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-        if served and pn.state.location is not None:
+        if served() and pn.state.location is not None:
             location = pn.state.location
             location.sync(self, {"page": "page"})
             # the browser only hears of query changes made after the page is up: show the page
