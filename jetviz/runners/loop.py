@@ -7,12 +7,8 @@ of its own running state (a best-epoch record) — and a function that trains on
 
 - resumes: when the checkpoint file exists, every object's state, the global torch RNG and the
   history are restored, and training goes on after the last finished epoch;
-- polls ``cancel`` before every step and raises :class:`~jetviz.errors.Cancelled` (the last
-  epoch's checkpoint is kept);
-- reports ``step`` and ``epoch`` progress events, each with ``fraction``: how far the whole run
-  is (0…1), given the part of the run (``span``) that this training fills;
-- stops early when the epoch function calls :meth:`TrainingLoop.stop` (early stopping; kept in
-  the checkpoint, so a resumed run does not train on);
+- polls ``cancel`` before every step (:meth:`~TrainingLoop.steps`), reports ``step`` and ``epoch``
+  events with the whole run's ``fraction`` and stops early on :meth:`~TrainingLoop.stop`;
 - saves one checkpoint dict atomically after every epoch::
 
       {"epoch": e, "history": [row, ...], "rng": torch RNG state, "stopped": reason or "",

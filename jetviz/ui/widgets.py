@@ -12,7 +12,7 @@ import panel as pn
 import param
 
 __all__ = ["bounded_input", "step_buttons", "bound_plot", "plot_row", "read_only_table", "action_button",
-           "loaded_line"]
+           "loaded_line", "on_select"]
 
 
 def bounded_input(
@@ -111,3 +111,11 @@ def loaded_line(store: param.Parameterized) -> pn.pane.Markdown:
     """The store's ``loaded`` line (what is shown), small."""
     return pn.pane.Markdown(store.param.loaded.rx.pipe(lambda s: f"<small>{s}</small>" if s else ""),
                             sizing_mode="stretch_width", css_classes=["jetviz-loaded"])
+
+
+def on_select(points, picked: Callable[[list], None]):
+    """``points`` (a HoloViews element), calling ``picked(rows)`` with the rows a box, lasso or tap selects."""
+    import holoviews as hv
+
+    hv.streams.Selection1D(source=points).add_subscriber(lambda index: picked(index))  # called as index=rows
+    return points

@@ -1,13 +1,8 @@
 """The classify page's views and the page (seed 003).
 
-Views depend only on the store's params (:class:`~jetviz.ui.classify.store.ClassifyStore`):
-:class:`ExamplesView` (event images per class and channel, or class averages),
-:class:`TrainingView` (live validation curves per model and fold), :class:`ResultsView` (the
-talk's accuracy table next to ours, accuracy bars, overlaid ROC curves, confusion matrices,
-XGBoost feature importances), :class:`MisclassifiedView` (the events a model gets wrong, most
-confidently wrong first; the selected one's three channels with its low-level hits marked, its
-45 + 39 feature values and every model's score). :class:`ClassifyPage` composes them; it renders
-in ``panel serve`` and inline in JupyterLab.
+The views (:class:`ExamplesView`, :class:`TrainingView`, :class:`ResultsView`, :class:`MisclassifiedView`)
+depend only on the params of the :class:`~jetviz.ui.classify.store.ClassifyStore`; :class:`ClassifyPage`
+composes them (``panel serve`` or JupyterLab).
 """
 from __future__ import annotations
 
@@ -281,9 +276,7 @@ class MisclassifiedView(_StoreView):
 
 
 class ClassifyPage(TrainingPage):
-    """The classify page: run settings, training and runs on the left; accuracy vs the talk,
-    training curves, ROC curves, confusion matrices, feature importances, misclassified events
-    and example images on the right.
+    """The classify page: the store's settings, training and runs on the left, :meth:`body` on the right.
 
     Parameters
     ----------

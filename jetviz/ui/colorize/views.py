@@ -1,11 +1,8 @@
 """The colorize page's views and the page (seed 000).
 
-Views depend only on the store's params (:class:`~jetviz.ui.colorize.store.ColorizeStore`):
-:class:`EventView` (event picker, CRF-iteration slider, grey energy map → predicted colours →
-truth colours), :class:`ProbabilityView` (per-jet heat maps), :class:`TrainingView` (live loss
-curves), :class:`ResultsView` (the talk's table next to ours, accuracy and mass resolution,
-m_W / m_top histograms). :class:`ColorizePage` composes them; it renders in ``panel serve`` and
-inline in JupyterLab.
+The views (:class:`EventView`, :class:`ProbabilityView`, :class:`TrainingView`, :class:`ResultsView`) depend
+only on the params of the :class:`~jetviz.ui.colorize.store.ColorizeStore`; :class:`ColorizePage` composes
+them (``panel serve`` or JupyterLab).
 """
 from __future__ import annotations
 
@@ -193,8 +190,7 @@ class ResultsView(_StoreView):
 
 
 class ColorizePage(TrainingPage):
-    """The colorize page: run settings, training and runs on the left; training curves, event
-    display with CRF slider, per-jet heat maps and the reproduction table on the right.
+    """The colorize page: the store's settings, training and runs on the left, :meth:`body` on the right.
 
     Parameters
     ----------

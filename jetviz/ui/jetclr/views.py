@@ -1,12 +1,8 @@
 """The jetclr page's views and the page (seed 004).
 
-Views depend only on the store's params (:class:`~jetviz.ui.jetclr.store.JetclrStore`):
-:class:`AugmentationView` (original vs augmented constituents), :class:`RotationView` (angle
-slider, rotated jet, s values, invariance curve), :class:`ResultsView` (ablation table and AUC
-bars vs the talk, 1/ε_b vs ε_s curves of the trained and untrained encoder, the numbers, the loss
-per epoch), :class:`LatentView` (PCA of the representations, box/lasso selection shows the
-selected jets). :class:`JetclrPage` composes them; it renders in ``panel serve`` and inline in
-JupyterLab.
+The views (:class:`AugmentationView`, :class:`RotationView`, :class:`ResultsView`, :class:`LatentView`) depend
+only on the params of the :class:`~jetviz.ui.jetclr.store.JetclrStore`; :class:`JetclrPage` composes them
+(``panel serve`` or JupyterLab).
 """
 from __future__ import annotations
 
@@ -33,6 +29,7 @@ from jetviz.ui.widgets import (
     bound_plot,
     bounded_input,
     loaded_line,
+    on_select,
     plot_row,
     read_only_table,
 )
@@ -192,18 +189,10 @@ class LatentView(_StoreView):
     def _points(self, result):
         if result is None:
             return self._empty(" (representation space)")
-        import holoviews as hv
-
-        a = result.arrays
+        a, store = result.arrays, self.store
         jets = a["test_index"]
-        points = representation_points(a["rep"], a["labels"][jets], jets)
-        store = self.store
-
-        def picked(index) -> None:  # Selection1D calls its subscribers with the keyword ``index`` (rows)
-            store.selected = [int(jets[k]) for k in index]
-
-        hv.streams.Selection1D(source=points).add_subscriber(picked)
-        return points
+        return on_select(representation_points(a["rep"], a["labels"][jets], jets),
+                         lambda rows: setattr(store, "selected", [int(jets[k]) for k in rows]))
 
     @staticmethod
     def _selection(selected: list, data):
@@ -231,8 +220,7 @@ class LatentView(_StoreView):
 
 
 class JetclrPage(TrainingPage):
-    """The jetclr page: settings, training and runs on the left; the augmentation explorer, the
-    rotation invariance, the results vs the talk and the representation space on the right.
+    """The jetclr page: the store's settings, training and runs on the left, :meth:`body` on the right.
 
     Parameters
     ----------
@@ -263,6 +251,6 @@ class JetclrPage(TrainingPage):
     def body(self) -> pn.viewable.Viewable:
         """Augmentation explorer, rotation invariance, results, representation space."""
         return pn.Column(
-            loaded_line(self.store), self.augmentations, pn.layout.Divider(), self.rotation, pn.layout.Divider(), self.results,
-            pn.layout.Divider(), self.latent, sizing_mode="stretch_width",
+            loaded_line(self.store), self.augmentations, pn.layout.Divider(), self.rotation, pn.layout.Divider(),
+            self.results, pn.layout.Divider(), self.latent, sizing_mode="stretch_width",
         )

@@ -1,13 +1,8 @@
 """The vae_emd page's views and the page (seed 002).
 
-Views depend only on the store's params (:class:`~jetviz.ui.vae_emd.store.VaeEmdStore`):
-:class:`ResultsView` (the talk's correlation table with this run's r, ROC curves of the three
-anomaly scores, the VAE loss per epoch), :class:`DistanceView` (latent and input distance vs W_p
-densities, the pairs to click on), :class:`PairView` (two jets, their VAE reconstructions and the
-transport plan as arrows), :class:`LatentView` (PCA of the latent means, QCD/top coloured, a
-box/lasso selection shows the selected jets' mean image and first images), :class:`ScanView`
-(AUC and latent r vs β). :class:`VaeEmdPage` composes them; it renders in ``panel serve`` and
-inline in JupyterLab.
+The views (:class:`ResultsView`, :class:`DistanceView`, :class:`PairView`, :class:`LatentView`,
+:class:`ScanView`) depend only on the params of the :class:`~jetviz.ui.vae_emd.store.VaeEmdStore`;
+:class:`VaeEmdPage` composes them (``panel serve`` or JupyterLab).
 """
 from __future__ import annotations
 
@@ -35,6 +30,7 @@ from jetviz.ui.widgets import (
     bound_plot,
     bounded_input,
     loaded_line,
+    on_select,
     plot_row,
     read_only_table,
 )
@@ -105,19 +101,13 @@ class DistanceView(_StoreView):
         arrays = self.store.pair_arrays()
         if arrays is None:
             return pn.pane.Markdown("")
-        import holoviews as hv
-
-        points = pair_points(arrays[f"w_p{p:g}"], arrays["latent"], arrays["i"], arrays["j"], p=p)
         store = self.store
-        stream = hv.streams.Selection1D(source=points)
 
-        def picked(index) -> None:
-            if index:
-                row = int(index[0])
-                store.param.update(jet_a=int(arrays["i"][row]), jet_b=int(arrays["j"][row]))
+        def picked(rows: list) -> None:
+            if rows:
+                store.param.update(jet_a=int(arrays["i"][rows[0]]), jet_b=int(arrays["j"][rows[0]]))
 
-        stream.add_subscriber(picked)
-        return points
+        return on_select(pair_points(arrays[f"w_p{p:g}"], arrays["latent"], arrays["i"], arrays["j"], p=p), picked)
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
@@ -184,19 +174,11 @@ class LatentView(_StoreView):
     def _points(self, result):
         if result is None:
             return self._empty(" (latent space)")
-        import holoviews as hv
-
-        a = result.arrays
+        a, store = result.arrays, self.store
         coords, share = pca_2d(a["latent"])
         test_index = a["test_index"]
-        points = latent_points(coords, a["labels"][test_index], test_index, share=share)
-        store = self.store
-
-        def picked(index) -> None:  # Selection1D calls its subscribers with the keyword ``index`` (rows)
-            store.selected = [int(test_index[k]) for k in index]
-
-        hv.streams.Selection1D(source=points).add_subscriber(picked)
-        return points
+        return on_select(latent_points(coords, a["labels"][test_index], test_index, share=share),
+                         lambda rows: setattr(store, "selected", [int(test_index[k]) for k in rows]))
 
     def _selection(self, selected: list, data):
         if not selected or data is None:
@@ -241,9 +223,7 @@ class ScanView(_StoreView):
 
 
 class VaeEmdPage(TrainingPage):
-    """The vae_emd page: run settings, training and runs on the left; the correlation table vs
-    the talk, ROC curves, distance vs W_p densities, two jets with their transport plan, the
-    latent space and the β scan on the right.
+    """The vae_emd page: the store's settings, training and runs on the left, :meth:`body` on the right.
 
     Parameters
     ----------
