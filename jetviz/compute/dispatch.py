@@ -135,14 +135,9 @@ def run_job(runner: str, config: RunConfig | dict, backend_spec: str | Backend |
     with the same contract as ``Runner.fit(progress, cancel)``.
     """
     job = submit(runner, config, backend_spec, run_dir=run_dir, registry=registry)
-    index = 0
-    while True:
-        new = job.events(index, timeout=poll)
-        index += len(new)
-        for event in new:
-            if progress is not None:
-                progress(event)
+    for new in job.batches(poll):
+        for event in new if progress is not None else ():
+            progress(event)
         if cancel is not None and cancel():
             job.cancel()
-        if job.done and not job.events(index):
-            return job.result()
+    return job.result()

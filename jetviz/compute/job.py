@@ -98,11 +98,15 @@ class Job:
 
     def stream(self, poll: float = 0.5) -> Iterator[dict]:
         """Iterate over all progress events, live, until the job ends."""
+        return (event for new in self.batches(poll) for event in new)
+
+    def batches(self, poll: float = 0.5) -> Iterator[list[dict]]:
+        """The progress events that came in each ``poll`` s (maybe none), until the job ends."""
         index = 0
         while True:
             new = self.events(index, timeout=poll)
             index += len(new)
-            yield from new
+            yield new
             if self.done and not self.events(index):
                 return
 

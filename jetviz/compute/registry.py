@@ -207,7 +207,6 @@ class Registry:
             return None if row is None else _record(row, cursor.description)
 
 
-
 def _parsed(text: Any, what: str, problems: list[str]) -> dict | None:
     """The JSON object in ``text``, or None with what is wrong appended to ``problems``."""
     try:

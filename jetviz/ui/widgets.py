@@ -12,7 +12,7 @@ import panel as pn
 import param
 
 __all__ = ["bounded_input", "step_buttons", "bound_plot", "plot_row", "read_only_table", "action_button",
-           "loaded_line", "on_select"]
+           "loaded_line", "on_select", "bound_text"]
 
 
 def bounded_input(
@@ -87,6 +87,11 @@ def step_buttons(obj: param.Parameterized, parameter: str, disabled=False) -> tu
 def bound_plot(function: Callable, *dependencies, css: str, **kwargs) -> pn.viewable.Viewable:
     """``function(*dependencies)`` (params or widgets) as a pane redrawn when they change, axes unlinked."""
     return pn.panel(pn.bind(function, *dependencies), linked_axes=False, css_classes=[css], **kwargs)
+
+
+def bound_text(function: Callable, *dependencies, css: str, **kwargs) -> pn.pane.Markdown:
+    """The Markdown ``function(*dependencies)`` returns, full width, rewritten when they change."""
+    return pn.pane.Markdown(pn.bind(function, *dependencies), sizing_mode="stretch_width", css_classes=[css], **kwargs)
 
 
 def plot_row(layout) -> pn.Row:

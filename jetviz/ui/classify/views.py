@@ -29,7 +29,7 @@ from jetviz.runners.classify import ClassifyData
 from jetviz.ui.classify.store import MAX_LISTED, ClassifyEvent, ClassifyStore, is_xgboost
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bound_plot, bounded_input, read_only_table
+from jetviz.ui.widgets import bound_plot, bound_text, bounded_input, read_only_table
 
 __all__ = ["ExamplesView", "TrainingView", "ResultsView", "MisclassifiedView", "ClassifyPage"]
 
@@ -237,8 +237,7 @@ class MisclassifiedView(_StoreView):
                                              css_classes=["jetviz-model"])
         index = bounded_input(store, "event_index", store.report, label="Any event", width=120,
                               disabled=store.param.data.rx.is_(None), css_classes=["jetviz-event-input"])
-        count = pn.pane.Markdown(pn.bind(self._count, store.param.result, store.param.model),
-                                 sizing_mode="stretch_width", css_classes=["jetviz-misclassified-count"])
+        count = bound_text(self._count, store.param.result, store.param.model, css="jetviz-misclassified-count")
         table = read_only_table(pn.bind(self._table, store.param.result, store.param.model, store.param.class_names),
                                 "jetviz-misclassified", selectable=1, pagination="local", page_size=10, width=380,
                                 formatters={c: number for c in p_columns})
@@ -248,9 +247,8 @@ class MisclassifiedView(_StoreView):
                 store.event_index = int(table.value.iloc[event.new[0]]["event"])
 
         table.param.watch(select, "selection")
-        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.current, store.param.model,
-                                           store.param.loaded),
-                                   sizing_mode="stretch_width", css_classes=["jetviz-event-summary"])
+        summary = bound_text(self._summary, store.param.current, store.param.model, store.param.loaded,
+                             css="jetviz-event-summary")
         images = bound_plot(self._images, store.param.current, css="jetviz-event-images")
         floats = {c: number for c in ("E [GeV]", "pT [GeV]", "η", "φ [rad]", "m [GeV]", "value")}
         scores = read_only_table(pn.bind(self._scores, store.param.current), "jetviz-scores",

@@ -24,7 +24,7 @@ from jetviz.plots.colorize import (
 from jetviz.ui.colorize.store import ColorizeEvent, ColorizeStore, Display
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bound_plot, bounded_input, read_only_table, step_buttons
+from jetviz.ui.widgets import bound_plot, bound_text, bounded_input, read_only_table, step_buttons
 
 __all__ = ["EventView", "ProbabilityView", "TrainingView", "ResultsView", "ColorizePage"]
 
@@ -85,9 +85,8 @@ class EventView(_StoreView):
         crf = pn.widgets.IntSlider.from_param(store.param.crf_iteration, label="CRF iteration (0 = U-Net)",
                                               disabled=disabled, sizing_mode="stretch_width", min_width=180,
                                               css_classes=["jetviz-crf-slider"])
-        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.current, store.param.crf_iteration,
-                                           store.param.loaded),
-                                   css_classes=["jetviz-event-summary"], sizing_mode="stretch_width")
+        summary = bound_text(self._summary, store.param.current, store.param.crf_iteration, store.param.loaded,
+                             css="jetviz-event-summary")
         return pn.Column(pn.Row(slider, prev, nxt, number, crf, sizing_mode="stretch_width"), summary,
                          sizing_mode="stretch_width")
 

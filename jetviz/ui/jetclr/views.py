@@ -27,6 +27,7 @@ from jetviz.ui.training import TrainingPage, TrainingView
 from jetviz.ui.widgets import (
     action_button,
     bound_plot,
+    bound_text,
     bounded_input,
     loaded_line,
     on_select,
@@ -78,8 +79,7 @@ class AugmentationView(_StoreView):
                             css_classes=["jetviz-jet"])
         draw = pn.widgets.IntInput.from_param(store.param.draw, width=120, css_classes=["jetviz-draw"])
         new = action_button(store.param.new_draw_button, "jetviz-new-draw")
-        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.augmented), sizing_mode="stretch_width",
-                                   css_classes=["jetviz-aug-summary"])
+        summary = bound_text(self._summary, store.param.augmented, css="jetviz-aug-summary")
         plots = bound_plot(self._plots, store.param.augmented, css="jetviz-aug-plots")
         return pn.Column("### Augmentation explorer: a jet and a random augmentation of it",
                          pn.Row(pn.Column("Augmentations:", which), jet, draw, new), summary, plots,
@@ -121,8 +121,7 @@ class RotationView(_StoreView):
         store = self.store
         slider = pn.widgets.FloatSlider.from_param(store.param.angle, step=5.0, width=360,
                                                    css_classes=["jetviz-angle"])
-        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.rotated), sizing_mode="stretch_width",
-                                   css_classes=["jetviz-similarity"])
+        summary = bound_text(self._summary, store.param.rotated, css="jetviz-similarity")
         jets = bound_plot(self._jets, store.param.rotated, css="jetviz-rotated")
         curve = bound_plot(self._curve, store.param.result, store.param.rotated, css="jetviz-invariance")
         return pn.Column("### Rotation invariance: rotate the jet, compare the representations", slider, summary,
@@ -172,8 +171,7 @@ class ResultsView(_StoreView):
         bars = bound_plot(lambda rows: ablation_bars(rows, TALK), store.param.ablation, css="jetviz-ablation-bars")
         button = action_button(store.param.ablation_button, "jetviz-run-ablation", disabled=store.param.running)
         workers = bounded_input(store, "ablation_workers", store.report, label="Processes", width=120)
-        numbers = pn.pane.Markdown(pn.bind(self._numbers, store.param.result), sizing_mode="stretch_width",
-                                   css_classes=["jetviz-numbers"])
+        numbers = bound_text(self._numbers, store.param.result, css="jetviz-numbers")
         roc = bound_plot(self._roc, store.param.result, css="jetviz-roc")
         loss = bound_plot(lambda h: loss_curve(h) if h else pn.pane.Markdown(""), store.param.history,
                           css="jetviz-loss")

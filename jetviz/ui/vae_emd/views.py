@@ -28,6 +28,7 @@ from jetviz.ui.vae_emd.store import VaeEmdStore
 from jetviz.ui.widgets import (
     action_button,
     bound_plot,
+    bound_text,
     bounded_input,
     loaded_line,
     on_select,
@@ -159,8 +160,7 @@ class PairView(_StoreView):
                           css_classes=["jetviz-jet-a"])
         b = bounded_input(store, "jet_b", store.report, label="Jet B", width=120, disabled=disabled,
                           css_classes=["jetviz-jet-b"])
-        summary = pn.pane.Markdown(pn.bind(self._summary, store.param.plan), sizing_mode="stretch_width",
-                                   css_classes=["jetviz-pair-summary"])
+        summary = bound_text(self._summary, store.param.plan, css="jetviz-pair-summary")
         images = bound_plot(self._images, store.param.plan, css="jetviz-pair-images")
         arrows = bound_plot(self._plan, store.param.plan, css="jetviz-transport")
         return pn.Column("### Pick two jets: images, VAE reconstructions, transport plan",
