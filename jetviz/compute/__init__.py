@@ -1,12 +1,8 @@
 """Training off the web server's thread: jobs on local threads/processes, Jupyter kernels, gateways or dask, and the run registry.
 
-``submit(runner, config, backend) -> Job`` (:mod:`jetviz.compute.dispatch`); the job and its
-feed (:mod:`~jetviz.compute.job`); one module per backend (:mod:`~jetviz.compute.thread`,
-:mod:`~jetviz.compute.process`, :mod:`~jetviz.compute.kernel`, :mod:`~jetviz.compute.gateway`,
-:mod:`~jetviz.compute.dask`); the executing side and its wire protocol
-(:mod:`~jetviz.compute.worker`); the operator's allow-list (:func:`allowed_backends`,
-:func:`choose_backend`) and credentials (:mod:`~jetviz.compute.credentials`); the SQLite run
-registry (:mod:`~jetviz.compute.registry`).
+``submit(runner, config, backend) -> Job`` (:mod:`~jetviz.compute.dispatch`, with the operator's
+allow-list); the job (:mod:`~jetviz.compute.job`); one module per backend; the executing side and
+its wire protocol (:mod:`~jetviz.compute.worker`); credentials; the SQLite run registry.
 """
 from jetviz.compute.credentials import redact
 from jetviz.compute.dask import DaskBackend, close_dask_clients, dask_client

@@ -8,13 +8,8 @@ The protocol: a job's executing side sends dicts, the runner's progress events (
      "run_dir": str, "metrics": dict}          # run_dir and metrics when done
 
 :func:`execute` fits the runner and returns that ``end`` event (it never raises); each
-transport carries the same dicts:
-
-:func:`process_main` (a ``multiprocessing`` queue), :func:`kernel_main` (one stdout line
-``<EVENT_PREFIX><json>`` per event; cancel: a ``<run_dir>/CANCEL`` file or an interrupt;
-:func:`kernel_code` is the cell) and :func:`dask_main` (``log_event`` under the job's topic, the
-``end`` event as the task's result; cancel: a ``distributed.Event``). Results stay in the run
-directory (shared storage, by path).
+transport's entry point (:func:`process_main`, :func:`kernel_main`, :func:`dask_main`) carries the
+same dicts. Results stay in the run directory (shared storage, by path).
 """
 from __future__ import annotations
 

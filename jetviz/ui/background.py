@@ -6,10 +6,8 @@ the queue and updates params. Where there is no loop (a script, a test) work run
 
 A worker ``work(token, messages, *args)`` puts tuples ``(kind, token, *payload)`` on
 ``messages``; the store applies those of its current job (``token``) and drops the others, so
-the results of a job that was superseded or whose session ended are never shown. A worker
-does not catch its own errors: :meth:`QueuePolling._start_work` runs it so that a raised
-:class:`jetviz.errors.Cancelled` becomes a ``("cancelled", token, message)`` message and
-any other exception an ``("error", token, "Type: message")`` one, shown in the page.
+the results of a job that was superseded or whose session ended are never shown. What a worker
+raises becomes a "cancelled" or "error" message (:func:`_run_work`).
 """
 from __future__ import annotations
 
