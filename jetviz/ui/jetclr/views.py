@@ -24,16 +24,8 @@ from jetviz.plots.jetclr import (
 from jetviz.runners.jetclr import TALK
 from jetviz.ui.jetclr.store import JetclrStore
 from jetviz.ui.training import TrainingPage, TrainingView
-from jetviz.ui.widgets import (
-    action_button,
-    bound_plot,
-    bound_text,
-    bounded_input,
-    loaded_line,
-    on_select,
-    plot_row,
-    read_only_table,
-)
+from jetviz.ui.widgets import (action_button, bound_plot, bound_text, bounded_input, loaded_line, on_select, plot_row,
+                               read_only_table)
 
 __all__ = ["AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
 

@@ -25,16 +25,8 @@ from jetviz.plots.vae_emd import (
 )
 from jetviz.ui.training import TrainingPage, TrainingView
 from jetviz.ui.vae_emd.store import VaeEmdStore
-from jetviz.ui.widgets import (
-    action_button,
-    bound_plot,
-    bound_text,
-    bounded_input,
-    loaded_line,
-    on_select,
-    plot_row,
-    read_only_table,
-)
+from jetviz.ui.widgets import (action_button, bound_plot, bound_text, bounded_input, loaded_line, on_select, plot_row,
+                               read_only_table)
 
 __all__ = ["FIRST_SELECTED", "ResultsView", "DistanceView", "PairView", "LatentView", "ScanView", "VaeEmdPage"]
 
