@@ -83,3 +83,13 @@ class BackendChoice(param.Parameterized):
         if self.backend not in self._choices:
             raise ConfigError("no backend is allowed here: fix $JETVIZ_BACKENDS")
         return self._choices[self.backend]
+
+    def backend_or_report(self):
+        """:attr:`chosen_backend`, or None after reporting why there is none (nothing may start)."""
+        from jetviz.errors import ConfigError
+
+        try:
+            return self.chosen_backend
+        except ConfigError as err:
+            self.report(str(err))
+            return None

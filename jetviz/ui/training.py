@@ -402,12 +402,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         """
         if self.busy():
             return
-        from jetviz.errors import ConfigError
-
-        try:
-            chosen = self.chosen_backend
-        except ConfigError as err:
-            self.report(str(err))
+        chosen = self.backend_or_report()
+        if chosen is None:
             return
         config = self.copy_config()
         self._cancel.clear()

@@ -303,12 +303,8 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         if record.status not in RESUMABLE:
             self.report(f"Run {record.id} is {record.status}: only a failed or cancelled run can be resumed.")
             return
-        from jetviz.errors import ConfigError
-
-        try:
-            chosen = self.chosen_backend
-        except ConfigError as err:
-            self.report(str(err))
+        chosen = self.backend_or_report()
+        if chosen is None:
             return
         self._cancel_event.clear()
         self.param.update(resuming=True, resumed_id=record.id, final_status="", latest={}, progress=0, error="",
