@@ -7,8 +7,9 @@ One helper for every script (benchmarks/{classify,colorize,vae_emd,jetclr}.py):
   (``std``: the sample standard deviation, ``ddof = 1``; 0 for one seed) and :func:`pm` prints
   it as ``0.912 ± 0.004 (n=3)``;
 * :func:`aggregate_rows` does that for every numeric field of per-seed result rows;
-* :func:`bootstrap` resamples a test set (labels, scores) for the error of a metric;
-* :func:`ordering` checks a claimed ordering of rows, step by step, against the combined errors.
+* :func:`bootstrap` resamples a test set (labels, scores) for the error of a metric,
+  :func:`paired_bootstrap` several score sets on the same resampled jets (errors of differences);
+* :func:`ordering` checks a claimed ordering of rows, step by step, against the errors of the steps.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["parse_seeds", "over_seeds", "pm", "aggregate_rows", "bootstrap", "ordering"]
+__all__ = ["parse_seeds", "over_seeds", "pm", "aggregate_rows", "paired_bootstrap", "bootstrap", "ordering"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -34,12 +35,15 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def over_seeds(values: Iterable[float]) -> dict:
-    """``{"mean", "std", "n", "values"}`` of one number per seed (NaN values are left out of mean/std)."""
+    """``{"mean", "std", "n", "values"}`` of one number per seed. Non-finite values (NaN; ±inf, e.g.
+    a 1/ε_b with no background passing) are left out of mean and std, and of ``n``; where every
+    value is the same infinity the mean is that infinity (std NaN)."""
     values = [float(v) for v in values]
-    finite = [v for v in values if not math.isnan(v)]
+    finite = [v for v in values if math.isfinite(v)]
     n = len(finite)
-    mean = float(np.mean(finite)) if n else float("nan")
-    std = float(np.std(finite, ddof=1)) if n > 1 else (0.0 if n else float("nan"))
+    infinite = {v for v in values if math.isinf(v)}
+    mean = float(np.mean(finite)) if n else (infinite.pop() if len(infinite) == 1 else float("nan"))
+    std = float(np.std(finite, ddof=1)) if n > 1 else (0.0 if n == 1 else float("nan"))
     return {"mean": mean, "std": std, "n": n, "values": values}
 
 
@@ -62,6 +66,23 @@ def aggregate_rows(rows: Sequence[Mapping], keys: Sequence[str] | None = None) -
     return {k: over_seeds(row[k] for row in rows) for k in keys}
 
 
+def paired_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray,
+                     scores: Sequence[np.ndarray], n_resamples: int = 200, seed: int = 0) -> np.ndarray:
+    """``(R, K)`` values of ``metric(labels, scores[k])`` on ``R`` resamples of one test set, the same
+    resampled jets for every ``k`` (so differences between the K score sets keep their correlation).
+    Resamples with one class missing are skipped (``R ≤ n_resamples``)."""
+    labels = np.asarray(labels)
+    scores = [np.asarray(s) for s in scores]
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(int(n_resamples)):
+        index = rng.integers(0, len(labels), len(labels))
+        if labels[index].min() == labels[index].max():
+            continue
+        out.append([float(metric(labels[index], s[index])) for s in scores])
+    return np.asarray(out, dtype=np.float64).reshape(-1, len(scores))
+
+
 def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray, scores: np.ndarray,
               n_resamples: int = 200, seed: int = 0) -> dict:
     """Bootstrap error of ``metric(labels, scores)`` over a test set of ``N`` (labels, scores).
@@ -71,14 +92,7 @@ def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndar
     ``"n_resamples"``, ``"n_test"}``. Resamples with one class missing are skipped.
     """
     labels, scores = np.asarray(labels), np.asarray(scores)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(int(n_resamples)):
-        index = rng.integers(0, len(labels), len(labels))
-        if labels[index].min() == labels[index].max():
-            continue
-        values.append(float(metric(labels[index], scores[index])))
-    values = np.asarray(values)
+    values = paired_bootstrap(metric, labels, [scores], n_resamples, seed)[:, 0]
     finite = values[np.isfinite(values)]
     return {"mean": float(metric(labels, scores)), "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0,
             "lo": float(np.percentile(finite, 16)) if len(finite) else float("nan"),
@@ -86,21 +100,20 @@ def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndar
             "n_resamples": int(len(values)), "n_test": int(len(labels))}
 
 
-def ordering(names: Sequence[str], summaries: Sequence[Mapping], strict: Sequence[bool] | None = None) -> list[dict]:
-    """Check ``names[0] < names[1] < …`` step by step on ``summaries`` (``mean`` and ``std`` each).
+def ordering(names: Sequence[str], differences: Sequence[Mapping], strict: Sequence[bool] | None = None) -> list[dict]:
+    """Check the claim ``names[0] < names[1] < …`` step by step.
 
-    ``strict[i]``: whether step ``i`` claims ``<`` (True) or ``≤`` (False). Each step's row:
-    ``lower``, ``upper``, ``relation``, ``difference`` (upper − lower mean), ``error`` (the two
-    stds added in quadrature), ``holds`` (the claimed relation of the means: ``>`` 0 for ``<``,
-    ``≥ −error`` for ``≤``) and ``beyond_errors`` (difference > error: the step is resolved).
+    ``differences[i]``: ``{"mean", "std"}`` of (value of ``names[i + 1]`` − value of ``names[i]``)
+    with its error; ``strict[i]``: whether step ``i`` claims ``<`` (True) or ``≤`` (False). Each
+    step's row: ``lower``, ``upper``, ``relation``, ``difference``, ``error``, ``holds`` (the claimed
+    relation of the central values: > 0 for ``<``, ≥ 0 for ``≤``), ``beyond_errors`` (difference >
+    error: the step is resolved) and ``contradicted`` (difference < −error).
     """
     strict = list(strict) if strict is not None else [True] * (len(names) - 1)
     steps = []
     for i in range(len(names) - 1):
-        a, b = summaries[i], summaries[i + 1]
-        diff = float(b["mean"] - a["mean"])
-        error = float(math.hypot(a["std"], b["std"]))
-        holds = diff > 0 if strict[i] else diff >= -error
+        diff, error = float(differences[i]["mean"]), float(differences[i]["std"])
         steps.append({"lower": names[i], "upper": names[i + 1], "relation": "<" if strict[i] else "≤",
-                      "difference": diff, "error": error, "holds": bool(holds), "beyond_errors": bool(diff > error)})
+                      "difference": diff, "error": error, "holds": bool(diff > 0 if strict[i] else diff >= 0),
+                      "beyond_errors": bool(diff > error), "contradicted": bool(diff < -error)})
     return steps
