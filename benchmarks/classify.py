@@ -161,7 +161,7 @@ def save_figures(result: ClassifyResult, folder: Path) -> list[str]:
 
 # ----------------------------------------------------------------------------- tables
 def _pm(mean: float, std: float) -> str:
-    return f"{mean:.3f} ± {std:.3f}"
+    return pm({"mean": mean, "std": std}, n=False)
 
 
 def print_tables(result: ClassifyResult) -> None:
