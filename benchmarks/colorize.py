@@ -1,6 +1,6 @@
 """Seed 000 reproduction: U-Net jet colorization (± CRF) on ee_6jet, next to the talk's table.
 
-Run:  .venv/bin/python benchmarks/colorize.py            # CPU default (< 15 min on 2 cores)
+Run:  .venv/bin/python benchmarks/colorize.py            # CPU default (< 15 min on 2 cores, + ~6 min for 3 seeds)
       .venv/bin/python benchmarks/colorize.py --full     # the talk's sizes (140, 900, 11500), for a GPU
       .venv/bin/python benchmarks/colorize.py --sample toy_ee_6jet --sizes 16,24 --epochs 1,1 --n-test 16 \\
           --base-channels 2 --depth 1 --n-pix 16 --max-particles 32 --repeats 1 --figures /tmp/fig      # seconds: checks that the script runs

@@ -1,6 +1,6 @@
 """Seed 002 reproduction: β-VAE on QCD jet images vs the Energy Mover's Distance (top vs QCD).
 
-Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min on 2 cores)
+Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min on 2 cores, + ~6 min for 3 seeds)
       .venv/bin/python benchmarks/vae_emd.py --full     # 20000 jets, 50 epochs, 32 channels, for a GPU
       .venv/bin/python benchmarks/vae_emd.py --sample toy_top_qcd --n-jets 200 --epochs 1 --channels 2 \\
           --n-corr 10 --n-pool 10 --n-anomaly 20 --betas 0,1e-7 --emd-jets 12 --figures /tmp/fig
@@ -9,7 +9,7 @@ Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min 
 CPU default: part 1 on 200 jets (19,900 pairs, 3 rounds, ~2 min) and 2000 jets on dask (~9 min); part 2 on 3000 ``top_qcd`` jets (900 QCD
 training jets), 40×40 images, VAE with 8 first-block channels and a 64-d latent, 40 epochs,
 r over the 11,175 pairs of 150 QCD test jets, k-medoids (k = 10) of 150 QCD training jets,
-600 jets scored by EMD; 10 VAEs in all (8 β values + n_down 1 and 2), the scan two at a
+600 jets scored by EMD; 10 VAEs in all (8 β values + n_down 1 and 2; 6 more for the seeds, below), the scan two at a
 time. Measured on 2 shared cores: ~1–2.5 s per epoch of 600 images (n_down 3, one thread),
 ~3000 image-EMD pairs/s per process, measured with 40 epochs: ≈ 14 min on 2 cores shared with the test suite (two invocations on one run directory). Every setting is a
 flag; ``--full`` only changes the defaults.
