@@ -11,6 +11,15 @@ features). Every setting is a flag; ``--full`` only changes the defaults. ``--ru
 the run directory: a run that was killed (or timed out) resumes there from its finished
 (model, fold) units when the same command is run again.
 
+Seeds (``--seeds``, default: ``--seed`` alone, e.g. ``1``): with ``--seeds 1,2,3`` the whole
+k-fold study of every model in ``--models`` (the ResNet row, its two ablation rows and the
+XGBoost rows) is repeated per seed — fold assignment, initial weights, shuffles and
+augmentations; the same events and detector simulation — and part 1b prints accuracy and AUC
+(each a mean over the folds) as mean ± std over the seeds, with the per-seed values in the
+JSON (``seeds``). Not the CPU default: each seed costs a whole run (~12 min on 2 cores, the
+folds' spread already gives part 1's error bars); the seed ``--seed`` reuses the main run, the
+others run in ``<run-dir>/seed-<s>`` (resumed like the main run).
+
 Prints, in one run:
   1. the talk's table (ResNet18 low level 0.907 ± 0.007, XGBoost low level 0.861 ± 0.001,
      XGBoost high level 0.914 ± 0.002) beside ours: accuracy and AUC as mean ± std over the
@@ -40,6 +49,7 @@ import numpy as np
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
+from _stats import over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.image_augment import augment_images
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
@@ -50,6 +60,7 @@ from jetviz.runners.classify import (
     ClassifyConfig,
     ClassifyResult,
     ClassifyRunner,
+    MODEL_INPUTS,
     image_inputs,
     stratified_folds,
     train_resnet,
@@ -150,7 +161,7 @@ def save_figures(result: ClassifyResult, folder: Path) -> list[str]:
 
 # ----------------------------------------------------------------------------- tables
 def _pm(mean: float, std: float) -> str:
-    return f"{mean:.3f} ± {std:.3f}"
+    return pm({"mean": mean, "std": std}, n=False)
 
 
 def print_tables(result: ClassifyResult) -> None:
@@ -186,6 +197,30 @@ def print_tables(result: ClassifyResult) -> None:
             print(f"   {LABELS[m]}, largest gain shares: " + ", ".join(f"{c} {v:.3f}" for c, v in top))
 
 
+def seed_table(results: dict[int, ClassifyResult]) -> list[dict]:
+    """Per model: accuracy and AUC (means over the folds) as :func:`_stats.over_seeds` over the seeds' runs."""
+    rows = []
+    seeds = sorted(results)
+    for model in results[seeds[0]].models:
+        per_seed = [{"seed": s, "accuracy": results[s].metrics["models"][model]["accuracy_mean"],
+                     "auc": results[s].metrics["models"][model]["auc_mean"]} for s in seeds]
+        rows.append({"model": model, "input": MODEL_INPUTS[model][1], "n_seeds": len(seeds),
+                     "n_folds": results[seeds[0]].config.n_folds,
+                     "accuracy": over_seeds(r["accuracy"] for r in per_seed),
+                     "auc": over_seeds(r["auc"] for r in per_seed), "per_seed": per_seed})
+    return rows
+
+
+def print_seed_table(rows: list[dict], seeds: list[int]) -> None:
+    print(f"\n1b. accuracy and AUC (each the mean over the folds) as mean ± std over seeds {seeds} "
+          f"(same events; seed: folds, initial weights, shuffles, augmentations)")
+    print("| model | input | accuracy | AUC | seeds | accuracy per seed |\n|---|---|---|---|---|---|")
+    for row in rows:
+        per = ", ".join(f"{r['accuracy']:.3f}" for r in row["per_seed"])
+        print(f"| {LABELS[row['model']]} | {row['input']} | {pm(row['accuracy'], n=False)} | {pm(row['auc'], n=False)} | "
+              f"{row['n_seeds']} | {per} |")
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,7 +235,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=0, help="torch/XGBoost CPU threads (0: library default)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto; --full cuda")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the sample, the detector simulation and the main run")
+    parser.add_argument("--seeds", type=parse_seeds, help="comma-separated seeds of part 1b (default: --seed only)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved one-epoch runs per side for part 4")
     parser.add_argument("--run-dir", help="run directory (resumed if it holds an unfinished run with the same settings)")
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"), help="folder for the PNG figures")
@@ -251,6 +287,19 @@ def main() -> None:
               + (f"; ResNet training {np.median(epoch_rates):.0f} events/s (median over epochs)" if epoch_rates else ""))
         print_tables(result)
         out.update(table=result.accuracy_table(), metrics=result.metrics)
+        seeds = args.seeds or [args.seed]
+        if seeds != [args.seed]:
+            results = {}
+            for seed in seeds:
+                if seed == args.seed:
+                    results[seed] = result
+                    continue
+                seed_config = ClassifyConfig(**{**config.to_dict(), "seed": seed})
+                seed_dir = Path(runner.run_dir) / f"seed-{seed}"
+                print(f"  seed {seed}: run directory {seed_dir}", flush=True)
+                results[seed] = ClassifyRunner(seed_config, run_dir=seed_dir, data=data).fit(progress=progress)
+            out["seeds"] = {"seeds": seeds, "rows": seed_table(results)}
+            print_seed_table(out["seeds"]["rows"], seeds)
         if not args.no_figures:
             out["figures"] = save_figures(result, Path(args.figures))
             print("\nfigures: " + ", ".join(out["figures"]))

@@ -1,6 +1,6 @@
 """Seed 000 reproduction: U-Net jet colorization (± CRF) on ee_6jet, next to the talk's table.
 
-Run:  .venv/bin/python benchmarks/colorize.py            # CPU default (< 15 min on 2 cores)
+Run:  .venv/bin/python benchmarks/colorize.py            # CPU default (< 15 min on 2 cores, + ~6 min for 3 seeds)
       .venv/bin/python benchmarks/colorize.py --full     # the talk's sizes (140, 900, 11500), for a GPU
       .venv/bin/python benchmarks/colorize.py --sample toy_ee_6jet --sizes 16,24 --epochs 1,1 --n-test 16 \\
           --base-channels 2 --depth 1 --n-pix 16 --max-particles 32 --repeats 1 --figures /tmp/fig      # seconds: checks that the script runs
@@ -9,10 +9,18 @@ Every size is a flag (``--sizes``, ``--epochs``, ``--n-test``, ``--base-channels
 ``--batch-size``, ``--device``); ``--full`` only changes the defaults. The ablation and the
 throughput use the middle size (the second of ``--sizes``).
 
+Seeds (``--seeds``, default 3: ``--seed`` and the next two, e.g. ``1,2,3``): the middle size's
+U-Net, U-Net + CRF and zero-φ-padding rows (part 3) are trained once per seed — initial
+weights, shuffles; the same events (the sample of ``--seed``) — and printed as mean ± std over
+the seeds, with the per-seed values in the JSON (``seeds``). The seed ``--seed`` reuses the
+size table's runs, so each further seed costs three trainings at the middle size (CPU default:
+~1 min each on 2 cores, ~6 min for the default 3 seeds); ``--seeds 1`` runs them once, as before.
+
 Prints, in one run:
   1. train/test loss vs training-set size, without and with CRF, beside the published rows;
   2. energy-weighted assignment accuracy (Hungarian-matched) for each run;
-  3. the circular-vs-zero φ padding ablation at one size;
+  3. the circular-vs-zero φ padding ablation and the CRF's effect at one size, mean ± std over
+     ``--seeds``;
   4. W and top mass median / σ68 from Durham truth, U-Net, U-Net+CRF and plain anti-kt
      assignments (largest training set);
   5. training throughput (events/s) of ColorizeRunner vs a minimal plain-PyTorch loop over the
@@ -33,6 +41,7 @@ from pathlib import Path
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
+from _stats import aggregate_rows, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.colorize import colorize_loss
 from jetviz.data.io import json_default
 from jetviz.runners.base import pick_device
@@ -49,10 +58,12 @@ PUBLISHED = {  # (training events, CRF) -> (loss train, loss test), seed 000 (ZH
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(config: ColorizeConfig, root: str) -> tuple[dict, list[dict]]:
-    """(metrics with ``wall_s``, per-epoch history) of one fitted run."""
+def run(config: ColorizeConfig, root: str, data=None) -> tuple[dict, list[dict]]:
+    """(metrics with ``wall_s``, per-epoch history) of one fitted run; ``data``: prepared
+    (train, test, K) to train on instead of loading ``config.sample`` with ``config.seed``."""
     started = time.perf_counter()
-    result = ColorizeRunner(config, run_dir=os.path.join(root, f"n{config.n_train}-crf{int(config.crf)}-circ{int(config.circular_phi)}")).fit()
+    name = f"n{config.n_train}-crf{int(config.crf)}-circ{int(config.circular_phi)}-seed{config.seed}"
+    result = ColorizeRunner(config, run_dir=os.path.join(root, name), data=data).fit()
     metrics = dict(result.metrics)
     metrics["wall_s"] = time.perf_counter() - started
     return metrics, list(result.history)
@@ -125,7 +136,9 @@ def main() -> None:
     parser.add_argument("--n-pix", type=int, default=64, help="map size in η and in φ (pixels)")
     parser.add_argument("--max-particles", type=int, default=256, help="particles kept per event (highest E first)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto; --full cuda")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the sample and of the size table's runs")
+    parser.add_argument("--seeds", type=parse_seeds, help="comma-separated training seeds of part 3 "
+                        "(default: --seed and the next two)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved one-epoch runs per side for part 5")
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"), help="folder for the figure")
     parser.add_argument("--no-figures", action="store_true")
@@ -142,6 +155,7 @@ def main() -> None:
         parser.error(f"--sizes needs at least 2 sizes and --epochs one value per size "
                      f"(got sizes {sizes['sizes']}, epochs {sizes['epochs']})")
     n_sizes, n_test = sizes["sizes"], sizes["n_test"]
+    seeds = args.seeds or [args.seed, args.seed + 1, args.seed + 2]
     epochs_for = dict(zip(n_sizes, sizes["epochs"]))
     common = dict(sample=args.sample, n_test=n_test, base_channels=sizes["base_channels"], depth=sizes["depth"],
                   batch_size=sizes["batch_size"], device=sizes["device"], seed=args.seed, n_eta=args.n_pix,
@@ -168,8 +182,22 @@ def main() -> None:
                 m = table[(n_train, crf)]
                 print(f"  ran n_train={n_train} crf={crf}: {m['wall_s']:.0f} s", flush=True)
         ablation_size = mid
-        zero, _ = run(ColorizeConfig(n_train=ablation_size, crf=False, circular_phi=False, epochs=epochs_for[ablation_size],
-                                     **common), root)
+        shared = ColorizeRunner(ColorizeConfig(n_train=mid, epochs=1, **common), run_dir=os.path.join(root, "shared")).load_data()
+        variants = {"circular": dict(crf=False), "circular + CRF": dict(crf=True), "zero": dict(crf=False, circular_phi=False)}
+        per_seed: dict[str, list[dict]] = {name: [] for name in variants}
+        for seed in seeds:
+            for name, switches in variants.items():
+                if seed == args.seed and name != "zero":
+                    m = table[(mid, switches["crf"])]
+                else:
+                    config = ColorizeConfig(n_train=mid, epochs=epochs_for[mid], **{**common, "seed": seed, **switches})
+                    m, _ = run(config, root, data=shared)
+                    print(f"  ran n_train={mid} {name} seed={seed}: {m['wall_s']:.0f} s", flush=True)
+                key = "crf" if switches["crf"] else "unet"
+                per_seed[name].append({"seed": seed, "loss_test": m[f"test_loss_{key}"],
+                                       "accuracy_test": m[f"test_accuracy_{key}"], "loss_train": m[f"train_loss_{key}"]})
+                if name == "zero" and seed == seeds[0]:
+                    zero = m  # the first seed's zero-padding run (JSON "zero_padding", as before)
         runner_rate, plain_rate = plain_loop_rate(ColorizeConfig(n_train=mid, epochs=1, **common), root, args.repeats)
 
     print("\n1-2. loss L = -(1/N) Σ_jet Σ_track (E/E_jet) log y (Hungarian-matched colours) and accuracy")
@@ -187,11 +215,16 @@ def main() -> None:
         print(f"| {n_train} | {'yes' if crf else 'no'} | {epochs_for[n_train]} | {m[f'train_loss_{key}']:.3f} | "
               f"{m[f'test_loss_{key}']:.3f} | {m[f'train_loss_{key}'] / k:.3f} | {m[f'test_loss_{key}'] / k:.3f} | "
               f"{m[f'test_accuracy_{key}']:.3f} | {pub[0]} | {pub[1]} |")
-    circ = table[(ablation_size, False)]
-    print(f"\n3. φ padding ablation ({ablation_size} training events, no CRF)")
-    print("| padding | loss test | accuracy test |\n|---|---|---|")
-    print(f"| circular | {circ['test_loss_unet']:.3f} | {circ['test_accuracy_unet']:.3f} |")
-    print(f"| zero | {zero['test_loss_unet']:.3f} | {zero['test_accuracy_unet']:.3f} |")
+    print(f"\n3. φ padding ablation and CRF ({ablation_size} training events, {epochs_for[ablation_size]} epochs), "
+          f"mean ± std over seeds {seeds} (same events; seed: initial weights and shuffles)")
+    print("| variant (φ padding, CRF) | loss test | accuracy test | loss train | seeds | accuracy test per seed |\n|---|---|---|---|---|---|")
+    seed_rows = []
+    for name, runs in per_seed.items():
+        agg = aggregate_rows(runs, ("loss_test", "accuracy_test", "loss_train"))
+        seed_rows.append({"row": name, "n_train": ablation_size, "n_seeds": len(runs), **agg, "per_seed": runs})
+        per = ", ".join(f"{r['accuracy_test']:.3f}" for r in runs)
+        print(f"| {name} | {pm(agg['loss_test'], n=False)} | {pm(agg['accuracy_test'], n=False)} | "
+              f"{pm(agg['loss_train'], n=False)} | {len(runs)} | {per} |")
     largest = table[(n_sizes[-1], True)]
     print(f"\n4. masses from {n_test} test events (GeV), U-Net+CRF run with {n_sizes[-1]} training events")
     print("| assignment | m_W median | σ68(m_W) | m_top median | σ68(m_top) |\n|---|---|---|---|---|")
@@ -201,7 +234,7 @@ def main() -> None:
     print(f"\n5. training throughput ({mid} events, 1 epoch, best of {args.repeats}): ColorizeRunner {runner_rate:.1f} ev/s, "
           f"plain PyTorch loop {plain_rate:.1f} ev/s, ratio {runner_rate / plain_rate:.2f}")
     out = {f"{k[0]}-{k[1]}": v for k, v in table.items()} | {
-        "zero_padding": zero, "throughput": {"runner": runner_rate, "plain": plain_rate, "ratio": runner_rate / plain_rate},
+        "zero_padding": zero, "seeds": {"seeds": seeds, "n_train": ablation_size, "rows": seed_rows}, "throughput": {"runner": runner_rate, "plain": plain_rate, "ratio": runner_rate / plain_rate},
         "table": rows, "settings": {**common, "sizes": n_sizes, "epochs": sizes["epochs"]}, "device": device}
     if not args.no_figures:
         out["figures"] = save_figures(histories[(n_sizes[-1], True)], n_sizes[-1], Path(args.figures))

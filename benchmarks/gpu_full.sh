@@ -26,6 +26,10 @@
 #                                                              10 epochs, batch 512, 5 processes
 #   total                                                                                        ~485 s  600 s
 #
+# Seeds (issue 18): the GPU phases train one seed each (--seeds 1 / 0; classify's and jetclr's
+# default), jetclr's error bars come from the bootstrap of its own test split (--n-test-jets 0);
+# more seeds would not fit the timeouts. The dry run uses 2 seeds and a 100-jet separate test sample.
+#
 # The phases pass every size explicitly (not --full): these flags are the GPU configuration; where
 # a script's --full default would not fit the 10 minutes (classify 20000 events / 5 folds / width 64 /
 # 30 epochs, vae_emd 20000 jets / 50 epochs, jetclr 30 epochs) the size here is smaller.
@@ -103,29 +107,33 @@ if [ "$DRY" = 1 ]; then
     WORKERS=1
     # colorize
     C_SAMPLE=toy_ee_6jet; C_SIZES=16,24; C_EPOCHS=1,1; C_NTEST=16; C_BASE=2; C_DEPTH=1; C_BATCH=16
-    C_EXTRA=(--n-pix 16 --max-particles 32 --repeats 1)
+    C_EXTRA=(--n-pix 16 --max-particles 32 --repeats 1 --seeds 1,2)
     # classify
     K_SAMPLE=toy_bh_sph; K_EVENTS=60; K_FOLDS=2; K_WIDTH=2; K_EPOCHS=1; K_BATCH=32
-    K_EXTRA=(--models resnet,xgb_high --repeats 1 --threads 1 --no-figures)
+    K_EXTRA=(--models resnet,xgb_high --repeats 1 --threads 1 --no-figures --seeds 1,2)
     # vae_emd
     V_SAMPLE=toy_top_qcd; V_JETS=200; V_EPOCHS=1; V_CHANNELS=2; V_BATCH=32
-    V_EXTRA=(--n-corr 10 --n-pool 10 --n-anomaly 20 --betas 1e-7 --n-downs 3 --workers 1 --emd-workers 1 --no-figures)
+    V_EXTRA=(--n-corr 10 --n-pool 10 --n-anomaly 20 --betas 1e-7 --n-downs 3 --workers 1 --emd-workers 1 --no-figures
+             --seeds 0,1)
     # jetclr
     J_SAMPLE=toy_top_qcd; J_JETS=200; J_EPOCHS=1; J_DMODEL=8; J_LAYERS=1; J_BATCH=32
-    J_EXTRA=(--n-heads 2 --rows all --workers 1 --throughput-jets 64 --repeats 1 --n-invariance 16 --n-angles 5 --no-figures)
+    J_EXTRA=(--n-heads 2 --rows all --workers 1 --throughput-jets 64 --repeats 1 --n-invariance 16 --n-angles 5 --no-figures
+             --seeds 0,1 --bootstrap 20)
+    J_TEST=100  # jets of jetclr's separate test sample (--n-test-jets; 0: the runs' own test split)
     J_THREADS=1; V_THREADS=1
 else
     DEVICE=cuda
     T_SAMPLES=200; T_COLORIZE=120; T_CLASSIFY=100; T_VAE=70; T_JETCLR=110
     WORKERS="$CORES"
     C_SAMPLE=ee_6jet; C_SIZES=140,900,11500; C_EPOCHS=60,40,30; C_NTEST=2000; C_BASE=32; C_DEPTH=4; C_BATCH=128
-    C_EXTRA=(--repeats 3)
+    C_EXTRA=(--repeats 3 --seeds 1)  # one training seed: 3 would add 6 trainings, past the phase's timeout
     K_SAMPLE=bh_sph; K_EVENTS=10000; K_FOLDS=3; K_WIDTH=32; K_EPOCHS=12; K_BATCH=256
     K_EXTRA=(--repeats 2 --threads "$CORES")
     V_SAMPLE=top_qcd; V_JETS=10000; V_EPOCHS=30; V_CHANNELS=32; V_BATCH=128
-    V_EXTRA=(--n-corr 300 --n-pool 300 --n-anomaly 2000 --workers 5 --emd-workers 12)
+    V_EXTRA=(--n-corr 300 --n-pool 300 --n-anomaly 2000 --workers 5 --emd-workers 12 --seeds 0)  # seeds: as colorize
     J_SAMPLE=top_qcd; J_JETS=100000; J_EPOCHS=10; J_DMODEL=128; J_LAYERS=4; J_BATCH=512
     J_EXTRA=(--n-heads 8 --workers 5 --throughput-jets 8192 --repeats 2)
+    J_TEST=0  # the runs' own test split (25000 jets) with its bootstrap: a separate sample would not fit phase 0
     J_THREADS=3; V_THREADS=3  # torch CPU threads per process: 5 processes share the cores
 fi
 # the samples each phase's runner loads, exactly (recipe:events:seed[:params]); the seeds are the
@@ -137,6 +145,8 @@ for n in "${_sizes[@]}"; do WANTS+=(--want "$C_SAMPLE:$((n + C_NTEST)):1"); done
 WANTS+=(--want "$K_SAMPLE:$K_EVENTS:1")
 WANTS+=(--want "$V_SAMPLE:$V_JETS:0:R=1.0,pt_min=450.0,pt_max=1000.0")
 WANTS+=(--want "$J_SAMPLE:$J_JETS:0:R=0.8,pt_min=550.0,pt_max=650.0")
+# jetclr's separate test sample: seed --seed + 1000 (benchmarks/jetclr.py --test-seed default)
+if [ "$J_TEST" -gt 0 ]; then WANTS+=(--want "$J_SAMPLE:$J_TEST:1000:R=0.8,pt_min=550.0,pt_max=650.0"); fi
 
 # --------------------------------------------------------------------------- phases
 PHASES="$OUT/phases.tsv"
@@ -201,7 +211,7 @@ OMP_NUM_THREADS="$V_THREADS" run_phase vae_emd "$T_VAE" "$PY" benchmarks/vae_emd
 
 OMP_NUM_THREADS="$J_THREADS" run_phase jetclr "$T_JETCLR" "$PY" benchmarks/jetclr.py --sample "$J_SAMPLE" \
     --n-jets "$J_JETS" --epochs "$J_EPOCHS" --d-model "$J_DMODEL" --n-layers "$J_LAYERS" --batch-size "$J_BATCH" \
-    --device "$DEVICE" "${J_EXTRA[@]}" --run-dir "$OUT/runs/jetclr" --figures "$OUT/figures" \
+    --device "$DEVICE" --n-test-jets "$J_TEST" "${J_EXTRA[@]}" --run-dir "$OUT/runs/jetclr" --figures "$OUT/figures" \
     --json "$OUT/json/jetclr.json"
 
 TOTAL="$(awk -v a="$STARTED" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"

@@ -103,6 +103,22 @@ def _jetclr(data: dict) -> list[str]:
         t = data["throughput"]
         lines.append(f"Throughput: runner {_f(max(t['runner']), 0)} jets/s, plain loop {_f(max(t['plain']), 0)} jets/s, "
                      f"ratio {_f(t['ratio'], 2)}.")
+    bars = data.get("error_bars")
+    if bars:
+        lines += [f"\nError bars: linear classifier test on {bars['n_test']} test jets ({bars['test_sample']}), seeds "
+                  f"{bars['seeds']}, {bars['n_resamples']} bootstrap resamples (± bootstrap / ± over seeds).\n",
+                  "| augmentations | 1/ε_b (ε_s=0.5) | AUC |", "|---|---|---|"]
+        for row in bars["rows"]:
+            r, a = row["rejection"], row["auc"]
+            lines.append(f"| {row['row']} | {_f(r['mean'], 1)} ± {_f(row['rejection_bootstrap_std'], 1)} / {_f(r['std'], 1)} | "
+                         f"{_f(a['mean'], 4)} ± {_f(row['auc_bootstrap_std'], 4)} / {_f(a['std'], 4)} |")
+        for key, label in (("rejection", "1/ε_b"), ("auc", "AUC")):
+            steps = bars.get("ordering", {}).get(key)
+            if steps:
+                lines.append(f"\nTalk's ordering ({label}): " + "; ".join(
+                    f"{st['lower']} {st['relation']} {st['upper']} {'holds' if st['holds'] else 'fails'}"
+                    f" ({'beyond' if st['beyond_errors'] else 'contradicted beyond' if st['contradicted'] else 'within'}"
+                    f" the error)" for st in steps) + ".")
     return lines
 
 

@@ -13,6 +13,18 @@ Run:  .venv/bin/python benchmarks/jetclr.py                 # CPU default (< 20 
    the talk's, with our sample sizes and epochs), the untrained encoder's, alignment and
    uniformity. ``--run-dir`` keeps the runs: an interrupted benchmark resumes, a finished one
    only reprints.
+   **Error bars** (part 1b): the linear classifier test again, for every row, on a separate
+   test sample of ``--n-test-jets`` jets (default 50000; the same recipe and jet window, seed
+   ``--test-seed``, default ``--seed`` + 1000; generated once — ~15 min of one core at ~57 jets/s —
+   then read from the sample cache; 0: the runs' own test split): the classifier trained on the run's LCT jets, applied to the
+   frozen representations of those jets; 1/ε_b at ε_s = 0.5 and AUC with a bootstrap error
+   (``--bootstrap`` resamples of the test sample, default 200), as mean ± std over the training
+   seeds ``--seeds`` (default: ``--seed`` only — each seed is a whole ablation, ~15 min of CPU
+   on 2 cores; e.g. ``--seeds 0,1,2`` for three; every seed trains on the same jets, in
+   ``<run-dir>/seed-<s>``). Then the talk's ordering none < translations ≤ rotations <
+   soft+collinear < all, step by step: whether it holds and whether each step's difference is
+   beyond its error (the seeds' standard error of the mean difference and the paired bootstrap
+   of the test sample, the same resampled jets for both rows, in quadrature).
 2. **Invariance**: ⟨s(r(x), r(R(θ)x))⟩ over test jets vs the rotation angle θ for the encoder
    trained with all augmentations, with rotations only, and untrained.
 3. **Throughput**: jets/s of one epoch of :func:`jetviz.runners.jetclr.train_jetclr` (with its
@@ -36,8 +48,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _stats import over_seeds, paired_bootstrap, parse_seeds, pm, ordering  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.constituents import ABLATION  # noqa: E402
-from jetviz.models.jetclr import nt_xent  # noqa: E402
+from jetviz.models.jetclr import linear_classifier_test, nt_xent  # noqa: E402
+from jetviz.models.metrics import background_rejection, roc_auc  # noqa: E402
 from jetviz.data.io import json_default  # noqa: E402
 from jetviz.runners.base import pick_device  # noqa: E402
 from jetviz.runners.rundir import RunDir  # noqa: E402
@@ -49,8 +63,14 @@ from jetviz.runners.jetclr import (  # noqa: E402
     _encoder,
     _views,
     ablation,
+    representations,
     train_jetclr,
 )
+
+#: the talk's ordering of the ablation rows (strict < or ≤ between neighbours)
+ORDER = ("none", "translations", "rotations", "soft+collinear", "all")
+ORDER_STRICT = (True, False, True, True)
+METRICS = {"rejection": lambda labels, scores: background_rejection(labels, scores, 0.5), "auc": roc_auc}
 
 
 # ----------------------------------------------------------------------------- throughput
@@ -105,9 +125,101 @@ def print_ablation(rows: list[dict], config: JetclrConfig, sizes: dict) -> None:
         talk_rej, talk_auc = TALK[row["row"]]
         print(f"| {row['row']} | {talk_rej} | {talk_auc:.3f} | {row['rejection']:.1f} | {row['auc']:.3f} | "
               f"{row['auc_untrained']:.3f} | {row['alignment']:.3f} | {row['uniformity']:.2f} |")
-    aucs = [row["auc"] for row in rows]
-    order = "holds" if all(a < b for a, b in zip(aucs, aucs[1:])) else "does not hold"
-    print(f"   the talk's ordering none < translations < rotations < soft+collinear < all (AUC): {order} here")
+    auc = {row["row"]: row["auc"] for row in rows}
+    if list(auc) == list(ORDER):
+        steps = [auc[b] > auc[a] if strict else auc[b] >= auc[a] for a, b, strict in zip(ORDER, ORDER[1:], ORDER_STRICT)]
+        print("   the talk's ordering none < translations ≤ rotations < soft+collinear < all (AUC): "
+              f"{'holds' if all(steps) else 'does not hold'} here (error bars: part 1b)")
+
+
+# ----------------------------------------------------------------------------- error bars
+def _std(values: np.ndarray) -> float:
+    """Standard deviation (ddof 1) of the finite values (1/ε_b is infinite where no background passes)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def test_scores(result: JetclrResult, data, test, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, LCT scores) of one run's encoder on the test jets ``test`` (a :class:`JetclrData`, every
+    jet), the classifier trained on the run's LCT jets (``data.split == 1``); ``test`` None: the run's
+    own test split (its stored scores)."""
+    if test is None:
+        return result.arrays["labels"][result.arrays["test_index"]], result.arrays["scores"]
+    model = result.model.to(device)
+    lct = np.flatnonzero(data.split == 1)
+    rep_lct = representations(model, data.x[lct], data.mask[lct], device)
+    rep_test = representations(model, test.x, test.mask, device)
+    return test.labels, linear_classifier_test(rep_lct, data.labels[lct], rep_test, test.labels)["scores"]
+
+
+def error_bars(by_seed: dict[int, dict[str, JetclrResult]], data, test, device: str, n_resamples: int) -> dict:
+    """Part 1b: per row, 1/ε_b (ε_s = 0.5) and AUC on the test jets with bootstrap errors, over the seeds;
+    the ordering check on the paired bootstrap of each step's difference."""
+    seeds = sorted(by_seed)
+    names = [row for row in ORDER if all(row in by_seed[s] for s in seeds)]
+    per_seed, boots = {}, {}
+    for s in seeds:
+        labels, scores = None, []
+        for name in names:
+            labels, sc = test_scores(by_seed[s][name], data, test, device)
+            scores.append(sc)
+        per_seed[s] = {key: [float(f(labels, sc)) for sc in scores] for key, f in METRICS.items()}
+        boots[s] = {key: paired_bootstrap(f, labels, scores, n_resamples, seed=s) for key, f in METRICS.items()}
+        n_test = int(len(labels))
+    rows = []
+    for i, name in enumerate(names):
+        row = {"row": name, "n_seeds": len(seeds), "n_test": n_test, "per_seed": []}
+        for key in METRICS:
+            values = [per_seed[s][key][i] for s in seeds]
+            boot_std = [_std(boots[s][key][:, i]) for s in seeds]
+            row[key] = over_seeds(values)
+            row[f"{key}_bootstrap_std"] = float(np.mean(boot_std))
+        row["per_seed"] = [{"seed": s, **{key: per_seed[s][key][i] for key in METRICS},
+                            **{f"{key}_bootstrap_std": _std(boots[s][key][:, i]) for key in METRICS}}
+                           for s in seeds]
+        rows.append(row)
+    checks = {}
+    if names == list(ORDER):
+        for key in METRICS:
+            differences = []
+            for i in range(len(names) - 1):
+                d = [per_seed[s][key][i + 1] - per_seed[s][key][i] for s in seeds]
+                with np.errstate(invalid="ignore"):  # inf − inf where no background passes
+                    d_boot = float(np.mean([_std(boots[s][key][:, i + 1] - boots[s][key][:, i]) for s in seeds]))
+                    seed_error = _std(d) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+                differences.append({"mean": float(np.mean(d)), "std": float(np.hypot(seed_error, d_boot))})
+            checks[key] = ordering(names, differences, ORDER_STRICT)
+    return {"seeds": seeds, "n_test": n_test, "n_resamples": n_resamples,
+            "test_sample": "separate" if test is not None else "the runs' test split", "rows": rows, "ordering": checks}
+
+
+def print_error_bars(out: dict) -> None:
+    print(f"\n1b. Linear classifier test on {out['n_test']} test jets ({out['test_sample']}), mean ± std over seeds "
+          f"{out['seeds']}; [bootstrap error of the test sample, {out['n_resamples']} resamples]")
+    print("| augmentations | 1/ε_b (ε_s=0.5) | [bootstrap] | AUC | [bootstrap] | seeds | 1/ε_b per seed |")
+    print("|---|---|---|---|---|---|---|")
+    for row in out["rows"]:
+        per = ", ".join(f"{r['rejection']:.1f}" for r in row["per_seed"])
+        print(f"| {row['row']} | {pm(row['rejection'], '.1f', n=False)} | ± {row['rejection_bootstrap_std']:.1f} | "
+              f"{pm(row['auc'], '.4f', n=False)} | ± {row['auc_bootstrap_std']:.4f} | {row['n_seeds']} | {per} |")
+    if not out["ordering"]:
+        print("   ordering check: needs all five rows")
+        return
+    for key, label in (("rejection", "1/ε_b"), ("auc", "AUC")):
+        steps = out["ordering"][key]
+        claim = " ".join([steps[0]["lower"]] + [f"{st['relation']} {st['upper']}" for st in steps])
+        verdict = "holds" if all(st["holds"] for st in steps) else "does not hold"
+        print(f"   the talk's ordering {claim} ({label}): {verdict} here")
+        for st in steps:
+            if not (np.isfinite(st["difference"]) and np.isfinite(st["error"])):
+                print(f"     {st['lower']} {st['relation']} {st['upper']}: not finite (1/ε_b infinite: no background "
+                      "jet passes at ε_s = 0.5; use more test jets)")
+                continue
+            state = "beyond the error" if st["beyond_errors"] else ("contradicted beyond the error" if st["contradicted"]
+                                                                     else "within the error")
+            print(f"     {st['lower']} {st['relation']} {st['upper']}: difference {st['difference']:+.4g} ± {st['error']:.2g} "
+                  f"— {'holds' if st['holds'] else 'fails'}, {state}")
 
 
 def print_invariance(curves: dict[str, np.ndarray], angles: np.ndarray) -> None:
@@ -156,7 +268,12 @@ def main() -> None:
     parser.add_argument("--figures", default=str(Path(__file__).parent.parent / "docs" / "figures"))
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--json", help="also write all numbers to this JSON file")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the jets, their split and the main ablation")
+    parser.add_argument("--seeds", type=parse_seeds, help="comma-separated training seeds of part 1b (default: --seed)")
+    parser.add_argument("--n-test-jets", type=int, default=50_000,
+                        help="jets of part 1b's separate test sample (0: the runs' own test split)")
+    parser.add_argument("--test-seed", type=int, help="seed of that sample (default: --seed + 1000)")
+    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the test sample")
     args = parser.parse_args()
     sizes = dict(n_jets=100_000, epochs=30, d_model=128, n_layers=4, batch_size=256, device="cuda") if args.full \
         else dict(n_jets=12_000, epochs=12, d_model=32, n_layers=2, batch_size=128, device="auto")
@@ -181,13 +298,36 @@ def main() -> None:
             last[0] = now
             print(f"  [{now - started:.0f} s] {event.get('message', '')}", flush=True)
 
-    rows = ablation(config, rows_wanted, workers=args.workers, root=root, progress=log)
+    data = JetclrRunner(config, root / "shared").load_data(log)
+    rows = ablation(config, rows_wanted, workers=args.workers, root=root, progress=log, data=data)
     results = {row["row"]: JetclrResult.load(row["run_dir"]) for row in rows}
     any_result = next(iter(results.values()))
     m = any_result.metrics
     out: dict = {"talk": TALK, "config": config.to_dict(), "run_dir": str(root), "ablation": rows,
                  "sizes": {"n_train": m["n_train"], "n_lct": m["n_lct"], "n_test": m["n_test"]}}
     print_ablation(rows, config, out["sizes"])
+
+    seeds = args.seeds or [args.seed]
+    by_seed = {args.seed: results} if args.seed in seeds else {}
+    for seed in seeds:
+        if seed not in by_seed:
+            seed_config = JetclrConfig.from_dict(dict(config.to_dict(), seed=seed))
+            print(f"  ablation with training seed {seed} (same jets) in {root / f'seed-{seed}'}", flush=True)
+            seed_rows = ablation(seed_config, rows_wanted, workers=args.workers, root=root / f"seed-{seed}", progress=log,
+                                 data=data)
+            by_seed[seed] = {row["row"]: JetclrResult.load(row["run_dir"]) for row in seed_rows}
+    test = None
+    if args.n_test_jets:
+        test_seed = args.seed + 1000 if args.test_seed is None else args.test_seed
+        test_config = JetclrConfig.from_dict(dict(config.to_dict(), n_jets=args.n_test_jets, seed=test_seed))
+        test_started = time.perf_counter()
+        test = JetclrRunner(test_config, root / "test-sample").load_data(log)
+        print(f"  separate test sample: {len(test.labels)} jets (seed {test_seed}, {int(test.labels.sum())} top) in "
+              f"{time.perf_counter() - test_started:.0f} s", flush=True)
+    out["error_bars"] = error_bars(by_seed, data, test, pick_device(config.device), args.bootstrap)
+    if test is not None:
+        out["error_bars"]["test_seed"] = test_seed
+    print_error_bars(out["error_bars"])
 
     angles = any_result.arrays["angles"]
     curves = {f"trained ({row})": results[row].arrays["invariance"] for row in ("all", "rotations", "none")
@@ -198,7 +338,6 @@ def main() -> None:
     out["ablation_s"] = time.perf_counter() - started
 
     if not args.no_throughput:
-        data = JetclrRunner(config, root / "shared").load_data()
         train = np.flatnonzero(data.split == 0)[: args.throughput_jets]
         rates = throughput(data.x[train], data.mask[train], config, args.repeats)
         out["throughput"] = rates

@@ -1,6 +1,6 @@
 """Seed 002 reproduction: β-VAE on QCD jet images vs the Energy Mover's Distance (top vs QCD).
 
-Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min on 2 cores)
+Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min on 2 cores, + ~6 min for 3 seeds)
       .venv/bin/python benchmarks/vae_emd.py --full     # 20000 jets, 50 epochs, 32 channels, for a GPU
       .venv/bin/python benchmarks/vae_emd.py --sample toy_top_qcd --n-jets 200 --epochs 1 --channels 2 \\
           --n-corr 10 --n-pool 10 --n-anomaly 20 --betas 0,1e-7 --emd-jets 12 --figures /tmp/fig
@@ -9,7 +9,7 @@ Run:  .venv/bin/python benchmarks/vae_emd.py            # CPU default (< 15 min 
 CPU default: part 1 on 200 jets (19,900 pairs, 3 rounds, ~2 min) and 2000 jets on dask (~9 min); part 2 on 3000 ``top_qcd`` jets (900 QCD
 training jets), 40×40 images, VAE with 8 first-block channels and a 64-d latent, 40 epochs,
 r over the 11,175 pairs of 150 QCD test jets, k-medoids (k = 10) of 150 QCD training jets,
-600 jets scored by EMD; 10 VAEs in all (8 β values + n_down 1 and 2), the scan two at a
+600 jets scored by EMD; 10 VAEs in all (8 β values + n_down 1 and 2; 6 more for the seeds, below), the scan two at a
 time. Measured on 2 shared cores: ~1–2.5 s per epoch of 600 images (n_down 3, one thread),
 ~3000 image-EMD pairs/s per process, measured with 40 epochs: ≈ 14 min on 2 cores shared with the test suite (two invocations on one run directory). Every setting is a
 flag; ``--full`` only changes the defaults.
@@ -43,6 +43,15 @@ Two parts, in one run (``--emd-only`` / ``--no-emd-bench`` pick one):
    ``--beta`` when the scan contains it. Printed next to the talk's table (docs/reference.md,
    seed 002), with our sample sizes.
 
+Convergence and seeds: every VAE trains with early stopping on its validation loss
+(``--patience``, default 5 epochs without a lower loss; ``--epochs`` is the most; 0 turns it
+off), and the n_down rows (1, 2, 3 at β = ``--beta``) are trained once per seed of ``--seeds``
+(default 3: ``--seed`` and the next two) — initial weights and shuffles; the same jets, split
+and EMD study — and printed (part 2b) as mean ± std over the seeds of the latent r (p = 0.5,
+1), the VAE-loss AUC and the epochs trained, with the per-seed values in the JSON
+(``seeds``). The seed ``--seed`` reuses the runs above; each further seed costs one VAE per
+n_down (CPU default: ~1 min each, ~6 min for the default 3 seeds); ``--seeds 0`` as before.
+
 ``--run-dir`` names the study's directory; finished runs in it are reopened (not retrained),
 an unfinished one resumes from its last epoch, so a killed run continues when the same
 command is run again. Figures (PNG via headless Chromium, HTML without it):
@@ -67,6 +76,7 @@ sys.path.insert(0, str(ROOT))
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from _refenv import REFENV, refenv_python  # noqa: E402  (benchmarks/_refenv.py)
+from _stats import over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 
 #: the talk's correlation table (seed 002, docs/reference.md): row → {p: r}; None where not stated
 TALK = {
@@ -361,7 +371,7 @@ def _row(result) -> dict:
     m = result.metrics
     return {"beta": result.config.beta, "run_dir": str(result.run_dir), **{f"auc_{k}": v for k, v in m["auc"].items()},
             **{f"r_{name}_{p}": r for name, rs in m["correlations"].items() for p, r in rs.items()},
-            "final_train_loss": m["final_train_loss"]}
+            "final_train_loss": m["final_train_loss"], "epochs_trained": m.get("epochs_trained", len(result.history))}
 
 
 def _finished(run_dir: Path):
@@ -370,8 +380,13 @@ def _finished(run_dir: Path):
     return VaeEmdResult.load(run_dir) if (run_dir / "metrics.json").exists() else None
 
 
-def study(config, root: Path, betas: list[float], n_downs: list[int], workers: int, log) -> dict:
-    """n_down runs and the β scan on one shared sample and EMD study; finished runs are reopened."""
+def study(config, root: Path, betas: list[float], n_downs: list[int], workers: int, log,
+          seeds: list[int] | None = None) -> dict:
+    """n_down runs and the β scan on one shared sample and EMD study; finished runs are reopened.
+
+    ``seeds``: training seeds of the n_down runs (``config.seed``'s are the runs above; the
+    others are trained in ``<root>/n_down-<k>-seed-<s>`` on the same data and EMD study).
+    """
     from jetviz.runners.vae_emd import VaeEmdRunner, beta_scan
 
     wall = {}
@@ -412,7 +427,37 @@ def study(config, root: Path, betas: list[float], n_downs: list[int], workers: i
             result = VaeEmdRunner(sub, run_dir, data=data, emd=emd).fit(progress=log)
         runs[k] = result
     wall["n_down_s"] = time.perf_counter() - started
-    return {"data": data, "scan": scan, "runs": runs, "wall": wall}
+
+    started = time.perf_counter()
+    seed_runs = {k: {config.seed: runs[k]} for k in n_downs}
+    for s in seeds or [config.seed]:
+        for k in n_downs:
+            if s == config.seed:
+                continue
+            run_dir = root / f"n_down-{k}-seed-{s}"
+            result = _finished(run_dir)
+            if result is None:
+                print(f"  training n_down = {k} (β = {config.beta:g}), seed {s} ...", flush=True)
+                sub = config.__class__.from_dict(dict(config.to_dict(), n_down=k, seed=s))
+                result = VaeEmdRunner(sub, run_dir, data=data, emd=emd).fit(progress=log)
+            seed_runs[k][s] = result
+    wall["seeds_s"] = time.perf_counter() - started
+    return {"data": data, "scan": scan, "runs": runs, "seed_runs": seed_runs, "seeds": seeds or [config.seed],
+            "wall": wall}
+
+
+def seed_rows(seed_runs: dict, seeds: list[int]) -> list[dict]:
+    """Per n_down: latent r (p = 0.5, 1), VAE-loss AUC and epochs trained, :func:`_stats.over_seeds` over the seeds."""
+    rows = []
+    for k, by_seed in sorted(seed_runs.items()):
+        per_seed = [{"seed": s, "r_latent_p0.5": r.metrics["correlations"]["latent"]["p0.5"],
+                     "r_latent_p1": r.metrics["correlations"]["latent"]["p1"], "auc_vae_loss": r.metrics["auc"]["vae_loss"],
+                     "epochs_trained": r.metrics.get("epochs_trained", len(r.history))}
+                    for s, r in ((s, by_seed[s]) for s in seeds if s in by_seed)]
+        rows.append({"n_down": k, "n_seeds": len(per_seed), "per_seed": per_seed,
+                     **{key: over_seeds(row[key] for row in per_seed)
+                        for key in ("r_latent_p0.5", "r_latent_p1", "auc_vae_loss", "epochs_trained")}})
+    return rows
 
 
 def _r(value) -> str:
@@ -454,12 +499,25 @@ def print_study(config, out: dict) -> dict:
         print(f"| n_down = {k} | " + " | ".join(cells) + f" | {_r(c['latent']['p0.5'])} / {_r(c['latent']['p1'])} |")
         blocks[k] = c
 
+    seeds = out.get("seeds", [config.seed])
+    by_seed = seed_rows(out["seed_runs"], seeds) if "seed_runs" in out else []
+    if by_seed:
+        print(f"\n2b. n_down rows (β = {config.beta:g}) as mean ± std over seeds {seeds} (same jets, split and EMD study; "
+              f"seed: initial weights, shuffles; early stopping patience {config.patience}, at most {config.epochs} epochs)")
+        print("| network | latent r (p=0.5) | latent r (p=1) | AUC VAE loss | epochs trained | seeds | r (p=0.5) per seed |")
+        print("|---|---|---|---|---|---|---|")
+        for row in by_seed:
+            per = ", ".join(_r(r["r_latent_p0.5"]) for r in row["per_seed"])
+            print(f"| n_down = {row['n_down']} | {pm(row['r_latent_p0.5'], '.2f', n=False)} | "
+                  f"{pm(row['r_latent_p1'], '.2f', n=False)} | {pm(row['auc_vae_loss'], n=False)} | "
+                  f"{pm(row['epochs_trained'], '.1f', n=False)} | {row['n_seeds']} | {per} |")
+
     print(f"\n3. β scan (n_down = {config.n_down}): AUC (top = anomaly vs QCD test jets) and latent r; talk: best β = 1e-7")
-    print("| β | AUC VAE loss | latent r (p=0.5) | latent r (p=1) | final train loss |")
-    print("|---|---|---|---|---|")
+    print("| β | AUC VAE loss | latent r (p=0.5) | latent r (p=1) | final train loss | epochs trained |")
+    print("|---|---|---|---|---|---|")
     for row in scan:
         print(f"| {row['beta']:g} | {row['auc_vae_loss']:.3f} | {_r(row['r_latent_p0.5'])} | {_r(row['r_latent_p1'])} | "
-              f"{row['final_train_loss']:.4g} |")
+              f"{row['final_train_loss']:.4g} | {row['epochs_trained']} |")
     best = max(scan, key=lambda r: r["auc_vae_loss"])
     n_anomaly = len(any_run.arrays["anomaly_index"])
     print(f"\n4. anomaly scores at the best β = {best['beta']:g} (talk: the three give similar ROC curves and AUCs)")
@@ -468,7 +526,7 @@ def print_study(config, out: dict) -> dict:
     for key, label in SCORES.items():
         print(f"| {label} | {best[f'auc_{key}']:.3f} | {n_test if key == 'vae_loss' else n_anomaly} |")
     return {"sizes": sizes, "correlation_table": table, "blocks": blocks, "beta_scan": scan, "best_beta": best["beta"],
-            "best": best, "talk": TALK}
+            "best": best, "talk": TALK, "seeds": {"seeds": seeds, "beta": config.beta, "rows": by_seed}}
 
 
 def _figures(config, out: dict, best_beta: float):
@@ -524,7 +582,11 @@ def main() -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto; --full cuda")
     parser.add_argument("--loss", choices=["mse", "sliced_w1"], default="mse",
                         help="the VAE's reconstruction term: pixel MSE (the talk) or sliced W_1 (the EMD-trained variant)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample, the split and the main runs")
+    parser.add_argument("--seeds", type=parse_seeds, help="comma-separated training seeds of the n_down rows "
+                        "(default: --seed and the next two)")
+    parser.add_argument("--patience", type=int, default=5,
+                        help="early stopping: epochs without a lower validation loss (0: off, every epoch runs)")
     parser.add_argument("--emd-jets", type=int, default=200, help="jets of part 1 (EMD throughput)")
     parser.add_argument("--emd-sample", default="top_qcd", choices=["top_qcd", "toy_top_qcd"])
     parser.add_argument("--emd-jobs", default="1,2", help="comma-separated worker counts of part 1")
@@ -568,7 +630,7 @@ def main() -> None:
                               latent=args.latent, n_corr=sizes["n_corr"], n_pool=sizes["n_pool"], n_medoids=args.n_medoids,
                               n_anomaly=sizes["n_anomaly"], n_pix=args.n_pix, n_down=args.n_down, beta=args.beta,
                               batch_size=args.batch_size, learning_rate=args.learning_rate, emd_jobs=sizes["emd_workers"],
-                              device=sizes["device"], seed=args.seed, loss=args.loss)
+                              device=sizes["device"], seed=args.seed, loss=args.loss, patience=args.patience)
         root = Path(args.run_dir) if args.run_dir else RunDir.new("vae_emd-bench").path
         root.mkdir(parents=True, exist_ok=True)
         print(f"\npart 2: the study; device {pick_device(config.device)}, {args.workers} scan process(es); "
@@ -584,7 +646,8 @@ def main() -> None:
                                                 f"{event['jets_per_s']:.0f} jets/s")
                 print(f"  [{now - started:.0f} s] {text}", flush=True)
 
-        result = study(config, root, betas, n_downs, args.workers, log)
+        seeds = args.seeds or [args.seed, args.seed + 1, args.seed + 2]
+        result = study(config, root, betas, n_downs, args.workers, log, seeds)
         tables = print_study(config, result)
         out.update(config=config.to_dict(), run_dir=str(root), wall=result["wall"], **tables)
         if not args.no_figures:

@@ -79,6 +79,15 @@ def test_dry_run_writes_each_phase_json(dry_run):
     classify = json.loads((out / "json" / "classify.json").read_text())
     assert {row["model"] for row in classify["table"]} == {"resnet", "xgb_high"}
     assert [row["row"] for row in json.loads((out / "json" / "jetclr.json").read_text())["ablation"]] == ["all"]
+    # the dry run's --seeds (2 each): mean ± std over seeds, with the per-seed values
+    assert [row["row"] for row in colorize["seeds"]["rows"]] == ["circular", "circular + CRF", "zero"]
+    assert all(row["n_seeds"] == 2 and len(row["accuracy_test"]["values"]) == 2 for row in colorize["seeds"]["rows"])
+    assert classify["seeds"]["seeds"] == [1, 2] and all(row["accuracy"]["n"] == 2 for row in classify["seeds"]["rows"])
+    vae = json.loads((out / "json" / "vae_emd.json").read_text())
+    assert [(row["n_down"], row["n_seeds"]) for row in vae["seeds"]["rows"]] == [(3, 2)]
+    bars = json.loads((out / "json" / "jetclr.json").read_text())["error_bars"]
+    assert bars["test_sample"] == "separate" and bars["n_test"] == 100 and bars["seeds"] == [0, 1]
+    assert bars["rows"][0]["auc"]["n"] == 2 and bars["rows"][0]["auc_bootstrap_std"] >= 0
 
 
 def test_dry_run_summary_names_all_four_methods_with_numbers(dry_run):

@@ -168,3 +168,23 @@ def test_ablation_runs_each_row_on_shared_jets_and_reopens_finished_ones(toy_jet
     assert again == rows  # finished rows are reopened, not retrained
     with pytest.raises(ConfigError, match="unknown ablation row"):
         ablation(config, rows=["boosts"], root=tmp_path)
+
+
+def test_ablation_on_given_jets_trains_another_seed_on_the_same_split(toy_jets, tmp_path, monkeypatch):
+    """``ablation(data=...)``: a second training seed on the jets (and split) of the first, not its own sample."""
+    import jetviz.runners.jetclr as runner_module
+
+    data = prepare(toy_jets, small_config())
+
+    def refuse(self, progress=None):
+        if self._data is None:
+            raise AssertionError("ablation loaded a sample although jets were given")
+        return self._data
+
+    monkeypatch.setattr(runner_module.JetclrRunner, "load_data", refuse)
+    config = small_config(epochs=1, seed=3)
+    assert not np.array_equal(prepare(toy_jets, config).split, data.split)  # seed 3 alone would split otherwise
+    rows = ablation(config, rows=["none"], workers=1, root=tmp_path, data=data)
+    result = JetclrResult.load(rows[0]["run_dir"])
+    np.testing.assert_array_equal(result.arrays["split"], data.split)
+    assert result.config.seed == 3

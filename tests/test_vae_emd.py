@@ -285,3 +285,61 @@ def test_real_top_jets_are_anomalous_to_qcd_by_emd(tmp_path):
     assert result.metrics["auc"]["emd_mean_qcd"] > 0.6 and result.metrics["auc"]["emd_medoids"] > 0.6
     top = result.arrays["labels"] == 1
     assert np.median(result.arrays["mass"][top]) > 1.5 * np.median(result.arrays["mass"][~top])  # top mass peak vs QCD
+
+
+def _scripted_val_losses(monkeypatch, losses):
+    """Make the validation loss of epoch k (1-based, in training order) ``losses[k - 1]`` (a repeated
+    last value afterwards); the training itself is untouched."""
+    import jetviz.runners.vae_emd as module
+
+    calls = []
+
+    def fake(model, images, beta, device="cpu", **kwargs):
+        calls.append(1)
+        return np.full(len(images), losses[min(len(calls), len(losses)) - 1], dtype=np.float64)
+
+    monkeypatch.setattr(module, "vae_scores", fake)
+    return calls
+
+
+def test_early_stopping_ends_training_on_a_validation_plateau(toy_jets, monkeypatch):
+    data = prepare(toy_jets, small_config())
+    train, validation = data.images[data.split == 0], data.images[data.split == 1][:20]
+    # best at epochs 1, 2 and 4 (the count restarts), then two epochs without improvement: stop after epoch 6
+    _scripted_val_losses(monkeypatch, [5.0, 4.0, 4.5, 3.0, 3.1, 3.2, 3.3, 3.4])
+    events = []
+    _, history = train_vae(train, small_config(epochs=10, patience=2), validation=validation, progress=events.append)
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
+    assert [h["val_loss"] for h in history] == pytest.approx([5.0, 4.0, 4.5, 3.0, 3.1, 3.2])
+    stopped = [e for e in events if e.get("stage") == "stopped"]
+    assert len(stopped) == 1 and "epoch 4" in stopped[0]["message"]
+    # off (patience 0, the default): every epoch runs on the same plateau
+    _scripted_val_losses(monkeypatch, [5.0])
+    _, history = train_vae(train, small_config(epochs=5), validation=validation)
+    assert len(history) == 5
+
+
+def test_early_stopped_run_resumes_to_the_uninterrupted_result(toy_jets, tmp_path, monkeypatch):
+    config = small_config(epochs=10, patience=2)
+    _scripted_val_losses(monkeypatch, [1.0])  # a plateau from the first epoch: stop after epoch 3
+    reference = VaeEmdRunner(config, tmp_path / "ref", events=toy_jets).fit()
+    assert [h["epoch"] for h in reference.history] == [1, 2, 3] and reference.metrics["epochs_trained"] == 3
+    steps = []
+    _scripted_val_losses(monkeypatch, [1.0])
+    with pytest.raises(Cancelled, match="epoch 2"):
+        VaeEmdRunner(config, tmp_path / "run", events=toy_jets).fit(
+            progress=steps.append, cancel=lambda: any(s["kind"] == "step" and s["epoch"] == 2 for s in steps))
+    resumed = VaeEmdRunner(config, tmp_path / "run", events=toy_jets).fit()
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    np.testing.assert_allclose([h["train_loss"] for h in resumed.history],
+                               [h["train_loss"] for h in reference.history], rtol=1e-6)
+    for name, tensor in reference.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-5, atol=1e-7)
+    # the stop is in the checkpoint: training again from it (a run killed after the stop) adds no epoch
+    data = prepare(toy_jets, config)
+    train, validation = data.images[data.split == 0], data.images[data.split == 1][:20]
+    _scripted_val_losses(monkeypatch, [1.0])
+    _, first = train_vae(train, config, validation=validation, checkpoint=tmp_path / "ckpt.pt")
+    calls = _scripted_val_losses(monkeypatch, [1.0])
+    _, again = train_vae(train, config, validation=validation, checkpoint=tmp_path / "ckpt.pt")
+    assert len(first) == 3 and again == first and not calls

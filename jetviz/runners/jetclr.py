@@ -384,7 +384,8 @@ def _ablation_job(config_values: dict, run_dir: str, data: JetclrData) -> dict:
 
 
 def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), workers: int = 2, client=None,
-             root: str | Path | None = None, progress: Progress | None = None) -> list[dict]:
+             root: str | Path | None = None, progress: Progress | None = None,
+             data: JetclrData | None = None) -> list[dict]:
     """One run per ablation row (:data:`jetviz.models.constituents.ABLATION`) on the same jets, as parallel jobs.
 
     Parameters
@@ -398,6 +399,9 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
     root : str | Path | None, optional
         Directory of the ablation (default: a new run directory); one sub-directory per row;
         rows whose run finished there are reopened, not retrained.
+    data : JetclrData, optional
+        The jets, prepared (default: ``config``'s sample, loaded into ``<root>/shared``); e.g. one
+        sample shared by ablations of several training seeds.
 
     Returns
     -------
@@ -411,7 +415,7 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
     emit = progress or (lambda event: None)
     root = Path(root) if root is not None else RunDir.new("jetclr-ablation").path
     root.mkdir(parents=True, exist_ok=True)
-    data = JetclrRunner(config, root / "shared").load_data(emit)
+    data = data if data is not None else JetclrRunner(config, root / "shared").load_data(emit)
     threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, min(workers, len(rows))))
     jobs = [(dict(config.to_dict(), augmentations=list(ABLATION[row]), threads=threads),
              str(root / row.replace("+", "_")), data) for row in rows]

@@ -84,7 +84,9 @@ class VaeEmdConfig(JetSampleConfig):
     beta = param.Number(default=1e-7, bounds=(0.0, 1.0), doc="β of (1 − β)·D + β·KLD")
     loss = param.Selector(default="mse", objects=["mse", "sliced_w1"],
                           doc="reconstruction term D: pixel MSE (the talk) or the sliced W_1 (EMD-trained variant)")
-    epochs = param.Integer(default=20, bounds=(1, 10_000))
+    epochs = param.Integer(default=20, bounds=(1, 10_000), doc="epochs (the most, with early stopping)")
+    patience = param.Integer(default=0, bounds=(0, 10_000),
+                             doc="early stopping: stop after this many epochs without a lower validation loss (0 = off)")
     batch_size = param.Integer(default=64, bounds=(2, 4096))
     learning_rate = param.Number(default=3e-3, bounds=(1e-6, 1.0))
     n_corr = param.Integer(default=120, bounds=(4, 5000), doc="QCD test jets whose pairs enter the correlations")
@@ -230,6 +232,10 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
     Returns the model (eval mode) and history rows (epoch, train_loss, train_reco (the MSE or
     sliced W_1 term), train_kld, val_loss, seconds, jets_per_s). ``checkpoint``: resumed from
     when it exists, written after every epoch; ``span``: the part of the run's progress it fills.
+
+    Early stopping (``config.patience`` > 0, with ``validation``): the training ends after the
+    first epoch that is ``patience`` epochs past the lowest validation loss so far (the model is
+    that epoch's; the checkpoint records the stop, so a resumed run stops there too).
     """
     beta = config.beta if beta is None else float(beta)
     torch.manual_seed(config.seed)
@@ -262,6 +268,12 @@ def train_vae(images: np.ndarray, config: VaeEmdConfig, device: str = "cpu", bet
                "train_kld": totals[2] / len(images), "seconds": seconds, "jets_per_s": len(images) / seconds}
         if validation is not None:
             row["val_loss"] = float(vae_scores(model, validation, beta, device, distance=distance).mean())
+            if config.patience:
+                losses = [h["val_loss"] for h in loop.history] + [row["val_loss"]]
+                best = int(np.argmin(losses))  # the first epoch of the lowest loss
+                if len(losses) - 1 - best >= config.patience:
+                    loop.stop(f"validation loss {losses[best]:.4g} of epoch {best + 1} not bettered in "
+                              f"{config.patience} epochs")
         return row
 
     history = loop.run(epoch)
@@ -408,6 +420,7 @@ class VaeEmdRunner(JetRunner):
                 "emd_medoids": roc_auc(data.labels[emd["anomaly_index"]], emd["score_emd_medoids"]),
             },
             "final_train_loss": history[-1]["train_loss"] if history else float("nan"),
+            "epochs_trained": len(history),
         }
         model = model.cpu().eval()
         self.finish(emit, metrics, arrays, states={"model": model}, history=history)

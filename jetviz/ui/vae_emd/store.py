@@ -33,7 +33,7 @@ PAGE_DEFAULTS: dict[str, Any] = {"sample": "top_qcd", "n_jets": 600, "epochs": 5
 #: config params that a deep link (``?page=vae_emd&n_jets=1000&beta=1e-6``) may set
 URL_PARAMS = ("sample", "n_jets", "n_pix", "image_width", "n_down", "latent", "channels", "beta", "loss", "epochs",
               "batch_size", "learning_rate", "n_corr", "n_pool", "n_medoids", "n_anomaly", "emd_jobs", "threads",
-              "seed", "device")
+              "seed", "device", "patience")
 #: the β values of the page's scan (a small part of the talk's 0, 1e-10 … 1e-4)
 SCAN_BETAS = "0, 1e-8, 1e-6, 1e-4"
 
@@ -270,7 +270,8 @@ class VaeEmdStore(TrainingStore):
             number("image_width", "Image width (rad)", widget=pn.widgets.FloatInput, step=0.1),
             pn.Row(number("batch_size", "Batch size"),
                    number("learning_rate", "Learning rate", widget=pn.widgets.FloatInput, step=1e-4), **wide),
-            number("train_fraction", "QCD training share", widget=pn.widgets.FloatInput, step=0.05),
+            pn.Row(number("train_fraction", "QCD training share", widget=pn.widgets.FloatInput, step=0.05),
+                   number("patience", "Early stopping patience (0 = off)"), **wide),
             pn.Row(number("emd_jobs", "EMD threads"), number("threads", "Threads (0 = all)"), **wide),
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device", **wide), **wide),
             title="More settings", collapsed=True, **wide,
