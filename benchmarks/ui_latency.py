@@ -49,6 +49,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from jetviz.data.io import atomic_write
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = Path(__file__).with_name("_latency.js")
 CHROMIUM = "/usr/bin/chromium"
@@ -365,15 +367,16 @@ def measure_kinds(sessions: list, spec: PageSpec, n: int) -> dict:
         if chosen is None:
             out[kind] = {"absent": "; ".join(f"{k}: {v}" for k, v in why.items())}
             continue
-        samples, misses = [], 0
+        samples, misses, detail = [], 0, []
         interact(sessions[0].page, chosen, -1)  # warm-up (not counted)
         for k in range(n):
             result = interact(sessions[k % len(sessions)].page, chosen, k)
+            detail.append(result)
             if result.get("ms") is None:
                 misses += 1
             else:
                 samples.append(result["ms"])
-        out[kind] = {"interaction": chosen.label(), "samples": samples, "misses": misses}
+        out[kind] = {"interaction": chosen.label(), "samples": samples, "misses": misses, "detail": detail}
     return out
 
 
@@ -507,9 +510,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.pages = args.pages or (["events"] if quick else list(PAGES))
     if quick:
         args.pages = args.pages[:1]
-    args.interactions = args.interactions or (5 if quick else 30)
-    args.sessions = args.sessions or (3 if quick else 10)
-    args.repeats = args.repeats or (2 if quick else 5)
+    for name, small, full in (("interactions", 5, 30), ("sessions", 3, 10), ("repeats", 2, 5)):
+        if getattr(args, name) is None:
+            setattr(args, name, small if quick else full)
     for name in ("interactions", "sessions", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be ≥ 1")
@@ -542,13 +545,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[{name}] failed: {type(err).__name__}: {err}", file=sys.stderr)
                     results.append({"page": name, "error": f"{type(err).__name__}: {err}"})
             browser.close()
+        load = os.getloadavg()
         print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, {args.sessions} sessions, "
-              f"{args.repeats} first renders per page\n")
+              f"{args.repeats} first renders per page; {os.cpu_count()} CPUs, load average at the end "
+              f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
         print(table(results))
         if args.json:
-            payload = {"env": env, "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                       "targets_ms": TARGETS, "results": results}
-            args.json.write_text(json.dumps(payload, indent=1))
+            options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+            payload = {"env": env, "load_average": load, "options": options, "targets_ms": TARGETS,
+                       "results": results}
+            with atomic_write(args.json, "w", encoding="utf-8") as out:
+                json.dump(payload, out, indent=1)
     return 1 if any("error" in r for r in results) else 0
 
 
