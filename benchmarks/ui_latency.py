@@ -1,7 +1,7 @@
 """UI latency of the served dashboard (``panel serve app/``) in headless Chromium, per page.
 
 Run:  .venv/bin/python benchmarks/ui_latency.py                       # every page (a quiet machine: ~15-30 min)
-      .venv/bin/python benchmarks/ui_latency.py --quick               # smoke run: events page, 5 interactions, 3 sessions
+      .venv/bin/python benchmarks/ui_latency.py --quick        # smoke run: events page, 5 interactions, 3 sessions
       .venv/bin/python benchmarks/ui_latency.py --pages events jetclr --interactions 50 --json /tmp/lat.json
 
 The script starts its own server (``python -m panel serve app/`` on ``--port``, loopback only) with
@@ -63,7 +63,7 @@ KINDS = ("slider", "select", "tap", "box")
 QUIET_MS = 1500
 FIRST_LOAD_S = 600.0  # a fresh server imports torch and generates / prepares samples on the first session
 LOAD_S = 120.0
-REDRAW_TIMEOUT_MS = 10_000
+REDRAW_TIMEOUT_MS = 30_000
 TARGETS = {"first": 3000.0, "alone": 150.0, "load": 500.0, "sessions": 10_000.0}
 #: tiny runs with many epochs: the training keeps the server busy while the load phase lasts (then cancelled)
 TRAIN_QUERY = {
@@ -244,6 +244,7 @@ class Session:
         self.context.add_init_script(probes)
         self.page = self.context.new_page()
         self.origin = None  # performance.timeOrigin of the current document (ms since the epoch)
+        self.done: dict[str, int] = {}  # interactions performed in this session, per interaction label
 
     def open(self, url: str) -> None:
         """Start navigating to ``url`` (returns once the response starts)."""
@@ -253,7 +254,8 @@ class Session:
         """Wait for the first render; ``{"ms": since navigation start, "plots": {class: n}, "reference": bool}``."""
         page, deadline = self.page, time.monotonic() + timeout_s
         for css in spec.ready:
-            page.locator(css).first.wait_for(state="attached", timeout=max(1, int((deadline - time.monotonic()) * 1000)))
+            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            page.locator(css).first.wait_for(state="attached", timeout=left_ms)
         while True:
             s = page.evaluate("""() => { const J = window.__jv; const s = J.state();
                 return {key: J.ready_key, at: J.ready_at, now: performance.now(), plots: s.plots,
@@ -303,8 +305,14 @@ def _widget(page, it: Interaction):
     return page.locator(f"{it.widget} button")
 
 
-def interact(page, it: Interaction, k: int) -> dict:
-    """Perform interaction number ``k`` of ``it`` and time it; ``{"ms": float | None, ...}``."""
+def interact(session: Session, it: Interaction) -> dict:
+    """Perform the next interaction of ``it`` in ``session`` and time it; ``{"ms": float | None, ...}``.
+
+    The count of earlier ones in the session picks the slider direction (right, left, right, …:
+    the value stays within one step of where it started), the point tapped and the box dragged.
+    """
+    page, k = session.page, session.done.get(it.label(), 0)
+    session.done[it.label()] = k + 1
     if it.action in ("tap", "box"):
         page.locator(f".{it.source}").first.scroll_into_view_if_needed()
         geometry = page.evaluate("([c, k]) => window.__jv.geometry(c, k)", [it.source, k])
@@ -368,9 +376,10 @@ def measure_kinds(sessions: list, spec: PageSpec, n: int) -> dict:
             out[kind] = {"absent": "; ".join(f"{k}: {v}" for k, v in why.items())}
             continue
         samples, misses, detail = [], 0, []
-        interact(sessions[0].page, chosen, -1)  # warm-up (not counted)
+        interact(sessions[0], chosen)  # warm-up (not counted)
+        interact(sessions[0], chosen)  # back where it started (sliders)
         for k in range(n):
-            result = interact(sessions[k % len(sessions)].page, chosen, k)
+            result = interact(sessions[k % len(sessions)], chosen)
             detail.append(result)
             if result.get("ms") is None:
                 misses += 1
@@ -476,11 +485,13 @@ def table(results: list[dict]) -> str:
                     rows.append(f"| {page} | {kind}, {label} | 0 | | | | none: {v['absent']} |")
                     continue
                 st = percentiles(v["samples"])
-                miss = f" ({v['misses']} without redraw)" if v["misses"] else ""
+                miss = f" ({v['misses']} without redraw in {REDRAW_TIMEOUT_MS // 1000} s)" if v["misses"] else ""
+                mark = "MISS" if v["misses"] else verdict(st["p95"], target)
                 rows.append(f"| {page} | {kind}, {label} | {st['n']} | {_fmt(st['p50'])} | {_fmt(st['p95'])} | "
-                            f"p95 < {_fmt(target)} | {verdict(st['p95'], target)}{miss} |")
-        rows.append(f"| {page} | {r['sessions']['n']} sessions at once → all rendered | 1 | {_fmt(r['sessions']['ms'])} "
-                    f"| | < {_fmt(TARGETS['sessions'])} | {verdict(r['sessions']['ms'], TARGETS['sessions'])} |")
+                            f"p95 < {_fmt(target)} | {mark}{miss} |")
+        ms = r["sessions"]["ms"]
+        rows.append(f"| {page} | {r['sessions']['n']} sessions at once → all rendered | 1 | {_fmt(ms)} | | "
+                    f"< {_fmt(TARGETS['sessions'])} | {verdict(ms, TARGETS['sessions'])} |")
         inter = {v["interaction"] for ph in ("alone", "load") for v in r[ph].values() if "interaction" in v}
         notes.append(f"- {page}: {'reference run shown' if r['reference'] else 'no reference run'}; plots present "
                      f"{', '.join(r['plots_present']) or 'none'}; absent {', '.join(r['plots_absent']) or 'none'}; "
@@ -546,8 +557,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.append({"page": name, "error": f"{type(err).__name__}: {err}"})
             browser.close()
         load = os.getloadavg()
-        print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, {args.sessions} sessions, "
-              f"{args.repeats} first renders per page; {os.cpu_count()} CPUs, load average at the end "
+        print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, "
+              f"{args.sessions} sessions, {args.repeats} first renders per page; {os.cpu_count()} CPUs, load average at the end "
               f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
         print(table(results))
         if args.json:
