@@ -558,8 +558,8 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
         load = os.getloadavg()
         print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, "
-              f"{args.sessions} sessions, {args.repeats} first renders per page; {os.cpu_count()} CPUs, load average at the end "
-              f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
+              f"{args.sessions} sessions, {args.repeats} first renders per page; {os.cpu_count()} CPUs, "
+              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
         print(table(results))
         if args.json:
             options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
