@@ -250,8 +250,12 @@ class Session:
         """Start navigating to ``url`` (returns once the response starts)."""
         self.page.goto(url, wait_until="commit", timeout=int(FIRST_LOAD_S * 1000))
 
-    def wait_rendered(self, spec: PageSpec, timeout_s: float) -> dict:
-        """Wait for the first render; ``{"ms": since navigation start, "plots": {class: n}, "reference": bool}``."""
+    def wait_rendered(self, spec: PageSpec, timeout_s: float, every_plot: bool = False) -> dict:
+        """Wait for the first render; ``{"ms": since navigation start, "plots": {class: n}, "reference": bool}``.
+
+        ``every_plot``: all of ``spec.plots`` must be drawn (a finished run shown), as when the
+        page shows a reference run.
+        """
         page, deadline = self.page, time.monotonic() + timeout_s
         for css in spec.ready:
             left_ms = max(1, int((deadline - time.monotonic()) * 1000))
@@ -261,7 +265,7 @@ class Session:
                 return {key: J.ready_key, at: J.ready_at, now: performance.now(), plots: s.plots,
                         origin: performance.timeOrigin}; }""")
             reference = page.locator(".jetviz-reference").filter(has_text=re.compile(r"\w")).count() > 0
-            required = set(spec.required) | (set(spec.plots) if reference else set())
+            required = set(spec.required) | (set(spec.plots) if reference or every_plot else set())
             if s["key"] is not None and required <= set(s["plots"]) and s["now"] - s["at"] >= QUIET_MS:
                 self.origin = s["origin"]
                 return {"ms": s["at"], "plots": s["plots"], "reference": reference, "origin": s["origin"]}
@@ -270,6 +274,11 @@ class Session:
                 raise TimeoutError(f"page not rendered within {timeout_s:.0f} s (plots missing: {missing}, "
                                    f"idle: {s['key'] is not None})")
             page.wait_for_timeout(100)
+
+    def open_run(self, spec: PageSpec, timeout_s: float) -> None:
+        """Open the newest finished run of the page (its Open run button); wait until every plot is drawn."""
+        self.page.locator(".jetviz-open button").first.click(timeout=int(timeout_s * 1000))
+        self.wait_rendered(spec, timeout_s, every_plot=True)
 
     def close(self) -> None:
         self.context.close()
@@ -427,10 +436,26 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     result["first_render"] = {"samples": [r["ms"] for r in renders], "warm_up_ms": first["ms"]}
     log(f"first render {percentiles(result['first_render']['samples'])}")
 
+    # a finished run to show (--train-first, pages with a Train button): trained once, opened by every session
+    shown = args.train_first and spec.train == name and not result["reference"]
+    if shown:
+        trainer = Session(browser, probes)
+        trainer.open(f"{base}?page={name}&{urlencode({**TRAIN_QUERY[name], 'epochs': 2})}")
+        trainer.wait_rendered(spec, LOAD_S)
+        trainer.page.locator(".jetviz-train button").first.click()
+        trainer.wait_rendered(spec, FIRST_LOAD_S, every_plot=True)
+        trainer.close()
+        log("trained a tiny run (2 epochs) for the sessions to open")
+    result["run_opened"] = shown
+
     # 2. widget → redraw, one session
     s = Session(browser, probes)
     s.open(url)
     s.wait_rendered(spec, LOAD_S)
+    if shown:
+        s.open_run(spec, LOAD_S)
+        result["plots_present"] = sorted(c for c in spec.plots if _has_plot(s.page, c))
+        result["plots_absent"] = sorted(c for c in spec.plots if c not in result["plots_present"])
     result["alone"] = measure_kinds([s], spec, args.interactions)
     s.close()
     log("alone " + ", ".join(f"{k}: {percentiles(v.get('samples', []))}" for k, v in result["alone"].items()))
@@ -452,6 +477,9 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     progress = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).first
     with contextlib.suppress(Exception):
         progress.wait_for(timeout=120_000)
+    if shown:
+        for s in sessions:
+            s.open_run(spec, LOAD_S)
     result["load"] = measure_kinds(sessions, spec, args.interactions)
     running = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).count() > 0
     result["load_training"] = {"page": train_page, "still_running_at_end": running}
@@ -497,7 +525,9 @@ def table(results: list[dict]) -> str:
         rows.append(f"| {page} | {r['sessions']['n']} sessions at once → all rendered | 1 | {_fmt(ms)} | | "
                     f"< {_fmt(TARGETS['sessions'])} | {verdict(ms, TARGETS['sessions'])} |")
         inter = {v["interaction"] for ph in ("alone", "load") for v in r[ph].values() if "interaction" in v}
-        notes.append(f"- {page}: {'reference run shown' if r['reference'] else 'no reference run'}; plots present "
+        shown = "reference run shown" if r["reference"] else (
+            "a tiny run trained and opened (--train-first)" if r.get("run_opened") else "no run shown")
+        notes.append(f"- {page}: {shown}; plots present "
                      f"{', '.join(r['plots_present']) or 'none'}; absent {', '.join(r['plots_absent']) or 'none'}; "
                      f"widgets {'; '.join(sorted(inter)) or 'none'}; load training on the "
                      f"{r['load_training']['page']} page (still running at the end: "
@@ -519,6 +549,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=None, help="JETVIZ_CACHE of the server (default: a temp dir)")
     parser.add_argument("--toy-sample", action="store_true",
                         help="the events page loads toy_ee_6jet (JETVIZ_DEFAULT_SAMPLE) instead of its default")
+    parser.add_argument("--train-first", action="store_true",
+                        help="pages without a reference run: train a tiny run (2 epochs) and open it in every "
+                             "measured session, so the result plots and their widgets are measured too")
     parser.add_argument("--json", type=Path, default=None, help="write every sample and result here")
     args = parser.parse_args(argv)
     quick = args.quick
