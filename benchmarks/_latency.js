@@ -66,14 +66,18 @@
   };
 
   // first render: the first time (since navigation start) the page became idle with this set of plots
-  setInterval(() => {
+  const watch = () => {
     const s = J.state();
     const key = s.idle ? JSON.stringify([s.n, Object.keys(s.plots).sort()]) : null;
     if (key !== J.ready_key) {
       J.ready_key = key;
       J.ready_at = key === null ? null : performance.now();
     }
-  }, 20);
+  };
+  J.start_monitor = () => { if (J.monitor === null) J.monitor = setInterval(watch, 25); };
+  J.monitor = null;
+  J.start_monitor();
+  J.stop_monitor = () => { clearInterval(J.monitor); J.monitor = null; };  // rendered: stop polling the page
 
   function hash(canvas, h) {
     const w = canvas.width, hh = canvas.height;
@@ -119,23 +123,30 @@
   J.wait = (timeout_ms) => new Promise((resolve) => {
     const a = J.armed;
     const start = performance.now();
+    let checked = -1;  // the canvases are hashed only after a target plot painted or was replaced
+    let seen = a.views;
     const poll = () => {
       const views = target(a.cls);
       const now = performance.now();
-      if (views.length > 0 && docsIdle() && plotViews().every(drawn) && signature(views) !== a.before) {
-        const t0 = J.t_input !== null ? J.t_input : J.t_mark;
-        const painted = Math.max(...views.map((v) => v.__jv_painted || 0));
-        const end = painted > t0 ? painted : now;
-        J.armed = null;
-        resolve({ms: end - t0, from_event: J.t_input !== null, painted: painted > t0});
-        return;
+      const replaced = views.length !== seen.size || views.some((v) => !seen.has(v));
+      const painted = Math.max(0, ...views.map((v) => v.__jv_painted || 0));
+      if ((replaced || painted > checked) && views.length > 0 && docsIdle() && plotViews().every(drawn)) {
+        checked = painted;
+        seen = new Set(views);
+        if (signature(views) !== a.before) {
+          const t0 = J.t_input !== null ? J.t_input : J.t_mark;
+          const end = painted > t0 ? painted : now;
+          J.armed = null;
+          resolve({ms: end - t0, from_event: J.t_input !== null, painted: painted > t0});
+          return;
+        }
       }
       if (now - start > timeout_ms) {
         J.armed = null;
         resolve({ms: null});
         return;
       }
-      setTimeout(poll, 4);
+      setTimeout(poll, 8);
     };
     poll();
   });

@@ -260,6 +260,7 @@ class Session:
         for css in spec.ready:
             left_ms = max(1, int((deadline - time.monotonic()) * 1000))
             page.locator(css).first.wait_for(state="attached", timeout=left_ms)
+        page.evaluate("() => window.__jv.start_monitor()")
         while True:
             s = page.evaluate("""() => { const J = window.__jv; const s = J.state();
                 return {key: J.ready_key, at: J.ready_at, now: performance.now(), plots: s.plots,
@@ -268,6 +269,7 @@ class Session:
             required = set(spec.required) | (set(spec.plots) if reference or every_plot else set())
             if s["key"] is not None and required <= set(s["plots"]) and s["now"] - s["at"] >= QUIET_MS:
                 self.origin = s["origin"]
+                page.evaluate("() => window.__jv.stop_monitor()")
                 return {"ms": s["at"], "plots": s["plots"], "reference": reference, "origin": s["origin"]}
             if time.monotonic() > deadline:
                 missing = sorted(required - set(s["plots"]))
