@@ -26,6 +26,11 @@ measured inside the page (``performance.now()``, probes in ``benchmarks/_latency
    button, or the jetclr page's for pages without one); interactions go round-robin over the sessions.
 4. ``--sessions`` sessions opened at once → all rendered (first navigation start → last first render).
 
+Until a method page opens on a reference run it shows only the plots that need no run (the
+output lists the plots present); ``--train-first`` trains a tiny run (2 epochs) once per method
+page and every measured session opens it (Open run), so the result plots and their tap / box
+widgets are measured too. ``--toy-sample`` makes the events page load ``toy_ee_6jet``.
+
 Targets: first render < 3 s, widget → redraw p95 < 150 ms alone and < 500 ms under load, all
 sessions rendered < 10 s. ``--json PATH`` writes every sample. No figure is asserted in a test.
 """
