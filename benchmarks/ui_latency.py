@@ -152,7 +152,7 @@ SPECS: dict[str, PageSpec] = {
         ),
         train="vae_emd"),
     "jetclr": PageSpec(
-        ready=(".jetviz-train button",), required=("jetviz-aug-plots",),
+        ready=(".jetviz-train button",), required=("jetviz-aug-plots", "jetviz-rotated"),
         plots=("jetviz-roc", "jetviz-loss", "jetviz-invariance", "jetviz-latent", "jetviz-aug-plots",
                "jetviz-rotated", "jetviz-ablation-bars"),
         interactions=(
