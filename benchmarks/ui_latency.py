@@ -417,12 +417,13 @@ def _open_all(browser, probes, url, spec, n, timeout_s) -> tuple[list, list]:
     return sessions, renders
 
 
-def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
-    """Every measure of one page (see the module docstring); prints progress lines to stderr."""
+def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -> dict:
+    """Every measure of one page (see the module docstring) into ``result`` (``result["phase"]``: the
+    one under way, so a failure says where and the earlier figures stay); progress lines to stderr."""
     spec = SPECS[name]
     url = f"{base}?page={name}"
     log = lambda msg: print(f"[{name}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    result: dict = {"page": name}
+    result["phase"] = "first render"
 
     # 1. first render: a warm-up session (imports, samples), then fresh sessions one at a time
     warm = Session(browser, probes)
@@ -445,6 +446,7 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
 
     # a finished run to show (--train-first, pages with a Train button): trained once, opened by every session
     shown = args.train_first and spec.train == name and not result["reference"]
+    result["phase"] = "train a run (--train-first)"
     if shown:
         trainer = Session(browser, probes)
         trainer.open(f"{base}?page={name}&{urlencode({**TRAIN_QUERY[name], 'epochs': 2})}")
@@ -456,6 +458,7 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     result["run_opened"] = shown
 
     # 2. widget → redraw, one session
+    result["phase"] = "widget → redraw, 1 session"
     s = Session(browser, probes)
     s.open(url)
     s.wait_rendered(spec, LOAD_S)
@@ -468,6 +471,7 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     log("alone " + ", ".join(f"{k}: {percentiles(v.get('samples', []))}" for k, v in result["alone"].items()))
 
     # 4. n sessions opened at once → all rendered
+    result["phase"] = f"{args.sessions} sessions at once"
     sessions, renders = _open_all(browser, probes, url, spec, args.sessions, LOAD_S)
     starts = [r["origin"] for r in renders]
     ends = [r["origin"] + r["ms"] for r in renders]
@@ -475,6 +479,7 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     log(f"{args.sessions} sessions rendered in {result['sessions']['ms']:.0f} ms")
 
     # 3. widget → redraw with the n sessions open while one training runs (in a session of its own)
+    result["phase"] = "widget → redraw under load: start the training"
     trainer = Session(browser, probes)
     train_page = spec.train or "jetclr"
     trainer.open(f"{base}?page={train_page}&{urlencode(TRAIN_QUERY[train_page])}")
@@ -484,9 +489,11 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     progress = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).first
     with contextlib.suppress(Exception):
         progress.wait_for(timeout=120_000)
+    result["phase"] = "widget → redraw under load: open the run in every session"
     if shown:
         for s in sessions:
-            s.open_run(spec, LOAD_S)
+            s.open_run(spec, FIRST_LOAD_S)
+    result["phase"] = "widget → redraw under load"
     result["load"] = measure_kinds(sessions, spec, args.interactions)
     running = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).count() > 0
     result["load_training"] = {"page": train_page, "still_running_at_end": running}
@@ -497,6 +504,7 @@ def bench_page(browser, probes: str, base: str, name: str, args) -> dict:
     for s in sessions:
         s.close()
     log("load " + ", ".join(f"{k}: {percentiles(v.get('samples', []))}" for k, v in result["load"].items()))
+    result.pop("phase")
     return result
 
 
@@ -511,15 +519,16 @@ def table(results: list[dict]) -> str:
     notes = []
     for r in results:
         page = r["page"]
-        if "error" in r:
-            rows.append(f"| {page} | error | | | | | {r['error'][:80]} |")
+        if "first_render" not in r:
+            rows.append(f"| {page} | error in {r.get('phase', '?')} | | | | | {r.get('error', '')[:100]} |")
             continue
         st = percentiles(r["first_render"]["samples"])
         rows.append(f"| {page} | first render | {st['n']} | {_fmt(st['p50'])} | {_fmt(st['p95'])} | "
                     f"< {_fmt(TARGETS['first'])} | {verdict(st['p95'], TARGETS['first'])} |")
+        n_sessions = r.get("sessions", {}).get("n", "n")
         for phase, target, label in (("alone", TARGETS["alone"], "1 session"),
-                                     ("load", TARGETS["load"], f"{r['sessions']['n']} sessions + training")):
-            for kind, v in r[phase].items():
+                                     ("load", TARGETS["load"], f"{n_sessions} sessions + training")):
+            for kind, v in r.get(phase, {}).items():
                 if "absent" in v:
                     rows.append(f"| {page} | {kind}, {label} | 0 | | | | none: {v['absent']} |")
                     continue
@@ -528,17 +537,21 @@ def table(results: list[dict]) -> str:
                 mark = "MISS" if v["misses"] else verdict(st["p95"], target)
                 rows.append(f"| {page} | {kind}, {label} | {st['n']} | {_fmt(st['p50'])} | {_fmt(st['p95'])} | "
                             f"p95 < {_fmt(target)} | {mark}{miss} |")
+        if "error" in r:
+            rows.append(f"| {page} | error in {r.get('phase', '?')} | | | | | {r['error'][:100]} |")
+        if "sessions" not in r:
+            continue
         ms = r["sessions"]["ms"]
         rows.append(f"| {page} | {r['sessions']['n']} sessions at once → all rendered | 1 | {_fmt(ms)} | | "
                     f"< {_fmt(TARGETS['sessions'])} | {verdict(ms, TARGETS['sessions'])} |")
-        inter = {v["interaction"] for ph in ("alone", "load") for v in r[ph].values() if "interaction" in v}
+        inter = {v["interaction"] for ph in ("alone", "load") for v in r.get(ph, {}).values() if "interaction" in v}
         shown = "reference run shown" if r["reference"] else (
             "a tiny run trained and opened (--train-first)" if r.get("run_opened") else "no run shown")
         notes.append(f"- {page}: {shown}; plots present "
                      f"{', '.join(r['plots_present']) or 'none'}; absent {', '.join(r['plots_absent']) or 'none'}; "
-                     f"widgets {'; '.join(sorted(inter)) or 'none'}; load training on the "
-                     f"{r['load_training']['page']} page (still running at the end: "
-                     f"{r['load_training']['still_running_at_end']})")
+                     f"widgets {'; '.join(sorted(inter)) or 'none'}"
+                     + (f"; load training on the {r['load_training']['page']} page (still running at the end: "
+                        f"{r['load_training']['still_running_at_end']})" if "load_training" in r else ""))
     return "\n".join(rows + [""] + notes)
 
 
@@ -594,11 +607,13 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             probes = PROBES.read_text()
             for name in args.pages:
+                results.append({"page": name})
                 try:
-                    results.append(bench_page(browser, probes, base, name, args))
-                except Exception as err:  # one page failing must not lose the others' figures
-                    print(f"[{name}] failed: {type(err).__name__}: {err}", file=sys.stderr)
-                    results.append({"page": name, "error": f"{type(err).__name__}: {err}"})
+                    bench_page(browser, probes, base, name, args, results[-1])
+                except Exception as err:  # one page failing must not lose the others' (or its earlier) figures
+                    print(f"[{name}] failed in {results[-1].get('phase')}: {type(err).__name__}: {err}",
+                          file=sys.stderr)
+                    results[-1]["error"] = f"{type(err).__name__}: {err}"
             browser.close()
         load = os.getloadavg()
         print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, "

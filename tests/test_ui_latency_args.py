@@ -47,3 +47,23 @@ def test_every_page_has_a_spec_and_the_verdicts(bench):
     assert bench.verdict(None, 150.0) == "n/a"
     assert bench.percentiles([]) == {"n": 0, "p50": None, "p95": None}
     assert bench.percentiles([1.0, 2.0, 3.0])["p50"] == 2.0
+
+
+def test_table_of_full_and_partial_results(bench):
+    full = {"page": "events", "reference": False, "plots_present": ["jetviz-scatter"], "plots_absent": [],
+            "first_render": {"samples": [1000.0, 2000.0]},
+            "alone": {"slider": {"interaction": "a → .b", "samples": [100.0] * 3, "misses": 0},
+                      "select": {"interaction": "c → .d", "samples": [90.0], "misses": 2},
+                      "tap": {"absent": "the page has no widget of this kind"}},
+            "sessions": {"n": 10, "ms": 12_000.0}}
+    partial = {"page": "jetclr", "phase": "10 sessions at once", "error": "TimeoutError: slow",
+               "reference": False, "plots_present": [], "plots_absent": ["jetviz-roc"],
+               "first_render": {"samples": [4000.0]}, "alone": {}}
+    text = bench.table([full, partial, {"page": "runs", "phase": "first render", "error": "RuntimeError: x"}])
+    assert "| events | first render | 2 | 1.50 s |" in text and "< 3.00 s | PASS |" in text
+    assert "| events | slider, 1 session | 3 | 100 ms | 100 ms | p95 < 150 ms | PASS |" in text
+    assert "| events | select, 1 session | 1 | 90 ms | 90 ms | p95 < 150 ms | MISS (2 without redraw" in text
+    assert "none: the page has no widget of this kind" in text
+    assert "| events | 10 sessions at once → all rendered | 1 | 12.00 s | | < 10.00 s | MISS |" in text
+    assert "| jetclr | first render | 1 | 4.00 s | 4.00 s | < 3.00 s | MISS |" in text
+    assert "| jetclr | error in 10 sessions at once |" in text and "| runs | error in first render |" in text
