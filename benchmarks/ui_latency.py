@@ -282,10 +282,17 @@ class Session:
                                    f"idle: {s['key'] is not None})")
             page.wait_for_timeout(100)
 
-    def open_run(self, spec: PageSpec, timeout_s: float) -> None:
-        """Open the newest finished run of the page (its Open run button); wait until every plot is drawn."""
+    def open_run(self, spec: PageSpec, timeout_s: float) -> str:
+        """Open the newest finished run of the page (its Open run button); wait until every plot is drawn.
+
+        Returns ``""``, or why not every plot was drawn in time (the session is measured as it is).
+        """
         self.page.locator(".jetviz-open button").first.click(timeout=int(timeout_s * 1000))
-        self.wait_rendered(spec, timeout_s, every_plot=True)
+        try:
+            self.wait_rendered(spec, timeout_s, every_plot=True)
+        except TimeoutError as err:
+            return str(err)
+        return ""
 
     def close(self) -> None:
         self.context.close()
@@ -463,7 +470,7 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
     s.open(url)
     s.wait_rendered(spec, LOAD_S)
     if shown:
-        s.open_run(spec, LOAD_S)
+        result["open_run_problems"] = [why for why in [s.open_run(spec, LOAD_S)] if why]
         result["plots_present"] = sorted(c for c in spec.plots if _has_plot(s.page, c))
         result["plots_absent"] = sorted(c for c in spec.plots if c not in result["plots_present"])
     result["alone"] = measure_kinds([s], spec, args.interactions)
@@ -491,8 +498,7 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
         progress.wait_for(timeout=120_000)
     result["phase"] = "widget → redraw under load: open the run in every session"
     if shown:
-        for s in sessions:
-            s.open_run(spec, FIRST_LOAD_S)
+        result["open_run_problems"] = [why for why in (s.open_run(spec, LOAD_S) for s in sessions) if why]
     result["phase"] = "widget → redraw under load"
     result["load"] = measure_kinds(sessions, spec, args.interactions)
     running = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).count() > 0
