@@ -498,7 +498,7 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
         progress.wait_for(timeout=120_000)
     result["phase"] = "widget → redraw under load: open the run in every session"
     if shown:
-        result["open_run_problems"] = [why for why in (s.open_run(spec, LOAD_S) for s in sessions) if why]
+        result["open_run_problems_load"] = [why for why in (s.open_run(spec, LOAD_S) for s in sessions) if why]
     result["phase"] = "widget → redraw under load"
     result["load"] = measure_kinds(sessions, spec, args.interactions)
     running = trainer.page.get_by_text(re.compile(r"epoch \d+/\d+")).count() > 0
@@ -553,6 +553,9 @@ def table(results: list[dict]) -> str:
         inter = {v["interaction"] for ph in ("alone", "load") for v in r.get(ph, {}).values() if "interaction" in v}
         shown = "reference run shown" if r["reference"] else (
             "a tiny run trained and opened (--train-first)" if r.get("run_opened") else "no run shown")
+        problems = r.get("open_run_problems", []) + r.get("open_run_problems_load", [])
+        if problems:
+            shown += f" ({len(problems)} session(s) did not draw every plot of the run: {problems[0]})"
         notes.append(f"- {page}: {shown}; plots present "
                      f"{', '.join(r['plots_present']) or 'none'}; absent {', '.join(r['plots_absent']) or 'none'}; "
                      f"widgets {'; '.join(sorted(inter)) or 'none'}"
