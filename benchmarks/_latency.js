@@ -130,7 +130,11 @@
       const now = performance.now();
       const replaced = views.length !== seen.size || views.some((v) => !seen.has(v));
       const painted = Math.max(0, ...views.map((v) => v.__jv_painted || 0));
-      if ((replaced || painted > checked) && views.length > 0 && docsIdle() && plotViews().every(drawn)) {
+      let ready = false;
+      try {
+        ready = (replaced || painted > checked) && views.length > 0 && docsIdle() && plotViews().every(drawn);
+      } catch (err) { /* views torn down mid-check: look again at the next poll */ }
+      if (ready) {
         checked = painted;
         seen = new Set(views);
         if (signature(views) !== a.before) {
