@@ -106,7 +106,7 @@ if [ "$DRY" = 1 ]; then
     T_SAMPLES=120; T_COLORIZE=120; T_CLASSIFY=120; T_VAE=120; T_JETCLR=120
     WORKERS=1
     # colorize
-    C_SAMPLE=toy_ee_6jet; C_SIZES=16,24; C_EPOCHS=1,1; C_NTEST=16; C_BASE=2; C_DEPTH=1; C_BATCH=16
+    C_SAMPLE=toy_ee_6jet; C_TRUTH=durham; C_SIZES=16,24; C_EPOCHS=1,1; C_NTEST=16; C_BASE=2; C_DEPTH=1; C_BATCH=16
     C_EXTRA=(--n-pix 16 --max-particles 32 --repeats 1 --seeds 1,2)
     # classify
     K_SAMPLE=toy_bh_sph; K_EVENTS=60; K_FOLDS=2; K_WIDTH=2; K_EPOCHS=1; K_BATCH=32
@@ -125,7 +125,7 @@ else
     DEVICE=cuda
     T_SAMPLES=200; T_COLORIZE=120; T_CLASSIFY=100; T_VAE=70; T_JETCLR=110
     WORKERS="$CORES"
-    C_SAMPLE=ee_6jet; C_SIZES=140,900,11500; C_EPOCHS=60,40,30; C_NTEST=2000; C_BASE=32; C_DEPTH=4; C_BATCH=128
+    C_SAMPLE=ee_6jet; C_TRUTH=parton; C_SIZES=140,900,11500; C_EPOCHS=60,40,30; C_NTEST=2000; C_BASE=32; C_DEPTH=4; C_BATCH=128
     C_EXTRA=(--repeats 3 --seeds 1)  # one training seed: 3 would add 6 trainings, past the phase's timeout
     K_SAMPLE=bh_sph; K_EVENTS=10000; K_FOLDS=3; K_WIDTH=32; K_EPOCHS=12; K_BATCH=256
     K_EXTRA=(--repeats 2 --threads "$CORES")
@@ -198,7 +198,7 @@ run_phase samples "$T_SAMPLES" "$PY" benchmarks/gpu_samples.py --workers "$WORKE
 
 run_phase colorize "$T_COLORIZE" "$PY" benchmarks/colorize.py --sample "$C_SAMPLE" --sizes "$C_SIZES" \
     --epochs "$C_EPOCHS" --n-test "$C_NTEST" --base-channels "$C_BASE" --depth "$C_DEPTH" --batch-size "$C_BATCH" \
-    --device "$DEVICE" "${C_EXTRA[@]}" --figures "$OUT/figures" --json "$OUT/json/colorize.json"
+    --truth "$C_TRUTH" --device "$DEVICE" "${C_EXTRA[@]}" --figures "$OUT/figures" --json "$OUT/json/colorize.json"
 
 run_phase classify "$T_CLASSIFY" "$PY" benchmarks/classify.py --sample "$K_SAMPLE" --n-events "$K_EVENTS" \
     --n-folds "$K_FOLDS" --width "$K_WIDTH" --epochs "$K_EPOCHS" --batch-size "$K_BATCH" --device "$DEVICE" \

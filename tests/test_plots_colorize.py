@@ -176,3 +176,16 @@ def test_six_jet_masses_and_histograms():
     assert [h.label for h in w_hist] == ["Durham truth", "U-Net"]
     assert w_hist[0].dimension_values("entries").sum() == 2 * n
     _render(layout)
+
+
+def test_metrics_table_of_a_parton_truth_run_has_the_clustering_baselines_and_purity_columns():
+    metrics = {**METRICS, "test_all_pure_unet": 0.25, "test_merged_rate_unet": 0.1, "test_split_rate_unet": 0.05,
+               "test_accuracy_durham": 0.8, "test_all_pure_durham": 0.4, "test_m_w_sigma68_durham": 11.0,
+               "test_accuracy_antikt": 0.7}
+    table = pc.metrics_table(metrics, truth="parton").set_index("assignment")
+    assert table.index.tolist() == ["history truth (partons)", "U-Net", "U-Net + CRF", "anti-kt (R = 0.7)",
+                                    "Durham exclusive-6"]
+    assert table.loc["U-Net", "all pure"] == 0.25 and table.loc["U-Net", "merged"] == 0.1
+    assert table.loc["history truth (partons)", "all pure"] == 1.0
+    assert table.loc["Durham exclusive-6", "accuracy"] == 0.8 and table.loc["Durham exclusive-6", "m_W σ68"] == 11.0
+    assert np.isnan(table.loc["U-Net + CRF", "all pure"])  # an older run's metrics: missing, not invented

@@ -438,33 +438,30 @@ def reproduction_table(ours: Iterable[Mapping] = ()) -> pd.DataFrame:
 
 
 def metrics_table(metrics: Mapping, prefix: str = "test_", truth: str = "durham") -> pd.DataFrame:
-    """Accuracy and W / top mass (median, σ68) per jet assignment, from one run's ``metrics``.
+    """Assignment quality and W / top mass (median, σ68) per jet assignment, from one run's ``metrics``.
 
     Rows: the training truth (``truth``: ``"durham"`` or ``"parton"``, named by
-    :data:`TRUTH_LABELS`), U-Net, U-Net + CRF, anti-kt (those present in ``metrics``). Columns:
-    ``assignment, accuracy, m_W median, m_W σ68, m_top median, m_top σ68`` (masses in GeV)
-    (NaN where a value is missing, e.g. masses of a sample without six jets).
+    :data:`TRUTH_LABELS`), U-Net, U-Net + CRF, anti-kt and — for a parton-truth run — Durham
+    exclusive-6 on the same particles (those present in ``metrics``). Columns: ``assignment,
+    accuracy, all pure`` (events whose six jets are each ≥ 90 % pure), ``merged, split`` (shares of
+    the truth jets merged into / split across predicted jets), ``m_W median, m_W σ68, m_top median,
+    m_top σ68`` (GeV); NaN where a value is missing (older runs, samples without six jets).
     """
+    columns = {"accuracy": "accuracy", "all_pure": "all pure", "merged_rate": "merged", "split_rate": "split",
+               "m_w_median": "m_W median", "m_w_sigma68": "m_W σ68", "m_top_median": "m_top median",
+               "m_top_sigma68": "m_top σ68"}
     rows = []
-    for key, name in _ASSIGNMENTS.items():
-        values = {k: metrics.get(f"{prefix}{k}_{key}") for k in
-                  ("accuracy", "m_w_median", "m_w_sigma68", "m_top_median", "m_top_sigma68")}
+    for key, name in {**_ASSIGNMENTS, "durham": TRUTH_LABELS["durham"].replace(" truth", " exclusive-6")}.items():
+        values = {k: metrics.get(f"{prefix}{k}_{key}") for k in columns}
         if all(v is None for v in values.values()):
             continue
-        accuracy = 1.0 if key == "truth" else values["accuracy"]
-        rows.append({
-            "assignment": TRUTH_LABELS.get(truth, truth) if key == "truth" else name,
-            "accuracy": np.nan if accuracy is None else float(accuracy),
-            "m_W median": float(values["m_w_median"]) if values["m_w_median"] is not None else np.nan,
-            "m_W σ68": float(values["m_w_sigma68"]) if values["m_w_sigma68"] is not None else np.nan,
-            "m_top median": float(values["m_top_median"]) if values["m_top_median"] is not None else np.nan,
-            "m_top σ68": float(values["m_top_sigma68"]) if values["m_top_sigma68"] is not None else np.nan,
-        })
-    return pd.DataFrame(rows, columns=["assignment", "accuracy", "m_W median", "m_W σ68",
-                                       "m_top median", "m_top σ68"])
+        if key == "truth":
+            values.update(accuracy=1.0, all_pure=1.0, merged_rate=0.0, split_rate=0.0)
+        rows.append({"assignment": TRUTH_LABELS.get(truth, truth) if key == "truth" else name,
+                     **{label: np.nan if values[k] is None else float(values[k]) for k, label in columns.items()}})
+    return pd.DataFrame(rows, columns=["assignment", *columns.values()])
 
 
-# ------------------------------------------------------------------------------ masses
 def six_jet_masses(
     p4: np.ndarray, colours: np.ndarray, visible: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

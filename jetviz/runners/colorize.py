@@ -31,6 +31,7 @@ from jetviz.data.pythia import jet_labels
 from jetviz.data.resonances import sigma68, ttbar_six_jet_masses
 from jetviz.data.schema import flat_particles
 from jetviz.errors import ConfigError
+from jetviz.models.assignment import assignment_metrics
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
 from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, SampleName
 from jetviz.runners.loop import TrainingLoop, stage_event
@@ -397,11 +398,22 @@ class ColorizeRunner(Runner):
             accuracy = assignment_accuracy(predicted, data.truth, data.energy, data.mask, model.n_colours)
             result[f"accuracy_{key}"] = float(accuracy.mean())
             if masses and model.n_colours == 6:
+                result.update(self.assignment_quality(data, predicted, key, model.n_colours))
                 result.update({f"{k}_{key}": v for k, v in self.mass_resolution(data, np.where(data.mask, predicted, -1)).items()})
         if masses and model.n_colours == 6:
             result.update({f"{k}_truth": v for k, v in self.mass_resolution(data, data.truth).items()})
-            result.update({f"{k}_antikt": v for k, v in self.mass_resolution(data, data.antikt).items()})
+            baselines = {"antikt": data.antikt, **({"durham": data.durham} if config.truth != "durham" else {})}
+            for key, colours in baselines.items():  # clustering on the same particles, scored against the truth
+                result.update(self.assignment_quality(data, colours, key, model.n_colours))
+                result.update({f"{k}_{key}": v for k, v in self.mass_resolution(data, colours).items()})
         return result
+
+    @staticmethod
+    def assignment_quality(data: ColorizeData, colours: np.ndarray, key: str, n_colours: int) -> dict:
+        """``accuracy``, ``all_pure``, ``merged_rate`` and ``split_rate`` of ``colours`` ``(N, P)``
+        against the training truth (:func:`jetviz.models.assignment.assignment_metrics`), keyed ``<name>_<key>``."""
+        quality = assignment_metrics(colours, data.truth, data.energy, data.mask, n_colours)
+        return {f"{name}_{key}": quality[name] for name in ("accuracy", "all_pure", "merged_rate", "split_rate")}
 
     @staticmethod
     def mass_resolution(data: ColorizeData, colours: np.ndarray) -> dict:
