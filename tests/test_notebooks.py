@@ -128,14 +128,13 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
+def chromium(playwright):
+    """Debian's Chromium, launched from pytest-playwright's session-wide Playwright (one per worker:
+    a second ``sync_playwright()`` beside it, once a browser test has run on the worker, is refused)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+    yield browser
+    browser.close()
 
 
 def _unexecuted(page) -> int:
