@@ -9,16 +9,19 @@ One helper for every script (benchmarks/{classify,colorize,vae_emd,jetclr}.py):
 * :func:`aggregate_rows` does that for every numeric field of per-seed result rows;
 * :func:`bootstrap` resamples a test set (labels, scores) for the error of a metric,
   :func:`paired_bootstrap` several score sets on the same resampled jets (errors of differences);
-* :func:`ordering` checks a claimed ordering of rows, step by step, against the errors of the steps.
+* :func:`ordering` checks a claimed ordering of rows, step by step, against the errors of the steps;
+* :func:`finish` ends a script: its wall time printed and recorded, its numbers written as JSON.
 """
 from __future__ import annotations
 
+import json
 import math
+import time
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["parse_seeds", "over_seeds", "pm", "aggregate_rows", "paired_bootstrap", "bootstrap", "ordering"]
+__all__ = ["parse_seeds", "over_seeds", "pm", "aggregate_rows", "paired_bootstrap", "bootstrap", "ordering", "finish"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -117,3 +120,17 @@ def ordering(names: Sequence[str], differences: Sequence[Mapping], strict: Seque
                       "difference": diff, "error": error, "holds": bool(diff > 0 if strict[i] else diff >= 0),
                       "beyond_errors": bool(diff > error), "contradicted": bool(diff < -error)})
     return steps
+
+
+def finish(out: dict, json_path: str | None, started: float | None = None) -> None:
+    """End a benchmark script: with ``started`` (a ``time.perf_counter()``), ``out["wall_s"]`` is set
+    and printed; ``out`` is written to ``json_path`` (when given) atomically, numpy values as numbers."""
+    if started is not None:
+        out["wall_s"] = time.perf_counter() - started
+        print(f"\nwall time {out['wall_s']:.0f} s")
+    if json_path:
+        from jetviz.data.io import atomic_write, json_default
+
+        with atomic_write(json_path, "w", encoding="utf-8") as handle:
+            json.dump(out, handle, indent=2, default=json_default)
+        print(f"numbers written to {json_path}")

@@ -39,7 +39,6 @@ figures are written as HTML.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -49,11 +48,10 @@ import numpy as np
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
-from _stats import over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
+from _stats import finish, over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.image_augment import augment_images
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
-from jetviz.data.io import json_default
 from jetviz.runners.base import pick_device
 from jetviz.runners.classify import (
     MODELS,
@@ -315,10 +313,7 @@ def main() -> None:
     print(f"\nwall time {wall['total_s']:.0f} s; run directory: {runner.run_dir}")
     if scratch is not None:
         scratch.cleanup()
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=json_default)
-        print(f"numbers written to {args.json}")
+    finish(out, args.json)
 
 
 if __name__ == "__main__":

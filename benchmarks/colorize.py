@@ -31,7 +31,6 @@ Figure (``--figures``, default docs/figures; PNG via headless Chromium, HTML wit
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import tempfile
@@ -41,10 +40,9 @@ from pathlib import Path
 import torch
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
-from _stats import aggregate_rows, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
+from _stats import aggregate_rows, finish, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.colorize import colorize_loss
 from jetviz.plots.colorize import metrics_table
-from jetviz.data.io import json_default
 from jetviz.runners.base import pick_device
 from jetviz.runners.colorize import ColorizeConfig, ColorizeRunner, build_model
 
@@ -247,12 +245,7 @@ def main() -> None:
     if not args.no_figures:
         out["figures"] = save_figures(histories[(n_sizes[-1], True)], n_sizes[-1], Path(args.figures))
         print("\nfigures: " + ", ".join(out["figures"]))
-    out["wall_s"] = time.perf_counter() - started
-    print(f"\nwall time {out['wall_s']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=json_default)
-        print(f"numbers written to {args.json}")
+    finish(out, args.json, started)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
+from typing import Iterable, Sequence
+
+from jetviz.data.io import atomic_write
 
 __all__ = ["PHASES", "summarise", "main"]
 
@@ -37,11 +38,22 @@ def _f(value, digits: int = 3) -> str:
     return ("inf" if value > 0 else "-inf") if math.isinf(value) else "nan" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table: the header, the rule, one line per row."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
+def _throughput(runner: float, plain: float, ratio: float, unit: str, digits: int = 1) -> str:
+    """The line comparing the runner's throughput with the plain training loop's."""
+    return (f"Throughput: runner {_f(runner, digits)} {unit}, plain loop {_f(plain, digits)} {unit}, "
+            f"ratio {_f(ratio, 2)}.")
+
+
 def _samples(data: dict) -> list[str]:
-    lines = ["| sample | events | seed | params | seconds | events/s |", "|---|---|---|---|---|---|"]
-    for row in data["samples"]:
-        lines.append(f"| {row['sample']} | {row['events']} | {row['seed']} | {row['params'] or ''} | "
-                     f"{_f(row['seconds'], 1)} | {row['events'] / max(row['seconds'], 1e-9):.0f} |")
+    lines = _table(("sample", "events", "seed", "params", "seconds", "events/s"),
+                   ((row["sample"], row["events"], row["seed"], row["params"] or "", _f(row["seconds"], 1),
+                     f"{row['events'] / max(row['seconds'], 1e-9):.0f}") for row in data["samples"]))
     lines.append(f"\n{data.get('workers', '?')} worker processes, {_f(data['wall_s'], 1)} s.")
     return lines
 
@@ -49,41 +61,38 @@ def _samples(data: dict) -> list[str]:
 def _colorize(data: dict) -> list[str]:
     s = data["settings"]
     lines = [f"{s['sample']}, {s['n_test']} test events, U-Net width {s['base_channels']}, depth {s['depth']}, "
-             f"batch {s['batch_size']}, device {data.get('device', '?')}.\n",
-             "| training events | CRF | epochs | loss test / K | accuracy test | talk loss test |", "|---|---|---|---|---|---|"]
-    for row in data["table"]:
-        lines.append(f"| {row['n_train']} | {'yes' if row['crf'] else 'no'} | {row['epochs']} | "
-                     f"{_f(row['loss_test_per_jet'])} | {_f(row['accuracy_test'])} | {row['published_test']} |")
+             f"batch {s['batch_size']}, device {data.get('device', '?')}.\n"]
+    lines += _table(("training events", "CRF", "epochs", "loss test / K", "accuracy test", "talk loss test"),
+                    ((row["n_train"], "yes" if row["crf"] else "no", row["epochs"], _f(row["loss_test_per_jet"]),
+                      _f(row["accuracy_test"]), row["published_test"]) for row in data["table"]))
     largest = max(row["n_train"] for row in data["table"])
     crf = data.get(f"{largest}-True", {})
     if "test_m_w_sigma68_crf" in crf:
         lines.append(f"\nσ68(m_W) at {largest} events: U-Net + CRF {_f(crf['test_m_w_sigma68_crf'], 1)} GeV, "
                      f"anti-kt {_f(crf['test_m_w_sigma68_antikt'], 1)}, Durham truth {_f(crf['test_m_w_sigma68_truth'], 1)}.")
     t = data["throughput"]
-    lines.append(f"Throughput: runner {_f(t['runner'], 1)} ev/s, plain loop {_f(t['plain'], 1)} ev/s, "
-                 f"ratio {_f(t['runner'] / t['plain'], 2)}.")
+    lines.append(_throughput(t["runner"], t["plain"], t["runner"] / t["plain"], "ev/s"))
     return lines
 
 
 def _classify(data: dict) -> list[str]:
     c = data.get("config", {})
     lines = [f"{c.get('sample')}, {c.get('n_events')} events, {c.get('n_folds')} folds, ResNet18 width {c.get('width')}, "
-             f"{c.get('epochs')} epochs, device {data.get('device', '?')}.\n",
-             "| model | accuracy | AUC |", "|---|---|---|"]
-    for row in data["table"]:
-        lines.append(f"| {row['model']} | {_f(row['accuracy_mean'])} ± {_f(row['accuracy_std'])} | "
-                     f"{_f(row['auc_mean'])} ± {_f(row['auc_std'])} |")
+             f"{c.get('epochs')} epochs, device {data.get('device', '?')}.\n"]
+    lines += _table(("model", "accuracy", "AUC"),
+                    ((row["model"], f"{_f(row['accuracy_mean'])} ± {_f(row['accuracy_std'])}",
+                      f"{_f(row['auc_mean'])} ± {_f(row['auc_std'])}") for row in data["table"]))
     if "throughput" in data:
         t = data["throughput"]
-        lines.append(f"\nThroughput: runner {_f(t['runner_best'], 1)} ev/s, plain loop {_f(t['plain_best'], 1)} ev/s, "
-                     f"ratio {_f(t['ratio'], 2)}.")
+        lines.append("\n" + _throughput(t["runner_best"], t["plain_best"], t["ratio"], "ev/s"))
     return lines
 
 
 def _vae_emd(data: dict) -> list[str]:
-    lines = [f"{data.get('sizes', '')}.\n", "| distance | our r (p=0.5) | our r (p=1) | talk r (p=0.5) |", "|---|---|---|---|"]
-    for row in data["correlation_table"]:
-        lines.append(f"| {row['row']} | {_f(row['ours_p0.5'], 2)} | {_f(row['ours_p1'], 2)} | {_f(row['talk_p0.5'], 2)} |")
+    lines = [f"{data.get('sizes', '')}.\n"]
+    lines += _table(("distance", "our r (p=0.5)", "our r (p=1)", "talk r (p=0.5)"),
+                    ((row["row"], _f(row["ours_p0.5"], 2), _f(row["ours_p1"], 2), _f(row["talk_p0.5"], 2))
+                     for row in data["correlation_table"]))
     best = data["best"]
     lines.append(f"\nBest β {best['beta']:g} of {len(data['beta_scan'])}: AUC VAE loss {_f(best['auc_vae_loss'])}, "
                  f"W_1 to the mean QCD image {_f(best['auc_emd_mean_qcd'])}, min W_1 to k-medoids {_f(best['auc_emd_medoids'])}.")
@@ -93,25 +102,24 @@ def _vae_emd(data: dict) -> list[str]:
 def _jetclr(data: dict) -> list[str]:
     c = data.get("config", {})
     lines = [f"{c.get('sample')}, {c.get('n_jets')} jets, d_model {c.get('d_model')}, {c.get('n_layers')} layers, "
-             f"{c.get('epochs')} epochs, batch {c.get('batch_size')}.\n",
-             "| augmentations | AUC | 1/ε_b (ε_s=0.5) | untrained AUC |", "|---|---|---|---|"]
-    for row in data["ablation"]:
-        lines.append(f"| {row['row']} | {_f(row['auc'])} | {_f(row['rejection'], 1)} | {_f(row['auc_untrained'])} |")
+             f"{c.get('epochs')} epochs, batch {c.get('batch_size')}.\n"]
+    lines += _table(("augmentations", "AUC", "1/ε_b (ε_s=0.5)", "untrained AUC"),
+                    ((row["row"], _f(row["auc"]), _f(row["rejection"], 1), _f(row["auc_untrained"]))
+                     for row in data["ablation"]))
     curves = {k: v for k, v in data["invariance"].items() if k != "angles"}
     lines.append("\nInvariance min over θ: " + ", ".join(f"{k} {_f(min(v))}" for k, v in curves.items()) + ".")
     if "throughput" in data:
         t = data["throughput"]
-        lines.append(f"Throughput: runner {_f(max(t['runner']), 0)} jets/s, plain loop {_f(max(t['plain']), 0)} jets/s, "
-                     f"ratio {_f(t['ratio'], 2)}.")
+        lines.append(_throughput(max(t["runner"]), max(t["plain"]), t["ratio"], "jets/s", digits=0))
     bars = data.get("error_bars")
     if bars:
         lines += [f"\nError bars: linear classifier test on {bars['n_test']} test jets ({bars['test_sample']}), seeds "
-                  f"{bars['seeds']}, {bars['n_resamples']} bootstrap resamples (± bootstrap / ± over seeds).\n",
-                  "| augmentations | 1/ε_b (ε_s=0.5) | AUC |", "|---|---|---|"]
-        for row in bars["rows"]:
-            r, a = row["rejection"], row["auc"]
-            lines.append(f"| {row['row']} | {_f(r['mean'], 1)} ± {_f(row['rejection_bootstrap_std'], 1)} / {_f(r['std'], 1)} | "
-                         f"{_f(a['mean'], 4)} ± {_f(row['auc_bootstrap_std'], 4)} / {_f(a['std'], 4)} |")
+                  f"{bars['seeds']}, {bars['n_resamples']} bootstrap resamples (± bootstrap / ± over seeds).\n"]
+        lines += _table(("augmentations", "1/ε_b (ε_s=0.5)", "AUC"), (
+            (row["row"],
+             f"{_f(row['rejection']['mean'], 1)} ± {_f(row['rejection_bootstrap_std'], 1)} / {_f(row['rejection']['std'], 1)}",
+             f"{_f(row['auc']['mean'], 4)} ± {_f(row['auc_bootstrap_std'], 4)} / {_f(row['auc']['std'], 4)}")
+            for row in bars["rows"]))
         for key, label in (("rejection", "1/ε_b"), ("auc", "AUC")):
             steps = bars.get("ordering", {}).get(key)
             if steps:
@@ -140,7 +148,7 @@ def summarise(out: Path, total_s: float | None = None) -> tuple[str, bool]:
     lines = [f"# GPU benchmark run: {out.name}", ""]
     if total_s is not None:
         lines += [f"Wall time, all phases: {total_s:.1f} s.", ""]
-    lines += ["| phase | status | wall s | timeout s | sample chunks generated in the phase |", "|---|---|---|---|---|"]
+    lines += _table(("phase", "status", "wall s", "timeout s", "sample chunks generated in the phase"), ())
     for name in PHASES:
         row = phases.get(name)
         if row is None:
@@ -174,12 +182,6 @@ def summarise(out: Path, total_s: float | None = None) -> tuple[str, bool]:
     return "\n".join(lines) + "\n", ok
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="the gpu_full.sh output directory")
@@ -189,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if not out.is_dir():
         parser.error(f"--out {out}: not a directory")
     text, ok = summarise(out, args.total_s)
-    _write_atomic(out / "summary.md", text)
+    with atomic_write(out / "summary.md", "w", encoding="utf-8") as handle:
+        handle.write(text)
     print(text)
     print(f"summary written to {out / 'summary.md'}")
     return 0 if ok else 1

@@ -37,7 +37,6 @@ rows) and ``jetclr_invariance.png`` (all augmentations, or the first row run, vs
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -48,11 +47,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _stats import over_seeds, paired_bootstrap, parse_seeds, pm, ordering  # noqa: E402  (benchmarks/_stats.py)
+from _stats import finish, over_seeds, paired_bootstrap, parse_seeds, pm, ordering  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.constituents import ABLATION  # noqa: E402
 from jetviz.models.jetclr import linear_classifier_test, nt_xent  # noqa: E402
 from jetviz.models.metrics import background_rejection, roc_auc  # noqa: E402
-from jetviz.data.io import json_default  # noqa: E402
 from jetviz.runners.base import pick_device  # noqa: E402
 from jetviz.runners.rundir import RunDir  # noqa: E402
 from jetviz.runners.jetclr import (  # noqa: E402
@@ -347,12 +345,7 @@ def main() -> None:
     if not args.no_figures:
         out["figures"] = save_figures(results, curves, angles, Path(args.figures))
         print("\nfigures: " + ", ".join(out["figures"]))
-    out["wall_s"] = time.perf_counter() - started
-    print(f"\nwall time {out['wall_s']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=json_default)
-        print(f"numbers written to {args.json}")
+    finish(out, args.json, started)
 
 
 if __name__ == "__main__":

@@ -42,19 +42,17 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 
 from jetviz.data.io import atomic_write
+from jetviz.serve import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = Path(__file__).with_name("_latency.js")
@@ -182,50 +180,15 @@ def verdict(value: float | None, target: float) -> str:
 
 
 # ----------------------------------------------------------------------------- the server
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(port: int, env: dict[str, str], log: Path, timeout: float = 120.0):
-    """``python -m panel serve app/`` on ``127.0.0.1:port`` with ``env`` added; yields ``http://localhost:P/app``.
-
-    Waits until the app answers HTTP 200; stops the server (terminate, then kill) on exit.
-    """
+    """``python -m panel serve app/`` on ``127.0.0.1:port`` with ``env`` added; yields ``http://localhost:P/app``
+    once it answers (:func:`jetviz.serve.running_server`)."""
     cmd = [sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
            "--allow-websocket-origin", f"localhost:{port}", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}/app"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"panel serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with _NO_PROXY.open(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"panel serve did not answer {url} within {timeout:.0f} s:\n"
-                                   f"{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with running_server(cmd, url, log, env={**os.environ, **env}, cwd=ROOT, timeout=timeout):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def seed_cache(cache: Path, source: Path = Path.home() / ".cache" / "jetviz" / "samples") -> list[str]:

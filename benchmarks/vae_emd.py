@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT))
 
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from _refenv import REFENV, refenv_python  # noqa: E402  (benchmarks/_refenv.py)
-from _stats import over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
+from _stats import finish, over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
 
 #: the talk's correlation table (seed 002, docs/reference.md): row → {p: r}; None where not stated
 TALK = {
@@ -553,7 +553,6 @@ def save_figures(config, out: dict, best_beta: float, folder: Path) -> list[str]
 
 # ----------------------------------------------------------------------------- main
 def main() -> None:
-    from jetviz.data.io import json_default
     from jetviz.runners.base import pick_device
     from jetviz.runners.rundir import RunDir
     from jetviz.runners.vae_emd import BETAS, VaeEmdConfig
@@ -654,12 +653,7 @@ def main() -> None:
             out["figures"] = save_figures(config, result, tables["best_beta"], Path(args.figures))
             print("\nfigures: " + ", ".join(out["figures"]))
 
-    out["wall_s"] = time.perf_counter() - started
-    print(f"\nwall time {out['wall_s']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=2, default=json_default)
-        print(f"numbers written to {args.json}")
+    finish(out, args.json, started)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,27 @@ address. Another address is the operator's explicit choice — ``--address`` or 
 — and is announced with a warning: put an authenticating proxy in front (docs/security.md).
 
 :func:`serve_command` builds the command line (the Binder proxy uses it too);
-:func:`main` is ``jetviz serve``.
+:func:`main` is ``jetviz serve``; :func:`running_server` starts a server process, waits until it
+answers and stops it (the browser tests, the Binder test and ``benchmarks/ui_latency.py``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import shutil
+import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Mapping, Sequence
 
-__all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "is_loopback", "exposure_warning", "serve_command", "main"]
+__all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "is_loopback", "exposure_warning", "serve_command", "free_port",
+           "running_server", "main"]
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 5006
@@ -86,6 +94,75 @@ def serve_command(app_dir: str | Path, address: str = DEFAULT_ADDRESS, port: int
     if prefix:
         command += ["--prefix", prefix]
     return command + list(extra)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS's choice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextlib.contextmanager
+def running_server(command: Sequence[str], url: str, log: str | Path, env: Mapping[str, str] | None = None,
+                   cwd: str | Path | None = None, timeout: float = 90.0) -> Iterator[subprocess.Popen]:
+    """Run the server ``command`` until the block ends; yields its process once ``url`` answers HTTP 200.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The server's command line (e.g. :func:`serve_command`, or ``python -m panel serve app/ …``).
+    url : str
+        A page of the server; fetched without proxies every 0.3 s until it answers 200.
+    log : path
+        The server's stdout and stderr go there (overwritten); its tail is in the errors.
+    env : mapping, optional
+        The server's whole environment (default: this process's).
+    cwd : path, optional
+        The server's working directory.
+    timeout : float
+        Seconds to wait for the first answer.
+
+    Raises
+    ------
+    RuntimeError
+        The server exited, answered with an HTTP error, or did not answer within ``timeout``.
+    """
+    log = Path(log)
+
+    def failed(why: str) -> RuntimeError:
+        return RuntimeError(f"{why}:\n{log.read_text(errors='replace')[-3000:]}")
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(list(command), cwd=cwd, env=None if env is None else dict(env),
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise failed(f"the server exited with {proc.returncode}")
+            try:
+                with _NO_PROXY.open(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except urllib.error.HTTPError as err:  # listening, but not serving that page
+                raise failed(f"{url} answered HTTP {err.code}") from None
+            except OSError:  # not listening yet
+                pass
+            if time.monotonic() > deadline:
+                raise failed(f"the server did not answer {url} within {timeout:.0f} s")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

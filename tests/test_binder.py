@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import stat
 import subprocess
-import time
 import tomllib
 import urllib.error
 import urllib.parse
@@ -24,6 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from jetviz import binder
+from jetviz.serve import free_port, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
@@ -148,12 +147,6 @@ def test_app_dir_override_and_error(tmp_path, monkeypatch):
         binder.app_dir()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, timeout: float = 30.0):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.geturl(), r.read().decode("utf-8", "replace")
@@ -161,42 +154,23 @@ def _get(url: str, timeout: float = 30.0):
 
 def test_command_serves_the_dashboard_under_the_prefix(tmp_path):
     """The proxy's command, templates filled as jupyter-server-proxy would, serves the app."""
-    port, base_url = _free_port(), "/user/test/"
+    port, base_url = free_port(), "/user/test/"
     cmd = [a.replace("{port}", str(port)).replace("{base_url}", base_url) for a in binder.panel_server()["command"]]
     env = dict(os.environ, JETVIZ_CACHE=str(tmp_path / "cache"), JETVIZ_RUNS=str(tmp_path / "runs"))
     log = tmp_path / "panel.log"
     prefix = f"http://127.0.0.1:{port}{base_url}{binder.SERVER_NAME}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-        try:
-            deadline, page = time.monotonic() + 60, None
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    page = _get(f"{prefix}/app")
-                    break
-                except urllib.error.HTTPError as e:  # listening, but not serving the app there
-                    pytest.fail(f"{prefix}/app answered HTTP {e.code}:\n{log.read_text()[-3000:]}")
-                except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet
-                    time.sleep(0.5)
-            assert page is not None, f"dashboard did not answer in 60 s:\n{log.read_text()[-3000:]}"
-            status, _, body = page
-            assert status == 200
-            assert "<title>jetviz</title>" in body
-            scripts = re.findall(r'<script[^>]+src="([^"]*bokeh\.min\.js[^"]*)"', body)
-            assert scripts, "no bokeh script in the page"
-            # assets resolve under the prefix (what the browser asks the proxy for)
-            status, _, js = _get(urllib.parse.urljoin(f"{prefix}/app", scripts[0]))
-            assert status == 200 and len(js) > 10_000
-            # the launcher's bare {base_url}panel/ also lands on the app
-            status, url, _ = _get(f"{prefix}/")
-            assert status == 200 and url.rstrip("/").endswith(f"{base_url}{binder.SERVER_NAME}/app")
-            # nothing is served outside the prefix
-            with pytest.raises(urllib.error.HTTPError):
-                _get(f"http://127.0.0.1:{port}/app")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running_server(cmd, f"{prefix}/app", log, env=env, cwd=tmp_path, timeout=60):  # fails on an HTTP error
+        status, _, body = _get(f"{prefix}/app")
+        assert status == 200
+        assert "<title>jetviz</title>" in body
+        scripts = re.findall(r'<script[^>]+src="([^"]*bokeh\.min\.js[^"]*)"', body)
+        assert scripts, "no bokeh script in the page"
+        # assets resolve under the prefix (what the browser asks the proxy for)
+        status, _, js = _get(urllib.parse.urljoin(f"{prefix}/app", scripts[0]))
+        assert status == 200 and len(js) > 10_000
+        # the launcher's bare {base_url}panel/ also lands on the app
+        status, url, _ = _get(f"{prefix}/")
+        assert status == 200 and url.rstrip("/").endswith(f"{base_url}{binder.SERVER_NAME}/app")
+        # nothing is served outside the prefix
+        with pytest.raises(urllib.error.HTTPError):
+            _get(f"http://127.0.0.1:{port}/app")

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+
+from jetviz.serve import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -69,12 +68,6 @@ def inject_parameters(nb: nbformat.NotebookNode, values: dict) -> nbformat.Noteb
     return nb
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A ``jupyter lab`` on loopback serving shrunk copies of the notebooks: ``(base URL, token, root)``."""
@@ -94,7 +87,7 @@ def lab(tmp_path_factory):
     (outside / "lab-settings" / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (outside / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         '{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JETVIZ_RUNS": str(outside / "runs"), "PYTHONPATH": str(ROOT)}
     log = outside / "lab.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -102,29 +95,14 @@ def lab(tmp_path_factory):
                f"--LabApp.user_settings_dir={outside / 'lab-settings'}", f"--LabApp.workspaces_dir={outside}",
                "--LabApp.news_url=",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        for _ in range(300):
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                opener.open(f"{base}/api/status?token={token}", timeout=3)
-                break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"jupyter lab did not come up:\n{log.read_text()[-3000:]}")
-        yield base, token, root
+        with running_server(command, f"{base}/api/status?token={token}", log, env=env, cwd=root, timeout=90):
+            yield base, token, root
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "jupyterlab.log").write_text(log.read_text())
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if log.exists():
+            (ARTIFACTS / "jupyterlab.log").write_text(log.read_text(errors="replace"))
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,15 +16,6 @@ import pytest
 from jetviz import serve
 
 ROOT = Path(__file__).resolve().parent.parent
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def listening_addresses(port: int) -> set[str]:
     """Local addresses with a socket in LISTEN state on ``port`` (from /proc/net/tcp and tcp6)."""
     found = set()
@@ -53,32 +41,13 @@ def served_default(tmp_path):
     """``python -m jetviz.serve --port P`` (what ``make app`` runs), with no address given."""
     if not Path("/proc/net/tcp").exists():
         pytest.skip("no /proc/net/tcp to read listening sockets from")
-    port = _free_port()
+    port = serve.free_port()
     env = {k: v for k, v in os.environ.items() if k != "JETVIZ_ADDRESS"}
     env.update(JETVIZ_CACHE=str(tmp_path / "cache"), JETVIZ_RUNS=str(tmp_path / "runs"))
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "jetviz.serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                with _NO_PROXY.open(f"http://127.0.0.1:{port}/app", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"the dashboard did not come up:\n{log.read_text()[-2000:]}")
+    with serve.running_server([sys.executable, "-m", "jetviz.serve", "--port", str(port)],
+                              f"http://127.0.0.1:{port}/app", log, env=env, cwd=ROOT, timeout=60):
         yield port, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_make_app_listens_on_loopback_only(served_default):
@@ -120,3 +89,22 @@ def test_environment_variable_chooses_the_address(monkeypatch, capsys):
     serve.main(["--dry-run"])
     captured = capsys.readouterr()
     assert "--address 0.0.0.0" in captured.out and "every network interface" in captured.err
+
+
+def test_running_server_reports_an_exit_or_an_http_error_with_the_log(tmp_path):
+    port = serve.free_port()
+    url = f"http://127.0.0.1:{port}/app"
+    log = tmp_path / "server.log"
+    with pytest.raises(RuntimeError, match=r"(?s)exited with 3.*no app here"):
+        with serve.running_server([sys.executable, "-c", "import sys; print('no app here'); sys.exit(3)"], url, log):
+            pytest.fail("a server that exited was yielded")
+    # a server that listens but does not serve the page: its answer, not a wait for the timeout
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    with pytest.raises(RuntimeError, match="answered HTTP 404"):
+        with serve.running_server(command, url, log, timeout=30):
+            pytest.fail("a server without the page was yielded")
+    # and one that serves it is yielded, then stopped
+    (tmp_path / "app").write_text("hello")
+    with serve.running_server(command, url, log, timeout=30) as proc:
+        assert proc.poll() is None
+    assert proc.poll() is not None

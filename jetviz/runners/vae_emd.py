@@ -329,7 +329,7 @@ class VaeEmdResult(RunResult):
     config, run_dir, history
         As :class:`~jetviz.runners.base.RunResult` (history: epoch rows).
     model : torch.nn.Module
-        The the trained VAE, CPU, eval.
+        The trained VAE, CPU, eval.
     metrics : dict
         ``correlations`` {distance: {"p0.5": r, "p1": r}}, ``auc`` {score: AUC},
         ``n_train``, ``n_test``, ``n_pairs``.

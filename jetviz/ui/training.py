@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -45,6 +46,8 @@ from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.backends import BackendChoice
 from jetviz.ui.widgets import bounded_input
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "parse_value",
@@ -438,7 +441,14 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     def start(self, work: Callable[..., None], args: tuple, blocking: bool | None, status: str) -> None:
         """Start ``work(token, messages, *args)`` in the background (see :mod:`jetviz.ui.background`)."""
         self.param.update(running=True, progress=0, error="", status=status, reference="")
-        self._start_work(work, args, blocking, f"jetviz-{self.runner_name}")
+        name = f"jetviz-{self.runner_name}"
+        if blocking is not True and served() and not pn.state.loaded:
+            # started while the session's page is built (a ?run= link, the reference run): the work
+            # starts once the browser has drawn the page; plots replaced while their first render is
+            # under way stay blank in it
+            pn.state.onload(functools.partial(self._start_work, work, args, blocking, name))
+            return
+        self._start_work(work, args, blocking, name)
 
     def describe_config(self, config: RunConfig) -> str:
         """What a training of ``config`` runs on, for the status line."""
@@ -507,6 +517,11 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                 else:
                     self.on_message(kind, payload)
             self._on_events(events)
+        except Exception as err:  # a view or the store failed on a message: say so (never a silent, stuck page)
+            log.exception("jetviz %s page: applying the worker's messages failed", self.runner_name)
+            self._finish()
+            self.param.update(running=False, training=False, status="",
+                              error=f"Showing the run failed: {type(err).__name__}: {err}")
         finally:
             last_step, self._last_step = self._last_step, None
             if last_step is not None and self.running:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from jetviz.serve import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -29,30 +27,6 @@ CLASSIFY_ENV = {"SAMPLE": "toy_bh_sph", "N_EVENTS": "120", "N_FOLDS": "2", "WIDT
 #: the vae_emd page's defaults during tests: a toy run (EMDs and VAE) that finishes in seconds on one thread
 VAE_EMD_ENV = {"SAMPLE": "toy_top_qcd", "N_JETS": "200", "N_PIX": "16", "LATENT": "8", "CHANNELS": "4", "EPOCHS": "2",
                "N_CORR": "12", "N_POOL": "12", "N_MEDOIDS": "3", "N_ANOMALY": "30", "EMD_JOBS": "1", "THREADS": "1"}
-
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"panel serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with _NO_PROXY.open(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"panel serve did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +58,23 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+#: logs of the servers running now (printed when a browser test fails)
+_SERVER_LOGS: list[Path] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report ends with the tail of each running server's log (the
+    server's side of what went wrong: a traceback of a callback, a worker's error)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "page" in getattr(item, "fixturenames", ()):
+        for log in list(_SERVER_LOGS):
+            with contextlib.suppress(OSError):
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
+                report.sections.append((f"server log {log.name} (last 60 lines)", tail))
+
+
 @contextlib.contextmanager
 def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log"):
     """``panel serve app/`` on a free port with ``env`` added to the environment; yields its
@@ -91,28 +82,26 @@ def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log")
 
     The method pages open empty (``JETVIZ_REFERENCE=0``: no reference run) unless ``env`` says
     otherwise."""
-    port = _free_port()
+    port = free_port()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # each xdist worker serves its own app: keep both logs
+        log_name = log_name.replace(".log", f"-{worker}.log")
     log = tmp / log_name
     cmd = [
         sys.executable, "-m", "panel", "serve", "app/", "--port", str(port), "--address", "127.0.0.1",
         "--allow-websocket-origin", f"localhost:{port}", "--allow-websocket-origin", f"127.0.0.1:{port}",
     ]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "BOKEH_LOG_LEVEL": "info", "JETVIZ_REFERENCE": "0",
-                                                    **env}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}/app"
+    _SERVER_LOGS.append(log)
     try:
-        _wait_until_up(url, proc, log)
-        yield url
+        with running_server(cmd, url, log, env={**os.environ, "BOKEH_LOG_LEVEL": "info", "JETVIZ_REFERENCE": "0",
+                                                **env}, cwd=ROOT):
+            yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _SERVER_LOGS.remove(log)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / log_name).write_text(log.read_text())
+        if log.exists():
+            (ARTIFACTS / log_name).write_text(log.read_text(errors="replace"))
 
 
 @pytest.fixture(scope="session")
@@ -122,11 +111,19 @@ def serve():
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
+def app_runs(tmp_path_factory) -> Path:
+    """The runs directory (``$JETVIZ_RUNS``) of the session's server (:func:`app_url`): a test may
+    put a finished run there for the pages to list."""
+    return tmp_path_factory.mktemp("panel-serve") / "runs"
+
+
+@pytest.fixture(scope="session")
+def app_url(app_runs) -> str:
     """Base URL of ``panel serve app/`` running for this test session (``http://localhost:P/app``)."""
-    tmp = tmp_path_factory.mktemp("panel-serve")
+    tmp = app_runs.parent
     env = {
         "JETVIZ_CACHE": str(tmp / "cache"),
+        "JETVIZ_RUNS": str(app_runs),
         "JETVIZ_DEFAULT_SAMPLE": TEST_SAMPLE,
         "JETVIZ_DEFAULT_N_EVENTS": str(TEST_N_EVENTS),
         "JETVIZ_BACKENDS": "local,process,kernel:python3",  # the operator allows a second kernel (offload test)

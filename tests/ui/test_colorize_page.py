@@ -7,6 +7,7 @@ and train a tiny toy run from the page, with the sizes given in the URL query; s
 from __future__ import annotations
 
 import re
+import shutil
 
 import numpy as np
 import panel as pn
@@ -121,6 +122,25 @@ def test_errors_are_shown(runs, monkeypatch):
     assert "No finished colorize run" in store.notice
 
 
+def test_a_failure_while_showing_a_run_is_an_error_not_a_stuck_page(trained, monkeypatch):
+    """A view or the store failing on the finished run's message ends the work with an error shown."""
+    store, root = trained
+    monkeypatch.setenv("JETVIZ_RUNS", str(root))
+    fresh = ui.ColorizeStore(sample="toy_ee_6jet")
+
+    def broken(*args, **kwargs):
+        raise ValueError("no such colour")
+
+    monkeypatch.setattr(ui.ColorizeStore, "show", broken)
+    fresh.open_run(fresh.run, blocking=True)
+    assert fresh.error == "Showing the run failed: ValueError: no such colour"
+    assert not fresh.running and fresh._queue is None and fresh.status == ""
+    monkeypatch.undo()
+    monkeypatch.setenv("JETVIZ_RUNS", str(root))
+    fresh.open_run(fresh.run, blocking=True)  # the page is usable again
+    assert fresh.error == "" and fresh.current is not None
+
+
 def test_background_training_and_cancel(runs, train_then_cancel):
     """With a running event loop the training goes to a thread; Cancel stops it, the checkpoint stays."""
     store = ui.ColorizeStore(**{**TINY, "epochs": 200})
@@ -179,14 +199,17 @@ def test_train_from_the_page_and_scrub_crf_iterations(page, app_url, artifacts, 
 
 
 @pytest.mark.ui
-def test_reopen_a_run_and_cancel_a_training(page, app_url, artifacts):
+def test_reopen_a_run_and_cancel_a_training(page, app_url, app_runs, trained, artifacts):
+    # a run trained earlier (here: by the store, then put in the server's runs directory) is listed
+    _, root = trained
+    for run in root.glob("colorize-*"):
+        shutil.copytree(run, app_runs / run.name, dirs_exist_ok=True)
     page.goto(f"{app_url}?page=colorize&{QUERY}&epochs=500&n_train=abc")
     page.get_by_text("Rejected value(s) in the URL: n_train='abc'").first.wait_for(timeout=TIMEOUT_MS)
-    # a run trained earlier in this server (the previous test, or any) is listed: open it without training
     runs = page.locator(".jetviz-runs select")
     runs.wait_for(timeout=TIMEOUT_MS)
-    if runs.locator("option").count() == 0:
-        pytest.skip("no finished run in this server yet (run with the training test)")
+    assert runs.locator("option:not([value=''])").count() >= 1  # an empty select holds one blank option
+    # open it without training
     page.locator(".jetviz-open button").click()
     shown = page.get_by_text(re.compile(r"^test event 0: ")).first
     shown.or_(page.locator(".jetviz-error").filter(visible=True).first).wait_for(timeout=2 * TIMEOUT_MS)

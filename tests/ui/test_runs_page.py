@@ -90,9 +90,9 @@ def test_list_compare_and_resume(page, runs_app, artifacts):
     _tick(page, ids["done3"])
     page.locator(".jetviz-compare canvas").first.wait_for(timeout=TIMEOUT_MS)
     link = page.locator("a.jetviz-reopen-link").first
-    link.wait_for(timeout=TIMEOUT_MS)
     run_dir = registry.get(ids["done3"], history=False).run_dir
-    assert link.get_attribute("href") == f"?page=jetclr&run={Path(run_dir).name}"
+    # the link follows the last ticked run (the first tick shows done2's link until the second lands)
+    expect(link).to_have_attribute("href", f"?page=jetclr&run={Path(run_dir).name}", timeout=TIMEOUT_MS)
     page.locator(".jetviz-run-metrics").get_by_text("auc", exact=True).wait_for(timeout=TIMEOUT_MS)
     page.mouse.move(0, 0)
     page.wait_for_timeout(800)
