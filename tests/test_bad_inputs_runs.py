@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 
-from jetviz.data.samples import load_sample
 from jetviz.errors import DataFileError
 from jetviz.runners.catalog import runner_spec
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from pathlib import Path
 
 import awkward as ak
 import numpy as np

@@ -18,7 +18,6 @@ import pytest
 from jetviz.data import formats
 from jetviz.data.samples import load_sample
 from jetviz.errors import ConfigError, DataFileError
-from jetviz.runners.base import sample_dataset
 from jetviz.runners.classify import ClassifyConfig, ClassifyRunner
 from jetviz.runners.jetclr import JetclrConfig, JetclrResult, JetclrRunner
 from jetviz.runners.vae_emd import VaeEmdConfig, VaeEmdRunner

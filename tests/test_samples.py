@@ -1,13 +1,11 @@
 """Sample cache, chunking, parallel generation, progress and the dask path."""
-import os
 
 import awkward as ak
-import numpy as np
 import pytest
 
 from jetviz.data.formats.parquet import load_events
 from jetviz.data.samples import cache_dir, load_sample, sample_chunks
-from jetviz.errors import ConfigError, DataFileError
+from jetviz.errors import ConfigError
 
 
 @pytest.fixture()
