@@ -29,6 +29,7 @@ from jetviz.runners.rundir import RunDir
 __all__ = [
     "RunConfig",
     "JetSampleConfig",
+    "Rows",
     "JetSample",
     "jet_labels_and_kinematics",
     "BlockTransform",
@@ -135,8 +136,20 @@ class JetSampleConfig(RunConfig):
     pt_max = param.Number(default=1000.0, bounds=(20.0, 10000.0), doc="jet pT below (GeV)")
 
 
+class Rows:
+    """Base of the runners' data classes: dataclasses whose fields are arrays of one row per
+    event or jet (axis 0)."""
+
+    def __len__(self) -> int:
+        return len(next(iter(vars(self).values())))
+
+    def subset(self, rows):
+        """The same class holding rows ``rows`` (an index array, a mask or a slice) of every field."""
+        return type(self)(**{name: value[rows] for name, value in vars(self).items()})
+
+
 @dataclass
-class JetSample:
+class JetSample(Rows):
     """What every jet runner keeps of its jets besides the model inputs.
 
     Attributes
@@ -153,9 +166,6 @@ class JetSample:
     pt: np.ndarray
     mass: np.ndarray
     split: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def jet_labels_and_kinematics(events, runner: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -64,7 +64,7 @@ from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
 from jetviz.models.resnet import ResNet18, refresh_batchnorm
 from jetviz.models.splits import stratified_folds, stratified_holdout
 from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, SampleName, pick_device
+from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, SampleName, pick_device
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -118,7 +118,7 @@ class ClassifyConfig(RunConfig):
 
 
 @dataclass
-class ClassifyData:
+class ClassifyData(Rows):
     """Inputs of N events.
 
     Attributes
@@ -140,12 +140,6 @@ class ClassifyData:
     high: np.ndarray
     labels: np.ndarray
     index: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, rows) -> "ClassifyData":
-        return ClassifyData(**{k: v[rows] for k, v in self.__dict__.items()})
 
     def validate(self) -> "ClassifyData":
         """Check shapes, finiteness and that both classes occur; returns self."""

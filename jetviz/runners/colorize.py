@@ -33,7 +33,7 @@ from jetviz.data.schema import flat_particles
 from jetviz.errors import ConfigError
 from jetviz.models.assignment import assignment_metrics
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
-from jetviz.runners.base import Progress, RunConfig, Runner, RunResult, SampleName
+from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, SampleName
 from jetviz.runners.loop import TrainingLoop, stage_event
 
 __all__ = [
@@ -84,7 +84,7 @@ class ColorizeConfig(RunConfig):
 
 
 @dataclass
-class ColorizeData:
+class ColorizeData(Rows):
     """Model inputs for N events.
 
     Attributes
@@ -125,12 +125,6 @@ class ColorizeData:
     antikt: np.ndarray
     eta: np.ndarray
     phi: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def subset(self, index) -> "ColorizeData":
-        return ColorizeData(**{k: v[index] for k, v in self.__dict__.items()})
 
     def tensors(self, index, device: str) -> dict[str, torch.Tensor]:
         names = ("images", "pixel", "energy", "truth", "direction", "mask")

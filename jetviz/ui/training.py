@@ -430,6 +430,20 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                 references.has_reference(self.runner_name):
             self.open_run(references.reference_dir(self.runner_name), blocking)
 
+    def update_view(self, name: str, compute: Callable[[], Any], what: str) -> None:
+        """Set param ``name`` to ``compute()`` once data is shown (None before it is).
+
+        A failure leaves ``name`` None and is shown in the page's error line as
+        ``"{what}: {type}: {message}"``: the rest of the page keeps working."""
+        if self.data is None:
+            setattr(self, name, None)
+            return
+        try:
+            setattr(self, name, compute())
+        except Exception as err:  # shown in the page
+            setattr(self, name, None)
+            self.error = f"{what}: {type(err).__name__}: {err}"
+
     def derivation(self) -> Callable[..., tuple]:
         """:attr:`derive` with the page's :meth:`derive_options` bound (read here, on the session's loop)."""
         return functools.partial(type(self).derive, **self.derive_options())

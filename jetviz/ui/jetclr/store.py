@@ -313,25 +313,11 @@ class JetclrStore(TrainingStore):
 
     @param.depends("data", "jet", "shown_augmentations", "draw", "result", watch=True)
     def _update_augmented(self) -> None:
-        if self.data is None:
-            self.augmented = None
-            return
-        try:
-            self.augmented = self.augment_jet(self.jet)
-        except Exception as err:  # shown in the page
-            self.augmented = None
-            self.error = f"augmenting jet {self.jet}: {type(err).__name__}: {err}"
+        self.update_view("augmented", lambda: self.augment_jet(self.jet), f"augmenting jet {self.jet}")
 
     @param.depends("data", "jet", "angle", "result", watch=True)
     def _update_rotated(self) -> None:
-        if self.data is None:
-            self.rotated = None
-            return
-        try:
-            self.rotated = self.rotate_jet(self.jet, self.angle)
-        except Exception as err:  # shown in the page
-            self.rotated = None
-            self.error = f"rotating jet {self.jet}: {type(err).__name__}: {err}"
+        self.update_view("rotated", lambda: self.rotate_jet(self.jet, self.angle), f"rotating jet {self.jet}")
 
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:

@@ -225,14 +225,8 @@ class VaeEmdStore(TrainingStore):
 
     @param.depends("jet_a", "jet_b", "p", watch=True)
     def _update_plan(self) -> None:
-        if self.data is None:
-            self.plan = None
-            return
-        try:
-            self.plan = self.transport(self.jet_a, self.jet_b)
-        except Exception as err:  # shown in the page
-            self.plan = None
-            self.error = f"transport plan of jets {self.jet_a} and {self.jet_b}: {type(err).__name__}: {err}"
+        self.update_view("plan", lambda: self.transport(self.jet_a, self.jet_b),
+                         f"transport plan of jets {self.jet_a} and {self.jet_b}")
 
     def pair_arrays(self) -> dict | None:
         """Distances of the correlation pairs of the shown run (``None`` without a result and data).
