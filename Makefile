@@ -25,7 +25,7 @@ app: install
 	$(PY) -m jetviz.serve --address $(ADDRESS) --port $(PORT)
 
 test: install
-	$(PY) -m pytest tests -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/generation.py

@@ -5,6 +5,12 @@ import os
 
 import pytest
 
+#: one compute thread per process: ``make test`` runs two xdist workers on two cores, and the servers,
+#: kernels and worker processes the tests start inherit this; torch's spinning OpenMP threads on
+#: oversubscribed cores slow every training several-fold
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
@@ -100,3 +106,17 @@ def train_then_cancel():
         return seen
 
     return run
+
+
+#: test files that run longest (real JupyterLab, served pages in Chromium): ``make test`` hands whole
+#: files to its two workers (``--dist loadfile``, so a module's fixtures are made once) in collection
+#: order, and starting with the long ones keeps a long file from running alone at the end
+LONG_FIRST = ("tests/test_notebooks.py", "tests/ui/", "tests/test_gpu_full.py", "tests/test_runner_classify.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the order inside a file is kept

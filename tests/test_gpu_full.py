@@ -18,8 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_full.sh"
-#: one xdist worker for the module (``make test`` runs ``-n 2 --dist loadgroup``): the dry run is made once
-pytestmark = pytest.mark.xdist_group("gpu_full")
 SUMMARY = ROOT / "benchmarks" / "gpu_summary.py"
 
 #: phase → keys its JSON must have (what the summary and a reader of the results use)
@@ -37,7 +35,7 @@ def _env(tmp_path: Path) -> dict:
             "PYTHONPATH": str(ROOT)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # made once: ``make test`` hands a whole file to one worker (--dist loadfile)
 def dry_run(tmp_path_factory):
     """(completed process, out dir) of one ``gpu_full.sh --dry-run --out <tmp>``."""
     tmp = tmp_path_factory.mktemp("gpu-full")

@@ -148,3 +148,21 @@ def wait_changed():
         raise AssertionError("the plot did not change")
 
     return wait
+
+
+@pytest.fixture
+def outside_requests(page):
+    """``outside(app_url) -> (requested, outside)``: every URL the page requested since the fixture
+    was made, and those to another host than the app's (nothing may leave the machine: fonts, CSS
+    and JS are bundled or served locally)."""
+    from urllib.parse import urlsplit
+
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    def outside(app_url: str) -> tuple[list[str], list[str]]:
+        origin = urlsplit(app_url).netloc
+        return requested, [url for url in requested if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+                           and urlsplit(url).netloc != origin]
+
+    return outside

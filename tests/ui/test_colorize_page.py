@@ -235,9 +235,9 @@ def test_reopen_a_run_and_cancel_a_training(page, app_url, app_runs, trained, ar
 @pytest.mark.ui
 @pytest.mark.slow
 def test_default_ee_6jet_run(page, app_url, artifacts):
-    """The page's default run on real Pythia e+e- → tt̄ → 6 jets (~20 s of training on 2 free cores)."""
+    """The page's default sample and model on real Pythia e+e- → tt̄ → 6 jets, 3 of its 10 epochs."""
     page.set_viewport_size(TALL)
-    page.goto(f"{app_url}?page=colorize")
+    page.goto(f"{app_url}?page=colorize&epochs=3")
     page.locator(".jetviz-train button").click(timeout=TIMEOUT_MS)
     summary = page.get_by_text(re.compile(r"^test event 0: \d+ visible particles .* 6 truth jets")).first
     summary.wait_for(timeout=300_000)

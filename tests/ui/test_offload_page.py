@@ -23,7 +23,7 @@ def test_train_in_a_kernel_with_live_progress_while_another_session_works(browse
     trainer = browser.new_context(viewport=TALL).new_page()
     other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     # a backend the operator did not allow, from a deep link: refused, nothing starts
-    trainer.goto(f"{app_url}?page=vae_emd&epochs=2000&backend=nowhere://x")  # long: cancelled below
+    trainer.goto(f"{app_url}?page=vae_emd&epochs=10000&batch_size=2&backend=nowhere://x")  # hours: cancelled below
     trainer.locator(".jetviz-train button").wait_for(timeout=TIMEOUT_MS)
     trainer.get_by_text(re.compile(r"Backend 'nowhere://x' is not allowed")).first.wait_for(timeout=30_000)
     backend = trainer.locator(".jetviz-backend select").first

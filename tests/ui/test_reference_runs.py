@@ -1,5 +1,6 @@
 """With reference runs on (``JETVIZ_REFERENCE=1``), every method page opens showing its shipped
-reference run, labelled as such, with its plots drawn, and nothing trained.
+reference run, labelled as such, with its plots drawn, nothing trained, and nothing requested from
+another host than the dashboard's.
 
 The other browser tests serve with ``JETVIZ_REFERENCE=0`` (pages open empty). Screenshots go to
 ``test-artifacts/ui/reference-<page>.png``.
@@ -37,7 +38,7 @@ def reference_url(serve, tmp_path_factory):
 
 @pytest.mark.ui
 @pytest.mark.parametrize("name", list(PLOTS))
-def test_method_page_opens_with_its_reference_run(page, reference_url, artifacts, name):
+def test_method_page_opens_with_its_reference_run(page, reference_url, artifacts, outside_requests, name):
     url, runs = reference_url
     page.set_viewport_size(TALL)
     page.goto(f"{url}?page={name}")
@@ -49,5 +50,8 @@ def test_method_page_opens_with_its_reference_run(page, reference_url, artifacts
         page.locator(f"{css} canvas").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator(".jetviz-error").filter(has_text=re.compile(r"\w")).count() == 0
     assert page.locator(".jetviz-train button").first.is_enabled()
+    page.wait_for_timeout(1000)  # late requests (fonts, lazily loaded bundles)
+    requested, outside = outside_requests(url)
+    assert requested and not outside, outside
     page.screenshot(path=str(artifacts / f"reference-{name}.png"), full_page=True)
     assert not (runs.exists() and any(runs.glob(f"{name}-*")))  # nothing trained, no run directory made
