@@ -11,3 +11,7 @@ from jetviz.ui.classify import ClassifyPage
 def page() -> ClassifyPage:
     """A new classify page for this session."""
     return ClassifyPage(url_query=True)
+
+
+#: the dashboard calls it once per server process: every session then shows the reference run in its first render
+warm = ClassifyPage.warm

@@ -11,3 +11,7 @@ from jetviz.ui.colorize import ColorizePage
 def page() -> ColorizePage:
     """A new colorize page for this session."""
     return ColorizePage(url_query=True)
+
+
+#: the dashboard calls it once per server process: every session then shows the reference run in its first render
+warm = ColorizePage.warm

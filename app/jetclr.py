@@ -11,3 +11,7 @@ from jetviz.ui.jetclr import JetclrPage
 def page() -> JetclrPage:
     """A new jetclr page for this session."""
     return JetclrPage(url_query=True)
+
+
+#: the dashboard calls it once per server process: every session then shows the reference run in its first render
+warm = JetclrPage.warm

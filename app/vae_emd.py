@@ -12,3 +12,7 @@ from jetviz.ui.vae_emd import VaeEmdPage
 def page() -> VaeEmdPage:
     """A new vae_emd page for this session."""
     return VaeEmdPage(url_query=True)
+
+
+#: the dashboard calls it once per server process: every session then shows the reference run in its first render
+warm = VaeEmdPage.warm

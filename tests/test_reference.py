@@ -182,3 +182,119 @@ def test_page_store_shows_the_reference_run_until_the_user_trains(runs, monkeypa
     store.train(blocking=True)
     assert store.error == "" and store.reference == ""
     assert store.result.run_dir.parent == runs and store.result.config.n_events == 40
+
+
+# ----------------------------------------------------------------------------- one opening shared by the sessions
+@pytest.fixture()
+def shared_runs(monkeypatch):
+    """The process's shared reference openings, empty for this test; ``calls`` counts ``open_run``."""
+    from jetviz.runners import reference
+    from jetviz.ui import training
+
+    monkeypatch.setattr(training, "_SHARED", {})
+    calls = []
+    real = reference.open_run
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reference, "open_run", counted)
+    return calls
+
+
+@pytest.mark.usefixtures("reset_panel_state")
+def test_a_reference_run_is_opened_once_and_every_page_store_shows_the_same_objects(shared_runs, runs, monkeypatch):
+    import threading
+
+    from jetviz.runners import reference
+    from jetviz.ui.classify.store import ClassifyStore
+    from jetviz.ui.training import open_shared, shared_if_ready
+
+    path = reference_dir("classify")
+    derive = ClassifyStore().derivation()
+    assert shared_if_ready("classify", path, derive) is None  # nothing opened yet
+    opened = []
+    threads = [threading.Thread(target=lambda: opened.append(open_shared("classify", path, derive))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(shared_runs) == 1  # four sessions asked at once: one opening
+    assert all(o[0] is opened[0][0] and o[1] is opened[0][1] for o in opened)
+    assert shared_if_ready("classify", path, derive)[0] is opened[0][0]
+
+    def broken(*args, **kwargs):
+        raise AssertionError("opened again")
+
+    monkeypatch.setattr(reference, "open_run", broken)
+    store = ClassifyStore(sample="toy_bh_sph", n_events=40)
+    store.open_reference()  # from the shared opening, in this call: no work started
+    assert store.result is opened[0][0] and not store.running and store.error == ""
+    assert store.reference.startswith("**Reference run** — bh_sph, 400 events")
+    assert store.config.sample == "toy_bh_sph"  # the page's own settings stay
+
+
+def test_a_failed_or_rebuilt_reference_opening_is_not_kept_and_a_users_run_is_never_shared(shared_runs, tmp_path,
+                                                                                           monkeypatch):
+    import os
+    import shutil
+
+    from jetviz.runners import reference
+    from jetviz.ui.training import open_shared, shared_if_ready
+
+    copy = tmp_path / "classify"
+    shutil.copytree(reference_dir("classify"), copy)
+    derive = lambda result, data, progress, max_display=3: (max_display,)  # noqa: E731
+    real = reference.open_run
+    fail = [True]
+
+    def flaky(*args, **kwargs):
+        if fail.pop() if fail else False:
+            raise OSError("disk went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reference, "open_run", flaky)
+    with pytest.raises(OSError, match="disk went away"):
+        open_shared("classify", copy, derive)
+    assert shared_if_ready("classify", copy, derive) is None  # the failure is not kept
+    first = open_shared("classify", copy, derive)
+    assert first[2] == (3,) and open_shared("classify", copy, derive)[0] is first[0]
+    import functools
+
+    assert shared_if_ready("classify", copy, functools.partial(derive, max_display=5)) is None  # other options
+
+    stamp = (copy / RunDir.CONFIG).stat().st_mtime_ns
+    os.utime(copy / RunDir.CONFIG, ns=(stamp + 10**9, stamp + 10**9))  # rebuilt in place
+    assert shared_if_ready("classify", copy, derive) is None
+    assert open_shared("classify", copy, derive)[0] is not first[0]
+
+    (copy / INFO_FILE).unlink()  # now an ordinary finished run: opened for each caller
+    assert open_shared("classify", copy, derive)[0] is not open_shared("classify", copy, derive)[0]
+    assert shared_if_ready("classify", copy, derive) is None
+
+
+@pytest.mark.usefixtures("reset_panel_state")
+def test_the_dashboard_warms_each_page_module_once_per_process(shared_runs, tmp_path, caplog):
+    from jetviz.ui.classify import ClassifyPage
+    from jetviz.ui.classify.store import ClassifyStore
+    from jetviz.ui.dashboard import warm_pages
+    from jetviz.ui.training import shared_if_ready
+
+    ClassifyPage.warm()  # what app/classify.py's warm() does
+    assert shared_runs == [reference_dir("classify")]
+    assert shared_if_ready("classify", reference_dir("classify"), ClassifyStore().derivation()) is not None
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "jvwarm_a.py").write_text("calls = []\n\ndef page():\n    return None\n\ndef warm():\n    calls.append(1)\n")
+    (app / "jvwarm_b.py").write_text("def page():\n    return None\n")  # nothing to warm
+    (app / "jvwarm_c.py").write_text("def warm():\n    raise RuntimeError('no GPU')\n")
+    pages = {"a": "jvwarm_c", "b": "jvwarm_b", "c": "jvwarm_a", "d": lambda: None}
+    thread = warm_pages(pages, app)
+    thread.join(30)
+    assert warm_pages(pages, app) is thread  # once per process
+    import sys
+
+    assert sys.modules["jetviz_app_pages.jvwarm_a"].calls == [1]  # after a page whose warm() failed
+    assert "warming page module 'jvwarm_c' failed" in caplog.text

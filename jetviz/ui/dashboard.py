@@ -7,12 +7,21 @@ controls in the template's sidebar (under the menu) and its body in the main are
 component fills the main area. Pages are imported when first shown, so a page that needs heavy
 imports (torch) costs nothing until it is opened. The chosen page is synced with the URL
 (``pn.state.location``); an unknown page name shows a message listing the pages.
+
+A page module may also define ``warm()``: work that makes its page fast for every visitor (the
+method pages open their reference runs, :meth:`jetviz.ui.training.TrainingPage.warm`). When
+served, the first session starts one background thread per server process that imports every
+page module and calls its ``warm()`` (not with ``JETVIZ_WARM=0``); a failure there is logged, and
+the page then does the work itself when it is opened.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import panel as pn
@@ -22,7 +31,7 @@ from panel.viewable import Viewer
 
 from jetviz.ui.background import served
 
-__all__ = ["Dashboard", "OfflineFast", "load_page_module"]
+__all__ = ["Dashboard", "OfflineFast", "load_page_module", "warm_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +61,64 @@ def load_page_module(module: str, app_dir: str | Path):
     """
     app_dir = Path(app_dir).resolve()
     key = f"jetviz_app_pages.{module}"
-    if key in sys.modules:
-        return sys.modules[key]
-    path = app_dir / f"{module}.py"
-    if not path.is_file():
-        raise ModuleNotFoundError(f"no page module {path}")
-    spec = importlib.util.spec_from_file_location(key, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(app_dir))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(app_dir))
-    sys.modules[key] = mod
-    return mod
+    with _IMPORTING:  # a session's page and the warm-up thread may ask at once
+        if key in sys.modules:
+            return sys.modules[key]
+        path = app_dir / f"{module}.py"
+        if not path.is_file():
+            raise ModuleNotFoundError(f"no page module {path}")
+        spec = importlib.util.spec_from_file_location(key, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(app_dir))
+        try:
+            spec.loader.exec_module(mod)
+        finally:
+            sys.path.remove(str(app_dir))
+        sys.modules[key] = mod
+        return mod
+
+
+_IMPORTING = threading.RLock()
+_WARMING: dict[str, threading.Thread] = {}
+
+
+def warm_pages(pages: dict, app_dir: str | Path) -> threading.Thread:
+    """Call ``warm()`` of every page module of ``pages`` that has one, in one daemon thread per
+    ``app_dir`` and process (a second call returns the first call's thread).
+
+    Parameters
+    ----------
+    pages : dict
+        ``{page name: module name or callable}`` as :class:`Dashboard` takes it (callables are skipped).
+    app_dir : str or Path
+        Directory of the page modules.
+    """
+    app_dir = Path(app_dir).resolve()
+    with _IMPORTING:
+        thread = _WARMING.get(str(app_dir))
+        if thread is None:
+            modules = [spec for spec in pages.values() if isinstance(spec, str)]
+            thread = threading.Thread(target=_warm, args=(modules, app_dir), name="jetviz-warm-pages", daemon=True)
+            _WARMING[str(app_dir)] = thread
+            thread.start()
+    return thread
+
+
+def warm_enabled() -> bool:
+    """Whether served dashboards warm their pages: not when ``JETVIZ_WARM`` is ``0``/``false``/``no``/``off``."""
+    return os.environ.get("JETVIZ_WARM", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _warm(modules: list[str], app_dir: Path) -> None:
+    for module in modules:
+        try:
+            warm = getattr(load_page_module(module, app_dir), "warm", None)
+            if callable(warm):
+                start = time.perf_counter()
+                warm()
+                log.info("page module %r warmed in %.1f s", module, time.perf_counter() - start)
+        except Exception:  # the page does the work itself when opened (and shows what fails)
+            log.exception("warming page module %r failed", module)
 
 
 class Dashboard(Viewer):
@@ -95,6 +148,8 @@ class Dashboard(Viewer):
         for name, button in self._buttons.items():
             button.on_click(lambda event, name=name: setattr(self, "page", name))
         self._style_buttons()
+        if served() and self.app_dir is not None and warm_enabled():
+            warm_pages(self.pages, self.app_dir)
         if served() and pn.state.location is not None:
             location = pn.state.location
             location.sync(self, {"page": "page"})

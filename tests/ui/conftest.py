@@ -80,7 +80,8 @@ def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log")
     """``panel serve app/`` on a free port with ``env`` added to the environment; yields its
     ``http://localhost:P/app`` URL; stops it and keeps its log under ``test-artifacts/ui``.
 
-    The method pages open empty (``JETVIZ_REFERENCE=0``: no reference run) unless ``env`` says
+    The method pages open empty (``JETVIZ_REFERENCE=0``: no reference run) and the server warms
+    no page (``JETVIZ_WARM=0``: no page module imported before it is shown) unless ``env`` says
     otherwise."""
     port = free_port()
     worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -95,7 +96,7 @@ def serve_app(tmp: Path, env: dict[str, str], log_name: str = "panel-serve.log")
     _SERVER_LOGS.append(log)
     try:
         with running_server(cmd, url, log, env={**os.environ, "BOKEH_LOG_LEVEL": "info", "JETVIZ_REFERENCE": "0",
-                                                **env}, cwd=ROOT):
+                                                "JETVIZ_WARM": "0", **env}, cwd=ROOT):
             yield url
     finally:
         _SERVER_LOGS.remove(log)

@@ -31,7 +31,8 @@ PLOTS = {
 @pytest.fixture(scope="module")
 def reference_url(serve, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("panel-serve-reference")
-    env = {"JETVIZ_REFERENCE": "1", "JETVIZ_CACHE": str(tmp / "cache"), "JETVIZ_RUNS": str(tmp / "runs")}
+    env = {"JETVIZ_REFERENCE": "1", "JETVIZ_WARM": "1", "JETVIZ_CACHE": str(tmp / "cache"),
+           "JETVIZ_RUNS": str(tmp / "runs")}
     with serve(tmp, env, log_name="panel-serve-reference.log") as url:
         yield url, tmp / "runs"
 
