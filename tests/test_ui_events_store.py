@@ -128,3 +128,41 @@ def test_files_under_the_data_root_are_offered_loaded_and_damaged_ones_named(tmp
         store.sample = "../outside.parquet"
     # a store made with a file name (the ?sample= deep link's value) keeps it
     assert ui.EventsStore(sample="mine.parquet").sample == "mine.parquet"
+
+
+def test_event_plots_follow_the_event_in_place_and_are_rebuilt_only_for_a_new_scale():
+    """The scatter, image and histograms are DynamicMaps on ``current``: a new event patches the data
+    of the Bokeh models already shown (same figure, same glyph renderer, new data); a channel
+    switch builds a new figure; with nothing loaded the placeholder is shown."""
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource, GlyphRenderer
+    import panel as pn
+
+    page = ui.EventsPage(sample="toy_ee_6jet", n_events=30, autoload=False)
+    scatter, image = pn.panel(page.particles), page.detector.__panel__()[1]
+    doc = Document()
+    for box in (scatter, image):
+        doc.add_root(box.get_root(doc))
+    assert "No events loaded" in scatter.objects[0].object  # placeholder before any load
+
+    page.store.load(blocking=True)
+    pane = scatter.objects[0]
+    assert isinstance(pane, pn.pane.HoloViews)
+    figure = pane._models[next(iter(pane._models))][0]
+    source = figure.select_one({"type": GlyphRenderer}).data_source
+    assert isinstance(source, ColumnDataSource)
+    n0 = len(source.data["eta"])
+    eta0 = np.sort(source.data["eta"])
+    page.store.event_index = 7
+    assert scatter.objects[0] is pane and pane._models[next(iter(pane._models))][0] is figure  # in place
+    after = figure.select_one({"type": GlyphRenderer}).data_source
+    expected = page.store.current.particles["eta"]
+    assert after is source and len(after.data["eta"]) == len(expected)
+    assert np.allclose(np.sort(after.data["eta"]), np.sort(expected))
+    assert len(expected) != n0 or not np.allclose(np.sort(expected), eta0)  # another event's particles
+
+    before = image.objects[0]
+    page.store.event_index = 8
+    assert image.objects[0] is before  # an event: in place
+    page.detector.channel = "tracks"
+    assert image.objects[0] is not before  # a new colour mapper: a new plot

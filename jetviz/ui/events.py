@@ -35,7 +35,7 @@ from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
 from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.widgets import bounded_input, step_buttons
+from jetviz.ui.widgets import bounded_input, live_plot, one_redraw, step_buttons
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -289,7 +289,9 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
     # ----------------------------------------------------------------------------- derived data
     @param.depends("events", "hits", "event_index", watch=True)
     def _update_current(self) -> None:
-        self.current = None if self.events is None else self.event(self.event_index)
+        current = None if self.events is None else self.event(self.event_index)
+        with one_redraw():  # the scatter, image, histograms and tables follow together
+            self.current = current
 
     def event(self, index: int) -> EventData:
         """The event at ``index`` of the loaded sample, with its detector image.
@@ -408,9 +410,7 @@ class ParticleView(_StoreView):
 
     eta_lim = param.Number(default=5.0, bounds=(0.5, 10.0), doc="shown |η| range")
 
-    def _plot(self, current: EventData | None, eta_lim: float):
-        if current is None:
-            return self._empty()
+    def _plot(self, current: EventData, eta_lim: float):
         p = current.particles
         return particles_scatter(
             p["eta"], p["phi"], p["pt"], p["jet"], energy=p["E"], pid=p["pid"], eta_lim=eta_lim,
@@ -418,8 +418,8 @@ class ParticleView(_StoreView):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(pn.bind(self._plot, self.store.param.current, self.param.eta_lim), linked_axes=False,
-                        css_classes=["jetviz-scatter"])
+        return live_plot(self._plot, self.store.param.current, redraw=(self.param.eta_lim,), css="jetviz-scatter",
+                         empty=self._empty)
 
 
 class DetectorView(_StoreView):
@@ -428,9 +428,7 @@ class DetectorView(_StoreView):
     channel = param.Selector(default="ECal", objects=list(CHANNELS), doc="calorimeter / tracker channel")
     logz = param.Boolean(default=True, label="log colour scale")
 
-    def _plot(self, current: EventData | None, channel: str, logz: bool):
-        if current is None:
-            return self._empty()
+    def _plot(self, current: EventData, channel: str, logz: bool):
         c = list(CHANNELS).index(channel)
         return detector_image(current.image[c], current.eta_range, channel, logz=logz,
                               title=f"{channel} image of event {current.index}")
@@ -440,8 +438,9 @@ class DetectorView(_StoreView):
                                                          variant="outline", label="",
                                                          css_classes=["jetviz-channel"])
         logz = pn.widgets.Checkbox.from_param(self.param.logz, margin=(12, 10))
-        plot = pn.panel(pn.bind(self._plot, self.store.param.current, self.param.channel, self.param.logz),
-                        linked_axes=False, css_classes=["jetviz-detector-image"])
+        # a channel or scale switch changes the colour mapper: the image is built anew; an event patches it
+        plot = live_plot(self._plot, self.store.param.current, redraw=(self.param.channel, self.param.logz),
+                         css="jetviz-detector-image", empty=self._empty)
         return pn.Column(pn.Row(buttons, logz), plot)
 
 
@@ -491,16 +490,21 @@ class SampleView(_StoreView):
                            ak.to_numpy(ak.flatten(events.particles.pt)))
         return self._cache[1], self._cache[2]
 
-    def _plot(self, events: ak.Array | None, current: EventData | None):
-        if events is None or current is None:
-            return self._empty()
-        counts, pt = self._arrays(events)
-        lead = float(current.particles["pt"].max()) if current.n_particles else None
-        return (multiplicity_histogram(counts, mark=current.n_particles, title="particles per event (line: this event)")
-                + pt_histogram(pt, mark=lead, title="particle pT (line: this event's leading)")).opts(shared_axes=False)
+    def _multiplicity(self, current: EventData, events: ak.Array):
+        counts, _ = self._arrays(events)
+        return multiplicity_histogram(counts, mark=current.n_particles, title="particles per event (line: this event)")
+
+    def _pt(self, current: EventData, events: ak.Array):
+        _, pt = self._arrays(events)
+        lead = float(current.particles["pt"].max()) if current.n_particles else 0.0
+        return pt_histogram(pt, mark=lead, title="particle pT (line: this event's leading)")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(pn.bind(self._plot, self.store.param.events, self.store.param.current), linked_axes=False)
+        events, current = self.store.param.events, self.store.param.current  # a new sample: new histograms
+        return pn.Row(live_plot(self._multiplicity, current, redraw=(events,), css="jetviz-multiplicity",
+                                empty=self._empty),
+                      live_plot(self._pt, current, redraw=(events,), css="jetviz-pt-histogram",
+                                empty=lambda: pn.Spacer()))
 
 
 class EventsPage(Viewer):

@@ -6,13 +6,14 @@ needs to see when a value is refused (out of range, not allowed), instead of a s
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import panel as pn
 import param
 
-__all__ = ["bounded_input", "step_buttons", "bound_plot", "plot_row", "read_only_table", "action_button",
-           "loaded_line", "on_select", "bound_text"]
+__all__ = ["bounded_input", "step_buttons", "bound_plot", "live_plot", "one_redraw", "plot_row", "read_only_table",
+           "action_button", "loaded_line", "on_select", "bound_text"]
 
 
 def bounded_input(
@@ -87,6 +88,72 @@ def step_buttons(obj: param.Parameterized, parameter: str, disabled=False) -> tu
 def bound_plot(function: Callable, *dependencies, css: str, **kwargs) -> pn.viewable.Viewable:
     """``function(*dependencies)`` (params or widgets) as a pane redrawn when they change, axes unlinked."""
     return pn.panel(pn.bind(function, *dependencies), linked_axes=False, css_classes=[css], **kwargs)
+
+
+def live_plot(frame: Callable, *sources: param.Parameter, redraw: tuple = (), css: str,
+              empty: Callable[[], pn.viewable.Viewable]) -> pn.Column:
+    """A plot that follows the params ``sources`` *in place*: a new value patches the data of the
+    Bokeh models already in the page instead of replacing the plot.
+
+    ``frame(*source_values, *redraw_values)`` returns the HoloViews element shown; it is drawn
+    through an ``hv.DynamicMap`` on ``sources``, so a change of one of them sends only new data
+    (a replaced plot costs the server and the browser several times more: a new figure with its
+    axes, tools and glyphs). Every value must give an element of one structure (the same element
+    types and layers; categories and ranges may change). A change of one of the ``redraw`` params
+    (a colour-scale switch, a new sample) builds the plot anew. While the first source is None,
+    ``empty()`` is shown (``frame`` is not called).
+
+    Parameters
+    ----------
+    frame : callable
+        ``frame(*source_values, *redraw_values) -> hv element``.
+    *sources : param.Parameter
+        The params the plot follows (``store.param.current``, ``store.param.crf_iteration``).
+    redraw : tuple of param.Parameter
+        Params whose change rebuilds the plot.
+    css : str
+        CSS class of the plot's container (for tests and the latency probes).
+    empty : callable
+        The placeholder shown while the first source is None.
+    """
+    import holoviews as hv
+
+    box = pn.Column(css_classes=[css])
+    shown: dict = {"key": None}
+    names = [f"v{i}" for i in range(len(sources))]
+
+    def rebuild(*_) -> None:
+        if getattr(sources[0].owner, sources[0].name) is None:
+            if shown["key"] is not None or not box.objects:
+                box.objects = [empty()]
+                shown["key"] = None
+            return
+        key = tuple(getattr(p.owner, p.name) for p in redraw)
+        if shown["key"] is not None and all(a is b or a == b for a, b in zip(shown["key"], key)):
+            return  # the DynamicMap follows the sources by itself
+        streams = [hv.streams.Params(p.owner, [p.name], rename={p.name: name}) for p, name in zip(sources, names)]
+        plot = hv.DynamicMap(lambda **values: frame(*(values[n] for n in names), *key), streams=streams)
+        box.objects = [pn.pane.HoloViews(plot, linked_axes=False)]
+        shown["key"] = key
+
+    for dependency in (*sources[:1], *redraw):
+        dependency.owner.param.watch(rebuild, dependency.name)
+    rebuild()
+    return box
+
+
+@contextlib.contextmanager
+def one_redraw():
+    """Param changes made inside update the served page once: Bokeh re-walks the document's
+    models once at the end instead of after each plot's update (with several live plots on one
+    param, most of a redraw's server time was those walks). Elsewhere nothing: frozen in a
+    notebook, the events page's redraw made JupyterLab request Panel's CDN stylesheets, past the
+    offline rewriting of :mod:`jetviz.ui.notebook` (measured in ``tests/test_notebooks.py``)."""
+    from jetviz.ui.background import served
+
+    doc = pn.state.curdoc if served() else None
+    with doc.models.freeze() if doc is not None else contextlib.nullcontext():
+        yield
 
 
 def bound_text(function: Callable, *dependencies, css: str, **kwargs) -> pn.pane.Markdown:

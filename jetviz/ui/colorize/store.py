@@ -24,6 +24,7 @@ import param
 from jetviz.plots.colorize import TRUTH_LABELS, apply_colours, match_colours, six_jet_masses
 from jetviz.runners.colorize import ColorizeConfig, ColorizeData, ColorizeResult, prepare
 from jetviz.ui.training import TrainingStore
+from jetviz.ui.widgets import one_redraw
 
 __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "ColorizeEvent", "Display",
            "predict_test_events", "ColorizeStore"]
@@ -292,7 +293,9 @@ class ColorizeStore(TrainingStore):
     @param.depends("event_index", watch=True)
     def _update_current(self) -> None:
         display = self.display
-        self.current = None if display is None else display.event(min(self.event_index, len(display) - 1))
+        current = None if display is None else display.event(min(self.event_index, len(display) - 1))
+        with one_redraw():  # the three event plots, heat maps and summary follow together
+            self.current = current
 
     # ----------------------------------------------------------------------------- view
     def controls_list(self) -> list:

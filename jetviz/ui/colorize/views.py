@@ -24,7 +24,7 @@ from jetviz.plots.colorize import (
 from jetviz.ui.colorize.store import ColorizeEvent, ColorizeStore, Display
 from jetviz.ui.training import TrainingPage
 from jetviz.ui.training import TrainingView as _TrainingViewBase
-from jetviz.ui.widgets import bound_plot, bound_text, bounded_input, read_only_table, step_buttons
+from jetviz.ui.widgets import bound_plot, bound_text, bounded_input, live_plot, read_only_table, step_buttons
 
 __all__ = ["EventView", "ProbabilityView", "TrainingView", "ResultsView", "ColorizePage"]
 
@@ -46,16 +46,12 @@ class EventView(_StoreView):
         return (f"**{current.summary()}** — energy-weighted accuracy {current.accuracy(t):.2f} ({step})"
                 f"  \n<small>{loaded}</small>")
 
-    def _grey(self, current: ColorizeEvent | None):
-        if current is None:
-            return self._empty()
+    def _grey(self, current: ColorizeEvent):
         size = self.plot_size
         return energy_map_image(current.image, current.eta_range, frame_width=size, frame_height=size,
                                 title="input: energy map")
 
-    def _predicted(self, current: ColorizeEvent | None, iteration: int):
-        if current is None:
-            return pn.pane.Markdown("")
+    def _predicted(self, current: ColorizeEvent, iteration: int):
         t = min(iteration, current.n_iterations)
         colour, prob = current.colours(t)
         step = "U-Net" if t == 0 else f"CRF step {t}"
@@ -64,9 +60,7 @@ class EventView(_StoreView):
                               eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
                               frame_height=self.plot_size, legend=False)
 
-    def _truth(self, current: ColorizeEvent | None):
-        if current is None:
-            return pn.pane.Markdown("")
+    def _truth(self, current: ColorizeEvent):
         return colour_scatter(current.eta, current.phi, current.energy, current.truth, what="truth jet",
                               title=f"truth ({'Durham' if self.store.config.truth == 'durham' else 'history'} {current.mapping.size} jets)",
                               eta_lim=float(current.eta_range[1]), frame_width=self.plot_size,
@@ -92,11 +86,13 @@ class EventView(_StoreView):
 
     def plots(self) -> pn.viewable.Viewable:
         """Energy map, predicted colours (at the CRF iteration chosen), truth colours, side by side."""
-        store = self.store
+        store, blank = self.store, lambda: pn.pane.Markdown("")
+        # drawn in place: an event or CRF step patches the plots' data (jetviz.ui.widgets.live_plot)
         return pn.FlexBox(
-            bound_plot(self._grey, store.param.current, css="jetviz-energy-map"),
-            bound_plot(self._predicted, store.param.current, store.param.crf_iteration, css="jetviz-predicted"),
-            bound_plot(self._truth, store.param.current, css="jetviz-truth"),
+            live_plot(self._grey, store.param.current, css="jetviz-energy-map", empty=self._empty),
+            live_plot(self._predicted, store.param.current, store.param.crf_iteration, css="jetviz-predicted",
+                      empty=blank),
+            live_plot(self._truth, store.param.current, css="jetviz-truth", empty=blank),
             sizing_mode="stretch_width",
         )
 
