@@ -559,6 +559,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def write_json(args: argparse.Namespace, env: dict, results: list[dict]) -> None:
+    """Write the options, the load average now and every page's samples and results to ``args.json`` (atomically)."""
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    payload = {"env": env, "load_average": os.getloadavg(), "options": options, "targets_ms": TARGETS,
+               "results": results}
+    with atomic_write(args.json, "w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -586,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[{name}] failed in {results[-1].get('phase')}: {type(err).__name__}: {err}",
                           file=sys.stderr)
                     results[-1]["error"] = f"{type(err).__name__}: {err}"
+                if args.json:  # after every page: a run stopped part-way keeps the pages it measured
+                    write_json(args, env, results)
             browser.close()
         load = os.getloadavg()
         print(f"\nUI latency — server env {env}, {args.interactions} interactions per kind, "
@@ -593,11 +604,7 @@ def main(argv: list[str] | None = None) -> int:
               f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
         print(table(results))
         if args.json:
-            options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-            payload = {"env": env, "load_average": load, "options": options, "targets_ms": TARGETS,
-                       "results": results}
-            with atomic_write(args.json, "w", encoding="utf-8") as out:
-                json.dump(payload, out, indent=1)
+            write_json(args, env, results)
     return 1 if any("error" in r for r in results) else 0
 
 
