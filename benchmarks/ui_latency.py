@@ -21,7 +21,7 @@ measured inside the page (``performance.now()``, probes in ``benchmarks/_latency
    with every plot view drawn and the documents idle. ``--interactions`` per widget kind: slider
    (ArrowRight / ArrowLeft alternating), select (next option; one-of-many radio groups count as
    selects), tap (a point of a tap-tool plot), box (a box-select drag on a plot).
-3. the same with ``--sessions`` browser contexts open on the page while one training runs (started
+3. (not with ``--skip-load``) the same with ``--sessions`` browser contexts open on the page while one training runs (started
    with the Train button, tiny model and many epochs, in a session of its own; the page's own Train
    button, or the jetclr page's for pages without one); interactions go round-robin over the sessions.
 4. ``--sessions`` sessions opened at once → all rendered (first navigation start → last first render).
@@ -449,6 +449,11 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
     log(f"{args.sessions} sessions rendered in {result['sessions']['ms']:.0f} ms")
 
     # 3. widget → redraw with the n sessions open while one training runs (in a session of its own)
+    if args.skip_load:
+        for s in sessions:
+            s.close()
+        result.pop("phase")
+        return result
     result["phase"] = "widget → redraw under load: start the training"
     trainer = Session(browser, probes)
     train_page = spec.train or "jetclr"
@@ -544,6 +549,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-first", action="store_true",
                         help="pages without a reference run: train a tiny run (2 epochs) and open it in every "
                              "measured session, so the result plots and their widgets are measured too")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="leave out phase 3 (widget → redraw with the sessions open while a training runs): "
+                             "on 2 cores it takes an hour per page")
     parser.add_argument("--json", type=Path, default=None, help="write every sample and result here")
     args = parser.parse_args(argv)
     quick = args.quick

@@ -30,6 +30,7 @@ def test_defaults_quick_and_subsets(bench):
     assert bench.parse_args(["--quick", "--pages", "jetclr", "runs"]).pages == ["jetclr"]
     args = bench.parse_args(["--pages", "jetclr", "runs", "--interactions", "7", "--sessions", "4", "--port", "5123"])
     assert (args.pages, args.interactions, args.sessions, args.port) == (["jetclr", "runs"], 7, 4, 5123)
+    assert not args.skip_load and bench.parse_args(["--skip-load"]).skip_load
 
 
 @pytest.mark.parametrize("argv", [["--pages", "nope"], ["--sessions", "0"], ["--interactions", "-3"]])
