@@ -1,6 +1,7 @@
 """UI latency of the served dashboard (``panel serve app/``) in headless Chromium, per page.
 
-Run:  .venv/bin/python benchmarks/ui_latency.py                       # every page (a quiet machine: ~15-30 min)
+Run:  .venv/bin/python benchmarks/ui_latency.py                       # every page (2 cores: ~1 h a page with phase 3)
+      .venv/bin/python benchmarks/ui_latency.py --skip-load           # phases 1, 2 and 4 only (~20 min for the six)
       .venv/bin/python benchmarks/ui_latency.py --quick        # smoke run: events page, 5 interactions, 3 sessions
       .venv/bin/python benchmarks/ui_latency.py --pages events jetclr --interactions 50 --json /tmp/lat.json
 
