@@ -35,7 +35,7 @@ from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
 from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.widgets import bounded_input, live_plot, one_redraw, step_buttons
+from jetviz.ui.widgets import bounded_input, live_plot, one_redraw, settings_card, step_buttons
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -366,7 +366,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
                                sizing_mode="stretch_width", css_classes=["jetviz-notice"])
         return pn.Column(
             sample, description, n_events, seed, notice, button, progress, status, alert,
-            pn.Card(detector, title="Detector", collapsed=True, sizing_mode="stretch_width"),
+            settings_card(detector, title="Detector"),
             width=290,
         )
 

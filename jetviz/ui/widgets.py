@@ -13,7 +13,7 @@ import panel as pn
 import param
 
 __all__ = ["bounded_input", "step_buttons", "bound_plot", "live_plot", "one_redraw", "plot_row", "read_only_table",
-           "action_button", "loaded_line", "on_select", "bound_text"]
+           "action_button", "loaded_line", "on_select", "bound_text", "settings_card"]
 
 
 def bounded_input(
@@ -177,6 +177,13 @@ def action_button(parameter: param.Parameter, css: str, **kwargs) -> pn.widgets.
     """The outlined button of a ``param.Event`` ``parameter``, aligned with the labelled inputs beside it."""
     return pn.widgets.Button.from_param(parameter, color="primary", variant="outline", css_classes=[css],
                                         margin=(24, 10, 5, 10), **kwargs)
+
+
+def settings_card(*objects, title: str = "More settings", width: int = 270) -> pn.Card:
+    """A collapsed card of further settings for a sidebar column of ``width`` + 20 pixels (the pages'
+    290), as wide as the inputs above it (a full-width Card stretched past the column, over the
+    sidebar's edge)."""
+    return pn.Card(*objects, title=title, collapsed=True, width=width, margin=(5, 10))
 
 
 def loaded_line(store: param.Parameterized) -> pn.pane.Markdown:

@@ -20,6 +20,7 @@ from jetviz.data.recipes import get_recipe
 from jetviz.plots.classify import model_name
 from jetviz.runners.classify import MODEL_INPUTS, ClassifyConfig, ClassifyData, ClassifyResult
 from jetviz.ui.training import TrainingStore
+from jetviz.ui.widgets import settings_card
 
 __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "MAX_LISTED", "default_config", "list_runs", "class_names", "is_xgboost",
            "ClassifyEvent", "ClassifyStore"]
@@ -211,7 +212,7 @@ class ClassifyStore(TrainingStore):
         resnet = pn.Row(number("width", "ResNet width"), number("epochs", "Epochs"), **wide)
         xgb = pn.Row(number("xgb_n_estimators", "XGBoost rounds", step=100), number("xgb_max_depth", "Tree depth"),
                      **wide)
-        advanced = pn.Card(
+        advanced = settings_card(
             number("validation_fraction", "Validation share", widget=pn.widgets.FloatInput, step=0.05),
             pn.widgets.Select.from_param(c.param.image_transform, label="ResNet input: log1p(E) or E/100 GeV", **wide),
             pn.Row(number("batch_size", "Batch size"),
@@ -221,7 +222,6 @@ class ClassifyStore(TrainingStore):
                    number("xgb_early_stopping", "Early stopping"), **wide),
             pn.Row(number("threads", "Threads (0 = all)"), number("seed", "Seed"), **wide),
             pn.widgets.Select.from_param(c.param.device, label="Device", **wide),
-            title="More settings", collapsed=True, **wide,
         )
         return [sample, sizes, "Models", models, resnet, xgb, advanced]
 

@@ -24,7 +24,7 @@ import param
 from jetviz.plots.colorize import TRUTH_LABELS, apply_colours, match_colours, six_jet_masses
 from jetviz.runners.colorize import ColorizeConfig, ColorizeData, ColorizeResult, prepare
 from jetviz.ui.training import TrainingStore
-from jetviz.ui.widgets import one_redraw
+from jetviz.ui.widgets import one_redraw, settings_card
 
 __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "ColorizeEvent", "Display",
            "predict_test_events", "ColorizeStore"]
@@ -307,7 +307,7 @@ class ColorizeStore(TrainingStore):
         crf = pn.Row(pn.widgets.Checkbox.from_param(c.param.crf, label="train a CRF end to end",
                                                     margin=(22, 10, 5, 10)),
                      number("crf_iterations", "CRF iterations"), **wide)
-        advanced = pn.Card(
+        advanced = settings_card(
             pn.widgets.MultiChoice.from_param(c.param.channels, label="Input maps", **wide),
             pn.widgets.Checkbox.from_param(c.param.circular_phi, label="circular padding in φ"),
             pn.widgets.Select.from_param(c.param.matching, label="Colour matching in the loss", **wide),
@@ -318,7 +318,6 @@ class ColorizeStore(TrainingStore):
                    number("crf_alpha", "CRF α", widget=pn.widgets.FloatInput), **wide),
             number("max_particles", "Particles per event (max)", step=16),
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device"), **wide),
-            title="More settings", collapsed=True, **wide,
         )
         return [sample, sizes, training, network, crf, advanced]
 

@@ -29,6 +29,7 @@ from jetviz.runners.jetclr import (TALK, JetclrConfig, JetclrData, JetclrResult,
                                    augmentation_options)
 from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.ui.training import TrainingStore
+from jetviz.ui.widgets import settings_card
 
 __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "collect_ablation", "untrained_encoder",
            "JetclrStore"]
@@ -328,7 +329,7 @@ class JetclrStore(TrainingStore):
                                                           css_classes=["jetviz-train-aug"], **wide)
         network = pn.Row(number("d_model", "Width d_model"), number("n_layers", "Layers"), **wide)
         heads = pn.Row(number("n_heads", "Heads"), number("rep_dim", "Representation"), **wide)
-        advanced = pn.Card(
+        advanced = settings_card(
             pn.Row(number("n_constituents", "Constituents"), number("extra_slots", "Split slots"), **wide),
             pn.Row(number("proj_dim", "Projection"), number("temperature", "Temperature τ",
                                                             widget=pn.widgets.FloatInput, step=0.01), **wide),
@@ -344,7 +345,6 @@ class JetclrStore(TrainingStore):
                    number("n_angles", "Invariance angles"), **wide),
             pn.Row(number("n_invariance", "Invariance jets"), number("threads", "Threads (0 = all)"), **wide),
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device", **wide), **wide),
-            title="More settings", collapsed=True, **wide,
         )
         load = pn.widgets.Button.from_param(self.param.load_button, color="primary", variant="outline",
                                             disabled=self.param.running, css_classes=["jetviz-load"], **wide)

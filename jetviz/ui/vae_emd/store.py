@@ -23,6 +23,7 @@ from jetviz.models.metrics import pair_distances
 from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.runners.vae_emd import VaeEmdConfig, VaeEmdData, VaeEmdResult, beta_scan, representations
 from jetviz.ui.training import TrainingStore
+from jetviz.ui.widgets import settings_card
 
 __all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "SCAN_BETAS", "default_config", "list_runs", "latest_scan", "parse_betas",
            "VaeEmdStore"]
@@ -259,7 +260,7 @@ class VaeEmdStore(TrainingStore):
                       pn.widgets.Select.from_param(c.param.loss, label="D (reconstruction)", **wide), **wide)
         emd_sizes = pn.Row(number("n_corr", "Jets for r (pairs)"), number("n_anomaly", "Jets scored by EMD"), **wide)
         medoids = pn.Row(number("n_pool", "k-medoid pool"), number("n_medoids", "k-medoids"), **wide)
-        advanced = pn.Card(
+        advanced = settings_card(
             pn.Row(number("n_pix", "Pixels per side"), number("n_down", "Down blocks"), **wide),
             number("image_width", "Image width (rad)", widget=pn.widgets.FloatInput, step=0.1),
             pn.Row(number("batch_size", "Batch size"),
@@ -268,7 +269,6 @@ class VaeEmdStore(TrainingStore):
                    number("patience", "Early stopping patience (0 = off)"), **wide),
             pn.Row(number("emd_jobs", "EMD threads"), number("threads", "Threads (0 = all)"), **wide),
             pn.Row(number("seed", "Seed"), pn.widgets.Select.from_param(c.param.device, label="Device", **wide), **wide),
-            title="More settings", collapsed=True, **wide,
         )
         return [sample, sizes, vae, beta, emd_sizes, medoids, advanced]
 
