@@ -74,7 +74,7 @@ REFERENCE_CONFIGS: dict[str, dict[str, Any]] = {
     "colorize": {"sample": "ee_6jet", "n_train": 200, "n_test": 50, "base_channels": 8, "epochs": 10,
                  "batch_size": 16},
     "classify": {"sample": "bh_sph", "n_events": 400, "n_folds": 3, "width": 4, "epochs": 3},
-    "vae_emd": {"sample": "top_qcd", "n_jets": 600, "epochs": 5, "n_corr": 40, "n_pool": 40, "n_medoids": 5,
+    "vae_emd": {"sample": "top_qcd", "n_jets": 2000, "epochs": 30, "n_corr": 80, "n_pool": 40, "n_medoids": 5,
                 "n_anomaly": 100, "channels": 8},
     "jetclr": {"sample": "top_qcd", "n_jets": 800, "epochs": 3, "d_model": 32, "n_heads": 4, "n_layers": 1,
                "n_angles": 13, "n_invariance": 64},
