@@ -450,11 +450,19 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
     log(f"{args.sessions} sessions rendered in {result['sessions']['ms']:.0f} ms")
 
     # 3. widget → redraw with the n sessions open while one training runs (in a session of its own)
-    if args.skip_load:
-        for s in sessions:
-            s.close()
-        result.pop("phase")
-        return result
+    if not args.skip_load:
+        measure_under_load(browser, probes, base, spec, sessions, shown, args, result)
+        log("load " + ", ".join(f"{k}: {percentiles(v.get('samples', []))}" for k, v in result["load"].items()))
+    for s in sessions:
+        s.close()
+    result.pop("phase")
+    return result
+
+
+def measure_under_load(browser, probes: str, base: str, spec: PageSpec, sessions: list, shown: bool, args,
+                       result: dict) -> None:
+    """Phase 3 into ``result["load"]``: the interactions round-robin over the open ``sessions`` while
+    a tiny training with many epochs runs in a session of its own (cancelled after)."""
     result["phase"] = "widget → redraw under load: start the training"
     trainer = Session(browser, probes)
     train_page = spec.train or "jetclr"
@@ -476,11 +484,6 @@ def bench_page(browser, probes: str, base: str, name: str, args, result: dict) -
         trainer.page.locator(".jetviz-cancel button").first.click(timeout=10_000)
         trainer.page.get_by_text("Cancelled").first.wait_for(timeout=60_000)
     trainer.close()
-    for s in sessions:
-        s.close()
-    log("load " + ", ".join(f"{k}: {percentiles(v.get('samples', []))}" for k, v in result["load"].items()))
-    result.pop("phase")
-    return result
 
 
 # ----------------------------------------------------------------------------- report
@@ -612,8 +615,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.sessions} sessions, {args.repeats} first renders per page; {os.cpu_count()} CPUs, "
               f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
         print(table(results))
-        if args.json:
-            write_json(args, env, results)
     return 1 if any("error" in r for r in results) else 0
 
 

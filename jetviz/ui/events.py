@@ -35,7 +35,7 @@ from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
 from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.widgets import bounded_input, live_plot, one_redraw, settings_card, step_buttons
+from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input, live_plot, one_redraw, settings_card, step_buttons
 from jetviz.plots.events import (
     CHANNELS,
     detector_image,
@@ -367,7 +367,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
         return pn.Column(
             sample, description, n_events, seed, notice, button, progress, status, alert,
             settings_card(detector, title="Detector"),
-            width=290,
+            width=SIDEBAR_WIDTH,
         )
 
 

@@ -46,7 +46,7 @@ from jetviz.runners.loop import stage_event
 from jetviz.runners.rundir import RunDir, runs_dir
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.backends import BackendChoice
-from jetviz.ui.widgets import bounded_input
+from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input
 
 log = logging.getLogger(__name__)
 
@@ -769,7 +769,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         return pn.Column(
             *self.controls_list(), backend, notice, reference, pn.Row(train, cancel, **wide),
             progress, status, where, alert, pn.layout.Divider(), pn.Row(runs, refresh, **wide), open_button,
-            width=290,
+            width=SIDEBAR_WIDTH,
         )
 
 

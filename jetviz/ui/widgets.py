@@ -13,7 +13,10 @@ import panel as pn
 import param
 
 __all__ = ["bounded_input", "step_buttons", "bound_plot", "live_plot", "one_redraw", "plot_row", "read_only_table",
-           "action_button", "loaded_line", "on_select", "bound_text", "settings_card"]
+           "action_button", "loaded_line", "on_select", "bound_text", "settings_card", "SIDEBAR_WIDTH"]
+
+#: width of the pages' control columns in the sidebar (pixels)
+SIDEBAR_WIDTH = 290
 
 
 def bounded_input(
@@ -179,11 +182,11 @@ def action_button(parameter: param.Parameter, css: str, **kwargs) -> pn.widgets.
                                         margin=(24, 10, 5, 10), **kwargs)
 
 
-def settings_card(*objects, title: str = "More settings", width: int = 270) -> pn.Card:
-    """A collapsed card of further settings for a sidebar column of ``width`` + 20 pixels (the pages'
-    290), as wide as the inputs above it (a full-width Card stretched past the column, over the
-    sidebar's edge)."""
-    return pn.Card(*objects, title=title, collapsed=True, width=width, margin=(5, 10))
+def settings_card(*objects, title: str = "More settings") -> pn.Card:
+    """A collapsed card of further settings for a :data:`SIDEBAR_WIDTH` control column, as wide as the
+    inputs above it (their 10-pixel margins each side; a full-width Card stretched past the column,
+    over the sidebar's edge)."""
+    return pn.Card(*objects, title=title, collapsed=True, width=SIDEBAR_WIDTH - 20, margin=(5, 10))
 
 
 def loaded_line(store: param.Parameterized) -> pn.pane.Markdown:

@@ -34,6 +34,7 @@ from jetviz.plots.runs import common_metrics, history_curves
 from jetviz.runners.catalog import RUNNER_NAMES
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.backends import BackendChoice
+from jetviz.ui.widgets import SIDEBAR_WIDTH
 
 __all__ = ["RunsStore", "TABLE_COLUMNS", "MAIN_METRICS", "ACTIVE", "RESUMABLE", "main_metric", "runs_frame",
            "reopen_href", "metrics_rows"]
@@ -406,6 +407,6 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                               css_classes=["jetviz-error"], **wide)
         notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
                                css_classes=["jetviz-notice"], **wide)
-        return pn.Column(path, runner, refresh, backend, notice, alert, width=290)
+        return pn.Column(path, runner, refresh, backend, notice, alert, width=SIDEBAR_WIDTH)
 
 
