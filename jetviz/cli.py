@@ -14,7 +14,7 @@
 ``jetviz summary SAMPLE -n N``
     The per-label observables table of ``docs/samples.md`` (:func:`jetviz.data.observables.label_summary`).
 ``jetviz reference build [--runner NAME ...] [--out DIR] [--param NAME=VALUE ...]``
-    Train the reference runs the method pages open with (:mod:`jetviz.runners.reference`;
+    Train the reference runs the method pages open with (:mod:`jetviz.reference`;
     default: every runner, into the package's ``jetviz/reference/``), one after the other.
     ``--param`` overrides a setting of the reference configuration (one runner only).
 
@@ -186,7 +186,7 @@ def _summary(args) -> int:
 def _reference_build(args) -> int:
     from jetviz.errors import ConfigError
     from jetviz.runners.catalog import RUNNER_NAMES
-    from jetviz.runners.reference import REFERENCE_ROOT, build
+    from jetviz.reference import REFERENCE_ROOT, build
 
     names = args.runner or list(RUNNER_NAMES)
     overrides = dict(args.param or [])

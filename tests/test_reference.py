@@ -13,7 +13,7 @@ import pytest
 from jetviz.cli import main
 from jetviz.errors import DataFileError
 from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
-from jetviz.runners.reference import (
+from jetviz.reference import (
     DATA_NAME,
     INFO_FILE,
     REFERENCE_CONFIGS,
@@ -188,10 +188,9 @@ def test_page_store_shows_the_reference_run_until_the_user_trains(runs, monkeypa
 @pytest.fixture()
 def shared_runs(monkeypatch):
     """The process's shared reference openings, empty for this test; ``calls`` counts ``open_run``."""
-    from jetviz.runners import reference
-    from jetviz.ui import training
+    from jetviz import reference
 
-    monkeypatch.setattr(training, "_SHARED", {})
+    monkeypatch.setattr(reference, "_SHARED", {})
     calls = []
     real = reference.open_run
 
@@ -207,9 +206,9 @@ def shared_runs(monkeypatch):
 def test_a_reference_run_is_opened_once_and_every_page_store_shows_the_same_objects(shared_runs, runs, monkeypatch):
     import threading
 
-    from jetviz.runners import reference
+    from jetviz import reference
     from jetviz.ui.classify.store import ClassifyStore
-    from jetviz.ui.training import open_shared, shared_if_ready
+    from jetviz.reference import open_shared, shared_if_ready
 
     path = reference_dir("classify")
     derive = ClassifyStore().derivation()
@@ -240,8 +239,8 @@ def test_a_failed_or_rebuilt_reference_opening_is_not_kept_and_a_users_run_is_ne
     import os
     import shutil
 
-    from jetviz.runners import reference
-    from jetviz.ui.training import open_shared, shared_if_ready
+    from jetviz import reference
+    from jetviz.reference import open_shared, shared_if_ready
 
     copy = tmp_path / "classify"
     shutil.copytree(reference_dir("classify"), copy)
@@ -279,7 +278,7 @@ def test_the_dashboard_warms_each_page_module_once_per_process(shared_runs, tmp_
     from jetviz.ui.classify import ClassifyPage
     from jetviz.ui.classify.store import ClassifyStore
     from jetviz.ui.dashboard import warm_pages
-    from jetviz.ui.training import shared_if_ready
+    from jetviz.reference import shared_if_ready
 
     ClassifyPage.warm()  # what app/classify.py's warm() does
     assert shared_runs == [reference_dir("classify")]

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -39,7 +38,7 @@ import param
 from panel.viewable import Viewer
 from param.parameterized import batch_call_watchers
 
-from jetviz.runners import reference as references
+from jetviz import reference as references
 from jetviz.runners.base import RunConfig
 from jetviz.runners.catalog import runner_spec
 from jetviz.runners.loop import stage_event
@@ -56,8 +55,6 @@ __all__ = [
     "apply_url_query",
     "finished_runs",
     "fit_on_backend",
-    "open_shared",
-    "shared_if_ready",
     "sample_choices",
     "TrainingStore",
     "TrainingView",
@@ -231,80 +228,6 @@ def _no_derivation(result, data, progress) -> tuple:
     return ()
 
 
-# ----------------------------------------------------------------------------- reference runs shared by the sessions
-_SHARED: dict[tuple, Future] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def _shared_key(runner_name: str, run_dir: str | Path, derive: Callable) -> tuple | None:
-    """What identifies a shared opening: the reference run (its directory and ``config.json``'s time
-    stamp, so a rebuilt run is opened anew) and the derivation's options; None for a user's run."""
-    path = Path(run_dir).resolve()
-    if not references.is_reference_run(path):
-        return None
-    try:
-        stamp = (path / RunDir.CONFIG).stat().st_mtime_ns
-    except OSError:
-        return None
-    options = sorted(derive.keywords.items()) if isinstance(derive, functools.partial) else []
-    return runner_name, str(path), stamp, repr(options), getattr(derive, "func", derive)
-
-
-def open_shared(runner_name: str, run_dir: str | Path, derive: Callable,
-                progress: Callable[[dict], None] | None = None) -> tuple:
-    """Reopen a finished run and derive a page's extras: ``(result, data, derived)``.
-
-    A reference run is opened once per process and the same objects are handed to every session
-    that shows it with the same derivation options (the views only read them): the server's
-    start-up warm-up (:meth:`TrainingPage.warm`) or the first session opens it, a session asking
-    while it is being opened waits for that opening instead of repeating it, and a failure is not
-    kept (the next session tries again). Any other run is opened for the caller alone.
-
-    Parameters
-    ----------
-    runner_name : str
-        The runner (:mod:`jetviz.runners.catalog`).
-    run_dir : str or Path
-        The finished run's directory.
-    derive : callable
-        ``derive(result, data, progress) -> tuple`` (a page's :meth:`TrainingStore.derivation`).
-    progress : callable, optional
-        Receives the opening's progress events (not when another thread's opening is waited for).
-    """
-    emit = progress or (lambda event: None)
-
-    def opened() -> tuple:
-        result, data = references.open_run(runner_name, run_dir, emit)
-        return result, data, derive(result, data, emit)
-
-    key = _shared_key(runner_name, run_dir, derive)
-    if key is None:
-        return opened()
-    with _SHARED_LOCK:
-        future = _SHARED.get(key)
-        owner = future is None
-        if owner:
-            future = _SHARED[key] = Future()
-    if owner:
-        try:
-            future.set_result(opened())
-        except BaseException as err:
-            with _SHARED_LOCK:
-                _SHARED.pop(key, None)
-            future.set_exception(err)
-    return future.result()
-
-
-def shared_if_ready(runner_name: str, run_dir: str | Path, derive: Callable) -> tuple | None:
-    """``(result, data, derived)`` of a reference run already opened by :func:`open_shared` with
-    the same derivation, or None (not opened, still opening, or it failed)."""
-    key = _shared_key(runner_name, run_dir, derive)
-    future = None if key is None else _SHARED.get(key)
-    if future is None or not future.done() or future.exception() is not None:
-        return None
-    return future.result()
-
-
 class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     """Base of a page's data store that trains runs of one runner and reopens finished ones.
 
@@ -351,7 +274,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     samples = param.Dict(default={}, precedence=-1,
                          doc="{label: sample name} offered: the runner's recipes and the compatible dataset files")
     reference = param.String(default="", precedence=-1,
-                             doc="the label of the reference run shown (:mod:`jetviz.runners.reference`), '' for none")
+                             doc="the label of the reference run shown (:mod:`jetviz.reference`), '' for none")
 
     def __init__(self, **params):
         if params.get("config") is None:
@@ -502,11 +425,11 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     def open_reference(self, blocking: bool | None = None) -> None:
         """Show the runner's shipped reference run when nothing is shown or under way (the page's
-        start; off with ``JETVIZ_REFERENCE=0``; see :mod:`jetviz.runners.reference`)."""
+        start; off with ``JETVIZ_REFERENCE=0``; see :mod:`jetviz.reference`)."""
         if self.result is None and not self.running and references.references_enabled() and \
                 references.has_reference(self.runner_name):
             run_dir = references.reference_dir(self.runner_name)
-            shared = shared_if_ready(self.runner_name, run_dir, self.derivation())
+            shared = references.shared_if_ready(self.runner_name, run_dir, self.derivation())
             if shared is None:
                 self.open_run(run_dir, blocking)
             else:  # opened by the server's warm-up or an earlier session: the page's first render has every plot
@@ -514,10 +437,10 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     def warm_reference(self) -> None:
         """Open the reference run with this store's derivation into the process's shared runs
-        (:func:`open_shared`), blocking; nothing is shown. Nothing happens when the reference runs
+        (:func:`jetviz.reference.open_shared`), blocking; nothing is shown. Nothing happens when the reference runs
         are switched off or there is none."""
         if references.references_enabled() and references.has_reference(self.runner_name):
-            open_shared(self.runner_name, references.reference_dir(self.runner_name), self.derivation())
+            references.open_shared(self.runner_name, references.reference_dir(self.runner_name), self.derivation())
 
     def update_view(self, name: str, compute: Callable[[], Any], what: str) -> None:
         """Set param ``name`` to ``compute()`` once data is shown (None before it is).
@@ -583,7 +506,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         """Worker: reopen the run, prepare its data again (from the caches, or a reference run's
         shipped data), derive the page's extras."""
         put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        messages.put(("done", token, *open_shared(runner_name, run_dir, derive, put)))
+        messages.put(("done", token, *references.open_shared(runner_name, run_dir, derive, put)))
 
     # ----------------------------------------------------------------------------- messages
     def _on_session_destroyed(self) -> None:
@@ -828,7 +751,7 @@ class TrainingPage(Viewer):
     def warm(cls) -> None:
         """Open the page's reference run for its default settings, blocking, so that every session's
         page shows it in its first render (the dashboard calls this in a background thread when the
-        server starts; see :func:`open_shared`)."""
+        server starts; see :func:`jetviz.reference.open_shared`)."""
         cls.param["store"].class_().warm_reference()
 
     def controls(self) -> pn.viewable.Viewable:

@@ -22,14 +22,17 @@ with the small CPU configurations of :data:`REFERENCE_CONFIGS`, and opened read-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -56,10 +59,12 @@ __all__ = [
     "build",
     "open_run",
     "open_reference",
+    "open_shared",
+    "shared_if_ready",
 ]
 
 #: where the shipped reference runs live (package data: ``jetviz/reference/<runner>/``)
-REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
+REFERENCE_ROOT = Path(__file__).resolve().parent
 #: the run's prepared data: ``<DATA_NAME>.npz`` in the run directory
 DATA_NAME = "data"
 #: what the page's label says about the run (JSON)
@@ -333,3 +338,77 @@ def open_reference(runner_name: str, root: str | Path | None = None, progress: P
         raise DataFileError(path, f"holds no finished reference run; make one with `{BUILD_COMMAND} --runner "
                                   f"{runner_name}`")
     return open_run(runner_name, path, progress)
+
+
+# ----------------------------------------------------------------------------- opened once, shared by the sessions
+_SHARED: dict[tuple, Future] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_key(runner_name: str, run_dir: str | Path, derive: Callable) -> tuple | None:
+    """What identifies a shared opening: the reference run (its directory and ``config.json``'s time
+    stamp, so a rebuilt run is opened anew) and the derivation's options; None for a user's run."""
+    path = Path(run_dir).resolve()
+    if not is_reference_run(path):
+        return None
+    try:
+        stamp = (path / RunDir.CONFIG).stat().st_mtime_ns
+    except OSError:
+        return None
+    options = sorted(derive.keywords.items()) if isinstance(derive, functools.partial) else []
+    return runner_name, str(path), stamp, repr(options), getattr(derive, "func", derive)
+
+
+def open_shared(runner_name: str, run_dir: str | Path, derive: Callable,
+                progress: Callable[[dict], None] | None = None) -> tuple:
+    """Reopen a finished run and derive a page's extras: ``(result, data, derived)``.
+
+    A reference run is opened once per process and the same objects are handed to every session
+    that shows it with the same derivation options (the views only read them): the server's
+    start-up warm-up (:meth:`jetviz.ui.training.TrainingPage.warm`) or the first session opens it, a session asking
+    while it is being opened waits for that opening instead of repeating it, and a failure is not
+    kept (the next session tries again). Any other run is opened for the caller alone.
+
+    Parameters
+    ----------
+    runner_name : str
+        The runner (:mod:`jetviz.runners.catalog`).
+    run_dir : str or Path
+        The finished run's directory.
+    derive : callable
+        ``derive(result, data, progress) -> tuple`` (a page's :meth:`jetviz.ui.training.TrainingStore.derivation`).
+    progress : callable, optional
+        Receives the opening's progress events (not when another thread's opening is waited for).
+    """
+    emit = progress or (lambda event: None)
+
+    def opened() -> tuple:
+        result, data = open_run(runner_name, run_dir, emit)
+        return result, data, derive(result, data, emit)
+
+    key = _shared_key(runner_name, run_dir, derive)
+    if key is None:
+        return opened()
+    with _SHARED_LOCK:
+        future = _SHARED.get(key)
+        owner = future is None
+        if owner:
+            future = _SHARED[key] = Future()
+    if owner:
+        try:
+            future.set_result(opened())
+        except BaseException as err:
+            with _SHARED_LOCK:
+                _SHARED.pop(key, None)
+            future.set_exception(err)
+    return future.result()
+
+
+def shared_if_ready(runner_name: str, run_dir: str | Path, derive: Callable) -> tuple | None:
+    """``(result, data, derived)`` of a reference run already opened by :func:`open_shared` with
+    the same derivation, or None (not opened, still opening, or it failed)."""
+    key = _shared_key(runner_name, run_dir, derive)
+    future = None if key is None else _SHARED.get(key)
+    if future is None or not future.done() or future.exception() is not None:
+        return None
+    return future.result()
