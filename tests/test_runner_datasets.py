@@ -21,7 +21,7 @@ from jetviz.errors import ConfigError, DataFileError
 from jetviz.runners.classify import ClassifyConfig, ClassifyRunner
 from jetviz.runners.jetclr import JetclrConfig, JetclrResult, JetclrRunner
 from jetviz.runners.vae_emd import VaeEmdConfig, VaeEmdRunner
-from jetviz.ui.training import sample_choices
+from jetviz.data.datasets import sample_choices
 from datafiles import write_top_tagging_with_pandas
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -25,10 +25,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 import awkward as ak
+import param
+from param.parameterized import Undefined
 
 from jetviz.errors import ConfigError, DataFileError, JetvizError
 
 __all__ = [
+    "SampleName",
+    "is_file_name",
+    "sample_dataset",
+    "sample_choices",
     "DATA_ENV",
     "Dataset",
     "data_root",
@@ -331,3 +337,65 @@ def list_datasets(root: Path | None = None, recipes: bool = False) -> list[dict]
             entry["damaged"] = f"cannot be described: {type(err).__name__}: {err}"[:300]
         out.append(entry)
     return out
+
+
+class SampleName(param.String):
+    """A runner's sample: one of its ``recipes`` (generated and cached), or a dataset file.
+
+    A file is named by its path relative to the data root (``top-tagging/train.h5``; confined to
+    ``$JETVIZ_DATA`` when it comes from a page or a URL) or, from Python, by any path; see
+    :mod:`jetviz.data.datasets`. A bare word that is no recipe of the runner is refused (so a typo
+    or another runner's recipe is not taken for a file).
+    """
+
+    __slots__ = ["recipes"]
+    _slot_defaults = {**param.String._slot_defaults, "recipes": ()}
+
+    def __init__(self, default=Undefined, *, recipes=Undefined, **params):
+        self.recipes = recipes
+        super().__init__(default=default, **params)
+
+    def _validate_value(self, val, allow_None):
+        super()._validate_value(val, allow_None)
+        if val is None or self.recipes is Undefined:
+            return
+        if not val.strip():
+            raise ValueError(f"{self.name}: give a recipe ({', '.join(self.recipes)}) or a dataset file name")
+        if val not in self.recipes and not is_file_name(val):
+            raise ValueError(f"{self.name}: {val!r} is neither a sample of this runner ({', '.join(self.recipes)}) nor a "
+                             "dataset file (a path such as top-tagging/train.h5)")
+
+
+def is_file_name(name: str) -> bool:
+    """Whether a sample name means a file (it has a directory part or a suffix) rather than a recipe."""
+    return "/" in name or "\\" in name or "." in Path(name).name
+
+
+def sample_dataset(name: str):
+    """The :class:`~jetviz.data.datasets.Dataset` of a file sample name, None for a recipe.
+
+    A path relative to the data root is confined to it (a name from a page or a URL); an
+    absolute path, or one starting with ``./``, ``../`` or ``~``, is taken as given (Python callers).
+    """
+    if not is_file_name(name):
+        return None
+    if Path(name).expanduser().is_absolute() or name.startswith(("./", "../", "~")):
+        return from_path(name)
+    return dataset(name)
+
+
+def sample_choices(config_class: type, kind: str) -> dict[str, str]:
+    """``{label: name}``: the recipes of ``config_class.param.sample`` and the dataset files under the data
+    root that a runner of ``kind`` ("jets", "events" or "events+truth") takes (damaged files are left out)."""
+    choices = {name: name for name in config_class.param["sample"].recipes}
+    try:
+        files = list_datasets()
+    except Exception:  # no data root: recipes only
+        files = []
+    for entry in files:
+        fits = entry["damaged"] is None and entry["kind"] == kind.split("+")[0] and (
+            not kind.endswith("+truth") or entry["has_particle_truth"])
+        if fits:
+            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
+            choices[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
+    return choices

@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
-from jetviz.errors import ConfigError
+from jetviz.errors import ConfigError, SchemaError
 
 __all__ = [
     "pt_eta_phi", "p4_from_pt_eta_phi", "wrap_phi", "delta_phi", "delta_r", "invariant_mass",
     "isotropic_directions", "boost", "boost_z", "rescale_to_masses", "rest_frame_with_masses", "rambo",
+    "jet_labels_and_kinematics", "block_kinematics",
 ]
 
 _PT_FLOOR = 1e-9  # GeV; keeps η finite for a particle exactly along the beam
@@ -208,3 +209,28 @@ def rambo(rng: np.random.Generator, sqrt_s: float, masses) -> np.ndarray:
     p[:, :3] = x * (q[:, :3] + np.outer(q[:, 3] + a * bq, b))
     p3 = p[:, :3] - np.outer(p[:, 3] / p[:, 3].sum(), p[:, :3].sum(axis=0))
     return rescale_to_masses(p3, masses, sqrt_s)
+
+
+def jet_labels_and_kinematics(events, runner: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(labels, pt, mass)`` of jets (events whose particles are a jet's constituents), ``(N,)`` each.
+
+    Raises
+    ------
+    SchemaError
+        The events lack ``particles`` or a per-jet ``label`` (names the runner).
+    """
+    import awkward as ak
+
+    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
+        raise SchemaError(f"{runner} needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
+    particles = events.particles
+    px, py, pz, energy = (ak.to_numpy(ak.sum(particles[c], axis=1)) for c in ("px", "py", "pz", "E"))
+    pt = np.hypot(px, py)
+    return ak.to_numpy(events.label).astype(np.int64), pt, np.sqrt(np.clip(energy**2 - pt**2 - pz**2, 0, None))
+
+
+def block_kinematics(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pt, mass)`` ``(N,)`` GeV of jets given as padded constituents ``(N, S, 4)`` = (E, px, py, pz)."""
+    total = np.asarray(p4, dtype=np.float64).sum(axis=1)
+    pt = np.hypot(total[:, 1], total[:, 2])
+    return pt, np.sqrt(np.clip(total[:, 0] ** 2 - pt**2 - total[:, 3] ** 2, 0, None))

@@ -39,10 +39,11 @@ import numpy as np
 
 from jetviz.data.datasets import Dataset, from_path
 from jetviz.data.io import json_default
+from jetviz.data.kinematics import block_kinematics
 from jetviz.data.samples import Progress
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["CACHE_FORMAT", "Prepared", "Transform", "prepared_dir", "prepare_cached", "preparation_key"]
+__all__ = ["BlockTransform", "CACHE_FORMAT", "Prepared", "Transform", "prepared_dir", "prepare_cached", "preparation_key"]
 
 #: Layout version of a cache entry (part of every key).
 CACHE_FORMAT = 1
@@ -452,3 +453,21 @@ def _fill(tmp: Path, file: Path, source: Iterator, transform: Transform, total: 
     finally:
         pipeline.close()
     return {name: {"shape": spec["shape"], "dtype": spec["dtype"]} for name, spec in specs.items()}, done
+
+
+class BlockTransform:
+    """A jet runner's file preparation: ``features(block, **params)`` of each block of padded jets
+    (:class:`~jetviz.data.formats.JetBlock`) plus the block's ``label``, ``pt`` and ``mass``.
+
+    It is named (for the preparation cache's key) by ``features``; ``params`` are the preparation
+    parameters, part of that key.
+    """
+
+    def __init__(self, features: Callable[..., dict], params: Mapping[str, Any]):
+        self.features, self.params = features, dict(params)
+        self.__module__, self.__qualname__ = features.__module__, features.__qualname__
+
+    def __call__(self, block) -> dict[str, np.ndarray]:
+        pt, mass = block_kinematics(block.p4)
+        return {**self.features(block, **self.params), "label": np.asarray(block.label, np.int64), "pt": pt,
+                "mass": mass}

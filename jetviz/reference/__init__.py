@@ -176,7 +176,7 @@ def build(runner_name: str, out: str | Path | None = None, overrides: Mapping[st
     jetviz.errors.ConfigError
         An unknown runner, bad overrides, or a dataset file as sample (reference runs use recipes).
     """
-    from jetviz.runners.base import is_file_name
+    from jetviz.data.datasets import is_file_name
 
     spec = runner_spec(runner_name)
     config = spec.config.from_dict({**REFERENCE_CONFIGS[runner_name], **dict(overrides or {})})

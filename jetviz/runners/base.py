@@ -20,9 +20,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import param
-from param.parameterized import Undefined
 
-from jetviz.errors import ConfigError, JetvizError, SchemaError
+from jetviz.data.datasets import SampleName, sample_dataset
+from jetviz.data.prepared import BlockTransform
+from jetviz.errors import ConfigError, JetvizError
 from jetviz.runners.loop import Progress, stage_event
 from jetviz.runners.rundir import RunDir
 
@@ -31,12 +32,6 @@ __all__ = [
     "JetSampleConfig",
     "Rows",
     "JetSample",
-    "jet_labels_and_kinematics",
-    "BlockTransform",
-    "block_kinematics",
-    "SampleName",
-    "is_file_name",
-    "sample_dataset",
     "Runner",
     "JetRunner",
     "RunResult",
@@ -46,53 +41,6 @@ __all__ = [
     "load_run_jets",
     "parallel_map",
 ]
-
-
-class SampleName(param.String):
-    """A runner's sample: one of its ``recipes`` (generated and cached), or a dataset file.
-
-    A file is named by its path relative to the data root (``top-tagging/train.h5``; confined to
-    ``$JETVIZ_DATA`` when it comes from a page or a URL) or, from Python, by any path; see
-    :mod:`jetviz.data.datasets`. A bare word that is no recipe of the runner is refused (so a typo
-    or another runner's recipe is not taken for a file).
-    """
-
-    __slots__ = ["recipes"]
-    _slot_defaults = {**param.String._slot_defaults, "recipes": ()}
-
-    def __init__(self, default=Undefined, *, recipes=Undefined, **params):
-        self.recipes = recipes
-        super().__init__(default=default, **params)
-
-    def _validate_value(self, val, allow_None):
-        super()._validate_value(val, allow_None)
-        if val is None or self.recipes is Undefined:
-            return
-        if not val.strip():
-            raise ValueError(f"{self.name}: give a recipe ({', '.join(self.recipes)}) or a dataset file name")
-        if val not in self.recipes and not is_file_name(val):
-            raise ValueError(f"{self.name}: {val!r} is neither a sample of this runner ({', '.join(self.recipes)}) nor a "
-                             "dataset file (a path such as top-tagging/train.h5)")
-
-
-def is_file_name(name: str) -> bool:
-    """Whether a sample name means a file (it has a directory part or a suffix) rather than a recipe."""
-    return "/" in name or "\\" in name or "." in Path(name).name
-
-
-def sample_dataset(name: str):
-    """The :class:`~jetviz.data.datasets.Dataset` of a file sample name, None for a recipe.
-
-    A path relative to the data root is confined to it (a name from a page or a URL); an
-    absolute path, or one starting with ``./``, ``../`` or ``~``, is taken as given (Python callers).
-    """
-    from jetviz.data.datasets import dataset, from_path
-
-    if not is_file_name(name):
-        return None
-    if Path(name).expanduser().is_absolute() or name.startswith(("./", "../", "~")):
-        return from_path(name)
-    return dataset(name)
 
 
 class RunConfig(param.Parameterized):
@@ -166,24 +114,6 @@ class JetSample(Rows):
     pt: np.ndarray
     mass: np.ndarray
     split: np.ndarray
-
-
-def jet_labels_and_kinematics(events, runner: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(labels, pt, mass)`` of jets (events whose particles are a jet's constituents), ``(N,)`` each.
-
-    Raises
-    ------
-    SchemaError
-        The events lack ``particles`` or a per-jet ``label`` (names the runner).
-    """
-    import awkward as ak
-
-    if "label" not in ak.fields(events) or "particles" not in ak.fields(events):
-        raise SchemaError(f"{runner} needs jets with 'particles' and a per-jet 'label' (have {ak.fields(events)})")
-    particles = events.particles
-    px, py, pz, energy = (ak.to_numpy(ak.sum(particles[c], axis=1)) for c in ("px", "py", "pz", "E"))
-    pt = np.hypot(px, py)
-    return ak.to_numpy(events.label).astype(np.int64), pt, np.sqrt(np.clip(energy**2 - pt**2 - pz**2, 0, None))
 
 
 def pick_device(name: str = "auto") -> str:
@@ -378,31 +308,6 @@ class JetRunner(Runner):
         rows = slice(0, config.n_jets)
         return type(self).from_arrays({name: np.asarray(values[rows]) for name, values in prepared.arrays.items()},
                                       config)
-
-
-class BlockTransform:
-    """A jet runner's file preparation: ``features(block, **params)`` of each block of padded jets
-    (:class:`~jetviz.data.formats.JetBlock`) plus the block's ``label``, ``pt`` and ``mass``.
-
-    It is named (for the preparation cache's key) by ``features``; ``params`` are the preparation
-    parameters, part of that key.
-    """
-
-    def __init__(self, features: Callable[..., dict], params: Mapping[str, Any]):
-        self.features, self.params = features, dict(params)
-        self.__module__, self.__qualname__ = features.__module__, features.__qualname__
-
-    def __call__(self, block) -> dict[str, np.ndarray]:
-        pt, mass = block_kinematics(block.p4)
-        return {**self.features(block, **self.params), "label": np.asarray(block.label, np.int64), "pt": pt,
-                "mass": mass}
-
-
-def block_kinematics(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(pt, mass)`` ``(N,)`` GeV of jets given as padded constituents ``(N, S, 4)`` = (E, px, py, pz)."""
-    total = np.asarray(p4, dtype=np.float64).sum(axis=1)
-    pt = np.hypot(total[:, 1], total[:, 2])
-    return pt, np.sqrt(np.clip(total[:, 0] ** 2 - pt**2 - total[:, 3] ** 2, 0, None))
 
 
 class RunResult:

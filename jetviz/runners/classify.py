@@ -64,7 +64,8 @@ from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
 from jetviz.models.resnet import ResNet18, refresh_batchnorm
 from jetviz.models.splits import stratified_folds, stratified_holdout
 from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
-from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, SampleName, pick_device
+from jetviz.data.datasets import SampleName
+from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, pick_device
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 

@@ -33,7 +33,8 @@ from jetviz.data.schema import flat_particles
 from jetviz.errors import ConfigError
 from jetviz.models.assignment import assignment_metrics
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
-from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, SampleName
+from jetviz.data.datasets import SampleName
+from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult
 from jetviz.runners.loop import TrainingLoop, stage_event
 
 __all__ = [

@@ -42,8 +42,8 @@ from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TR
 from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test,
                                   nt_xent, uniformity)
 from jetviz.models.splits import stratified_parts
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult,
-                                 jet_labels_and_kinematics, parallel_map)
+from jetviz.data.kinematics import jet_labels_and_kinematics
+from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 

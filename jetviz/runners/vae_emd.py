@@ -45,9 +45,8 @@ from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
-from jetviz.data.kinematics import pt_eta_phi
-from jetviz.runners.base import (JetRunner, JetSample, JetSampleConfig, Progress, RunResult,
-                                 jet_labels_and_kinematics, parallel_map)
+from jetviz.data.kinematics import jet_labels_and_kinematics, pt_eta_phi
+from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 

@@ -39,6 +39,7 @@ from panel.viewable import Viewer
 from param.parameterized import batch_call_watchers
 
 from jetviz import reference as references
+from jetviz.data.datasets import sample_choices
 from jetviz.runners.base import RunConfig
 from jetviz.runners.catalog import runner_spec
 from jetviz.runners.loop import stage_event
@@ -55,7 +56,6 @@ __all__ = [
     "apply_url_query",
     "finished_runs",
     "fit_on_backend",
-    "sample_choices",
     "TrainingStore",
     "TrainingView",
     "TrainingPage",
@@ -178,25 +178,6 @@ def finished_runs(runner: str, root: Path | None = None) -> list[Path]:
 
     runs = [path for path in root.glob(f"{runner}-*") if path.is_dir() and valid(path)]
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
-
-
-def sample_choices(config_class: type, kind: str) -> dict[str, str]:
-    """``{label: name}``: the recipes of ``config_class.param.sample`` and the dataset files under the data
-    root that a runner of ``kind`` ("jets", "events" or "events+truth") takes (damaged files are left out)."""
-    from jetviz.data.datasets import list_datasets
-
-    choices = {name: name for name in config_class.param["sample"].recipes}
-    try:
-        files = list_datasets()
-    except Exception:  # no data root: recipes only
-        files = []
-    for entry in files:
-        fits = entry["damaged"] is None and entry["kind"] == kind.split("+")[0] and (
-            not kind.endswith("+truth") or entry["has_particle_truth"])
-        if fits:
-            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
-            choices[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
-    return choices
 
 
 def trained_on(result) -> str:
