@@ -52,6 +52,7 @@ from _stats import finish, over_seeds, parse_seeds, pm  # noqa: E402  (benchmark
 from jetviz.models.image_augment import augment_images
 from jetviz.models.resnet import ResNet18
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
+from jetviz.models.resnet import image_inputs
 from jetviz.runners.base import pick_device
 from jetviz.runners.classify import (
     MODELS,
@@ -59,7 +60,6 @@ from jetviz.runners.classify import (
     ClassifyResult,
     ClassifyRunner,
     MODEL_INPUTS,
-    image_inputs,
     stratified_folds,
     train_resnet,
 )

@@ -61,9 +61,9 @@ from jetviz.runners.jetclr import (  # noqa: E402
     _encoder,
     _views,
     ablation,
-    representations,
     train_jetclr,
 )
+from jetviz.models.jetclr import representations  # noqa: E402
 
 #: the talk's ordering of the ablation rows (strict < or ≤ between neighbours)
 ORDER = ("none", "translations", "rotations", "soft+collinear", "all")

@@ -18,10 +18,9 @@ from jetviz.runners.classify import (
     ClassifyData,
     ClassifyResult,
     ClassifyRunner,
-    image_inputs,
     prepare,
-    resnet_scores,
 )
+from jetviz.models.resnet import image_inputs, resnet_scores
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

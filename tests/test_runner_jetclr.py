@@ -11,10 +11,9 @@ from jetviz.runners.jetclr import (
     JetclrResult,
     JetclrRunner,
     ablation,
-    invariance_curve,
     prepare,
-    representations,
 )
+from jetviz.models.jetclr import invariance_curve, representations
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -25,11 +25,11 @@ from typing import Any, Sequence
 import awkward as ak
 import numpy as np
 
-from jetviz.data.kinematics import delta_phi, wrap_phi
+from jetviz.data.kinematics import delta_phi, pt_eta_phi, wrap_phi
 from jetviz.data.pdg import is_visible
 from jetviz.errors import ConfigError, SchemaError
 
-__all__ = ["pixel_index", "pixelate", "energy_map", "event_images", "jet_images"]
+__all__ = ["pixel_index", "pixelate", "energy_map", "event_images", "jet_images", "image_block"]
 
 _TWO_PI = 2.0 * np.pi
 
@@ -493,3 +493,14 @@ def jet_images(
         w = w / np.where(in_image > 0, in_image, 1.0)[idx]
     image = _accumulate(idx, i_x, i_y, w, n, int(n_pix), int(n_pix))
     return image[:, None]
+
+
+def image_block(block, n_pix: int, image_width: float) -> dict[str, np.ndarray]:
+    """``images`` ``(n, 1, n_pix, n_pix)`` of a block of padded jets (:class:`~jetviz.data.formats.JetBlock`),
+    as :func:`jetviz.runners.vae_emd.events_arrays` gives them for schema events: vae_emd's file preparation."""
+    p4 = np.asarray(block.p4, dtype=np.float64)
+    pt, eta, phi = pt_eta_phi(p4[..., 1], p4[..., 2], p4[..., 3])
+    real = block.mask
+    images = jet_images(np.where(real, pt, 0.0), np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=n_pix,
+                        width=image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
+    return {"images": images}

@@ -54,10 +54,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from jetviz.errors import ConfigError, SchemaError
-from jetviz.models.constituents import check_batch
+from jetviz.models.constituents import check_batch, rotate
 from jetviz.models.metrics import background_rejection, roc_auc, roc_curve
 
 __all__ = [
+    "representations",
+    "invariance_curve",
     "ENCODER_KINDS",
     "JetCLREncoder",
     "nt_xent",
@@ -225,3 +227,28 @@ def linear_classifier_test(train_features: np.ndarray, train_labels: np.ndarray,
     fpr, tpr, _ = roc_curve(y_test, scores)
     return {"auc": roc_auc(y_test, scores), "rejection": background_rejection(y_test, scores, 0.5),
             "scores": scores, "fpr": fpr, "tpr": tpr}
+
+
+@torch.no_grad()
+def representations(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, device: str = "cpu",
+                    batch_size: int = 1024) -> np.ndarray:
+    """Representations ``(N, rep_dim)`` (float64) of jets ``x`` ``(N, P, 3)`` / ``mask`` ``(N, P)``."""
+    model.eval()
+    out = [model.represent(torch.as_tensor(x[s:s + batch_size], device=device),
+                           torch.as_tensor(mask[s:s + batch_size], device=device)).cpu().numpy()
+           for s in range(0, len(x), batch_size)]
+    return np.concatenate(out).astype(np.float64)
+
+
+@torch.no_grad()
+def invariance_curve(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, angles: np.ndarray,
+                     device: str = "cpu") -> np.ndarray:
+    """⟨s(r(x), r(R(θ)x))⟩ over the jets for each rotation angle θ (rad): ``(len(angles),)``."""
+    model.eval()
+    xt, mt = torch.as_tensor(x, device=device), torch.as_tensor(mask, device=device)
+    reference = model.represent(xt, mt)
+    out = []
+    for angle in angles:
+        turned, _ = rotate(xt, mt, angles=torch.full((len(xt),), float(angle)))
+        out.append(float(cosine_similarity(reference, model.represent(turned, mt)).mean()))
+    return np.array(out)

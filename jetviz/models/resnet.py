@@ -17,6 +17,7 @@ Differences from the ImageNet ResNet18, for 50 × 50 inputs:
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,7 +26,7 @@ from typing import Iterable
 
 from jetviz.models.layers import PhiConv2d
 
-__all__ = ["BasicBlock", "ResNet18", "refresh_batchnorm"]
+__all__ = ["BasicBlock", "ResNet18", "refresh_batchnorm", "batch_rows", "image_inputs", "resnet_scores"]
 
 
 class BasicBlock(nn.Module):
@@ -168,3 +169,30 @@ def refresh_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.M
             m.momentum = momentum
         model.eval()
     return model
+
+
+def image_inputs(images: np.ndarray, transform: str = "log") -> np.ndarray:
+    """What the ResNet sees: ``log1p(E / 1 GeV)`` or ``E / 100 GeV`` of ``(N, 3, n_eta, n_phi)`` images."""
+    if transform == "log":
+        return np.log1p(np.clip(images, 0.0, None)).astype(np.float32)
+    if transform == "linear":
+        return (images / 100.0).astype(np.float32)
+    raise ConfigError(f"image_transform must be 'log' or 'linear', got {transform!r}")
+
+
+def batch_rows(n: int, batch_size: int, order: np.ndarray | None = None) -> Iterable[np.ndarray]:
+    """Row indices ``order`` (default ``0 … n−1``) in consecutive batches of ``batch_size``."""
+    order = np.arange(n) if order is None else order
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def resnet_scores(model: ResNet18, images: np.ndarray, device: str = "cpu", batch_size: int = 256) -> np.ndarray:
+    """P(class 1) ``(N,)`` float64 of a ResNet (in eval mode) for transformed images ``(N, 3, n_eta, n_phi)``."""
+    model.eval()
+    out = []
+    for rows in batch_rows(len(images), batch_size):
+        logits = model(torch.as_tensor(images[rows], device=device))
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

@@ -29,7 +29,7 @@ from torch import nn
 
 from jetviz.errors import ConfigError, SchemaError
 
-__all__ = ["ConvVAE", "SlicedW1", "vae_loss", "k_medoids"]
+__all__ = ["ConvVAE", "SlicedW1", "vae_loss", "vae_scores", "representations", "k_medoids"]
 
 
 class ConvVAE(nn.Module):
@@ -219,3 +219,25 @@ def k_medoids(distances: np.ndarray, k: int, seed: int = 0, max_iter: int = 100)
         medoids = updated
     medoids = np.sort(medoids)
     return medoids, d[:, medoids].argmin(axis=1)
+
+
+@torch.no_grad()
+def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "cpu", batch_size: int = 512,
+               distance: SlicedW1 | None = None) -> np.ndarray:
+    """Per-jet VAE loss ``(N,)`` with z = μ (the anomaly score); ``distance`` as in :func:`vae_loss`."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = torch.tensor(images[start:start + batch_size], device=device)  # a copy: images may be a read-only memory map
+        reconstruction, mu, logvar = model(x, sample=False)
+        out.append(vae_loss(reconstruction, x, mu, logvar, beta, distance)[0].cpu().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+@torch.no_grad()
+def representations(model: ConvVAE, images: np.ndarray, device: str = "cpu") -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(per-block flattened activations, latent μ ``(N, latent)``, reconstructions) of ``images``."""
+    model.eval()
+    x = torch.as_tensor(images, device=device)
+    mu, logvar, layers = model.encode(x, layers=True)
+    return [layer.cpu().numpy() for layer in layers], mu.cpu().numpy(), model.decode(mu).cpu().numpy()

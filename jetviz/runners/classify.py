@@ -41,7 +41,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import awkward as ak
 import numpy as np
@@ -61,7 +61,7 @@ from jetviz.models.features import (
 )
 from jetviz.models.image_augment import augment_images
 from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
-from jetviz.models.resnet import ResNet18, refresh_batchnorm
+from jetviz.models.resnet import ResNet18, batch_rows, image_inputs, refresh_batchnorm, resnet_scores
 from jetviz.models.splits import stratified_folds, stratified_holdout
 from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
 from jetviz.data.datasets import SampleName
@@ -78,9 +78,7 @@ __all__ = [
     "ClassifyRunner",
     "prepare",
     "train_resnet",
-    "resnet_scores",
     "train_xgboost",
-    "image_inputs",
 ]
 
 #: model name → (kind, description of the input) in the order of the talk's table
@@ -192,31 +190,7 @@ def prepare(events: ak.Array, detector: Detector | None = None, seed: int = 0) -
     return data.validate()
 
 
-def image_inputs(images: np.ndarray, transform: str = "log") -> np.ndarray:
-    """What the ResNet sees: ``log1p(E / 1 GeV)`` or ``E / 100 GeV`` of ``(N, 3, n_eta, n_phi)`` images."""
-    if transform == "log":
-        return np.log1p(np.clip(images, 0.0, None)).astype(np.float32)
-    if transform == "linear":
-        return (images / 100.0).astype(np.float32)
-    raise ConfigError(f"image_transform must be 'log' or 'linear', got {transform!r}")
-
-
 # ----------------------------------------------------------------------------- ResNet
-def _batches(n: int, batch_size: int, order: np.ndarray | None = None) -> Iterable[np.ndarray]:
-    order = np.arange(n) if order is None else order
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
-
-
-@torch.no_grad()
-def resnet_scores(model: ResNet18, images: np.ndarray, device: str = "cpu", batch_size: int = 256) -> np.ndarray:
-    """P(class 1) ``(N,)`` float64 of a ResNet (in eval mode) for transformed images ``(N, 3, n_eta, n_phi)``."""
-    model.eval()
-    out = []
-    for rows in _batches(len(images), batch_size):
-        logits = model(torch.as_tensor(images[rows], device=device))
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
 def train_resnet(
@@ -308,7 +282,7 @@ def train_resnet(
             loop.report(loss=loss_value)
         seconds = time.perf_counter() - started
         refresh_batchnorm(model, (torch.as_tensor(train_images[rows], device=device)
-                                  for rows in _batches(min(len(train_images), 512), config.batch_size)))
+                                  for rows in batch_rows(min(len(train_images), 512), config.batch_size)))
         val_scores = resnet_scores(model, val_images, device)
         val_loss = float(np.mean(-np.log(np.clip(np.where(val_labels == 1, val_scores, 1 - val_scores), 1e-7, None))))
         val_acc = accuracy(val_labels, (val_scores >= 0.5).astype(np.int64))

@@ -38,9 +38,9 @@ import torch
 
 from jetviz.errors import ConfigError
 from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TRANSLATION_UNITS, VIEW_SCHEMES,
-                                        make_views, pad_constituent_block, pad_constituents, rotate)
-from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, cosine_similarity, linear_classifier_test,
-                                  nt_xent, uniformity)
+                                        make_views, pad_constituent_block, pad_constituents)
+from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, invariance_curve, linear_classifier_test,
+                                  nt_xent, representations, uniformity)
 from jetviz.models.splits import stratified_parts
 from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
@@ -55,8 +55,6 @@ __all__ = [
     "prepare",
     "augmentation_options",
     "train_jetclr",
-    "representations",
-    "invariance_curve",
     "ablation",
     "TALK",
 ]
@@ -233,31 +231,6 @@ def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: 
 
     history = loop.run(epoch)
     return model.eval(), history
-
-
-@torch.no_grad()
-def representations(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, device: str = "cpu",
-                    batch_size: int = 1024) -> np.ndarray:
-    """Representations ``(N, rep_dim)`` (float64) of jets ``x`` ``(N, P, 3)`` / ``mask`` ``(N, P)``."""
-    model.eval()
-    out = [model.represent(torch.as_tensor(x[s:s + batch_size], device=device),
-                           torch.as_tensor(mask[s:s + batch_size], device=device)).cpu().numpy()
-           for s in range(0, len(x), batch_size)]
-    return np.concatenate(out).astype(np.float64)
-
-
-@torch.no_grad()
-def invariance_curve(model: JetCLREncoder, x: np.ndarray, mask: np.ndarray, angles: np.ndarray,
-                     device: str = "cpu") -> np.ndarray:
-    """⟨s(r(x), r(R(θ)x))⟩ over the jets for each rotation angle θ (rad): ``(len(angles),)``."""
-    model.eval()
-    xt, mt = torch.as_tensor(x, device=device), torch.as_tensor(mask, device=device)
-    reference = model.represent(xt, mt)
-    out = []
-    for angle in angles:
-        turned, _ = rotate(xt, mt, angles=torch.full((len(xt),), float(angle)))
-        out.append(float(cosine_similarity(reference, model.represent(turned, mt)).mean()))
-    return np.array(out)
 
 
 class JetclrResult(RunResult):

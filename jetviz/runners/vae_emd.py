@@ -40,12 +40,12 @@ import numpy as np
 import param
 import torch
 
-from jetviz.data.pixelate import jet_images
+from jetviz.data.pixelate import image_block, jet_images
 from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
-from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, vae_loss
-from jetviz.data.kinematics import jet_labels_and_kinematics, pt_eta_phi
+from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, representations, vae_loss, vae_scores
+from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
@@ -129,17 +129,6 @@ def events_arrays(events: ak.Array, config: VaeEmdConfig) -> dict[str, np.ndarra
         raise SchemaError(f"{int((counts == 0).sum())} jet(s) have no constituents, e.g. jet {int(np.flatnonzero(counts == 0)[0])}")
     return {"images": _images(particles.pt, particles.eta, particles.phi, config), "label": labels, "pt": pt,
             "mass": mass}
-
-
-def image_block(block, n_pix: int, image_width: float) -> dict[str, np.ndarray]:
-    """``images`` ``(n, 1, n_pix, n_pix)`` of a block of padded jets (:class:`~jetviz.data.formats.JetBlock`),
-    as :func:`events_arrays` gives them for schema events: vae_emd's file preparation."""
-    p4 = np.asarray(block.p4, dtype=np.float64)
-    pt, eta, phi = pt_eta_phi(p4[..., 1], p4[..., 2], p4[..., 3])
-    real = block.mask
-    images = jet_images(np.where(real, pt, 0.0), np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=n_pix,
-                        width=image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
-    return {"images": images}
 
 
 def from_arrays(arrays: dict, config: VaeEmdConfig) -> VaeEmdData:
@@ -284,28 +273,6 @@ def reconstruction_distance(config: VaeEmdConfig, device: str = "cpu") -> Sliced
     if config.loss == "sliced_w1":
         return SlicedW1(config.n_pix, config.image_width, config.jet_R).to(device)
     return None
-
-
-@torch.no_grad()
-def vae_scores(model: ConvVAE, images: np.ndarray, beta: float, device: str = "cpu", batch_size: int = 512,
-               distance: SlicedW1 | None = None) -> np.ndarray:
-    """Per-jet VAE loss ``(N,)`` with z = μ (the anomaly score); ``distance`` as in :func:`vae_loss`."""
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = torch.tensor(images[start:start + batch_size], device=device)  # a copy: images may be a read-only memory map
-        reconstruction, mu, logvar = model(x, sample=False)
-        out.append(vae_loss(reconstruction, x, mu, logvar, beta, distance)[0].cpu().numpy())
-    return np.concatenate(out).astype(np.float64)
-
-
-@torch.no_grad()
-def representations(model: ConvVAE, images: np.ndarray, device: str = "cpu") -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """(per-block flattened activations, latent μ ``(N, latent)``, reconstructions) of ``images``."""
-    model.eval()
-    x = torch.as_tensor(images, device=device)
-    mu, logvar, layers = model.encode(x, layers=True)
-    return [layer.cpu().numpy() for layer in layers], mu.cpu().numpy(), model.decode(mu).cpu().numpy()
 
 
 def correlations(model: ConvVAE, data: VaeEmdData, emd: dict, device: str = "cpu") -> dict:
