@@ -1,17 +1,6 @@
 """From a backend string to a running job: the dispatch by scheme, the operator's allow-list, ``submit``.
 
-``backend(spec)`` reads a string (free, for the person who writes code):
-
-==========================  ===========================================================
-``"local"`` / ``"thread"``   a thread of this process (the default)
-``"process"``                a spawned local process (a crash or kill leaves this process alive)
-``"kernel"`` / ``"kernel:NAME"``  a new Jupyter kernel of kernelspec NAME (default ``python3``)
-``"http(s)://host:port"``    a kernel on a Jupyter Server / Kernel Gateway (:mod:`jetviz.compute.gateway`)
-``"dask"`` / ``"tcp://…"``   a ``dask.distributed`` cluster: a shared ``LocalCluster`` or a scheduler address
-==========================  ===========================================================
-
-A page offers only what the operator allowed (:func:`allowed_backends`: ``JETVIZ_BACKENDS``)
-and starts a visitor's pick through :func:`choose_backend`, which refuses anything else.
+Design notes: docs/architecture.md, section ``jetviz.compute.dispatch``.
 """
 from __future__ import annotations
 

@@ -1,16 +1,6 @@
 """The gateway backend: a job on a remote Jupyter kernel, a Jupyter Server or Kernel/Enterprise Gateway reached over HTTP.
 
-This is how a user reaches a GPU node: the gateway starts a kernel there (``POST
-/api/kernels``), the job's cell runs in it and its progress lines come back over the kernel's
-websocket (``/api/kernels/<id>/channels``). Cancel interrupts the kernel (``POST
-/api/kernels/<id>/interrupt``); the kernel is deleted when the job ends. The run directory is
-on the remote side's storage (by path: share it, or copy it back).
-
-URL form: ``http(s)://host:port[/base]?token=TOKEN&kernel=NAME`` (kernel default ``python3``).
-The URL's token (or ``user:password@``, sent as HTTP Basic) goes to that gateway, a token of
-the environment only to a gateway the operator configured (:mod:`jetviz.compute.credentials`);
-never to another host (a redirect to another origin is refused, the websocket follows none),
-never into names, errors or the registry. Plain ``http://`` to a non-loopback host warns.
+Design notes: docs/architecture.md, section ``jetviz.compute.gateway``.
 """
 from __future__ import annotations
 

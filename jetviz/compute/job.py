@@ -1,9 +1,6 @@
 """A job (one submitted training), the feed its backend drives it through, and the base class of backends.
 
-The user holds the :class:`Job` (events, status, cancel, result); ``backend.start(feed)``
-hands a :class:`Backend` (one module per transport) the job's :class:`JobFeed`, the only way
-it touches the job: ``put`` the events of the wire protocol (:mod:`jetviz.compute.worker`),
-``fail`` when the executing side is lost, ``on_cancel`` to learn of a cancel request.
+Design notes: docs/architecture.md, section ``jetviz.compute.job``.
 """
 from __future__ import annotations
 

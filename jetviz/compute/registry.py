@@ -1,18 +1,6 @@
 """The run registry: every run's config, status, metric history, artefacts and timing in SQLite.
 
-One embedded database (default ``<runs_dir()>/registry.sqlite``; ``JETVIZ_REGISTRY`` or the
-``path`` argument to change it) beside the run directories it indexes. Jobs
-(:mod:`jetviz.compute.job`) record themselves here as they go: created ("queued"),
-"running", every ``epoch`` row, and "done" / "failed" / "cancelled" with the metrics or the
-error. The run directory stays the source of the results (a run is reopened from it); the
-registry is what the app lists, compares and resumes from.
-
-Concurrency: WAL journal, one short transaction per write, a connection per call (so any
-thread may write), busy timeout 30 s. A registry file that is not a database, or a
-database of something else, raises :class:`jetviz.errors.DataFileError` naming it (and is
-left as it was); nothing is ever deleted from it. One damaged row (JSON that does not parse,
-an unknown status, a time that is not a number) never hides the others: its record carries a
-``damaged`` reason. The backend column holds labels only (URLs without credentials).
+Design notes: docs/architecture.md, section ``jetviz.compute.registry``.
 """
 from __future__ import annotations
 

@@ -1,15 +1,6 @@
 """What runs on the executing side of a job (a thread, a process, a Jupyter kernel or a dask worker), and the wire protocol.
 
-The protocol: a job's executing side sends dicts, the runner's progress events (``step``,
-``epoch``, ``stage``, ``unit``, ``done``) after a first ``hello`` (host, pid, device, whether
-``torch.cuda`` is available), and last one ``end`` event (:func:`end_event`)::
-
-    {"kind": "end", "status": "done" | "failed" | "cancelled", "message": str,
-     "run_dir": str, "metrics": dict}          # run_dir and metrics when done
-
-:func:`execute` fits the runner and returns that ``end`` event (it never raises); each
-transport's entry point (:func:`process_main`, :func:`kernel_main`, :func:`dask_main`) carries the
-same dicts. Results stay in the run directory (shared storage, by path).
+Design notes: docs/architecture.md, section ``jetviz.compute.worker``.
 """
 from __future__ import annotations
 

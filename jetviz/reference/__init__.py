@@ -1,23 +1,6 @@
 """Reference runs: one finished, small run of each runner, shipped inside the package.
 
-Every method page of the dashboard opens showing its runner's reference run (every plot filled)
-instead of an empty page; *Train* next to it makes the user's own run. A reference run is
-
-- a run directory like any other (``config.json``, ``metrics.json``, ``history.csv``, arrays,
-  state dicts loaded with ``weights_only=True``; see :mod:`jetviz.runners.rundir`) under
-  ``jetviz/reference/<runner>/`` (package data, so a clone, ``pip install`` and Binder have it);
-- plus ``data.npz``: the data the run was trained on as the runner prepared it (images,
-  features, constituents …; compressed, no pickles), so that it opens without generating or
-  preparing its sample (fast, no cache needed); the events themselves would be several times
-  larger (a ``bh_sph`` event holds a thousand particles);
-- plus ``reference.json``: what the label of the page says (sample, size, epochs, device, date,
-  the command that made it) and the layout of ``data.npz`` (which runner data class holds which
-  array, :func:`store_data` / :func:`load_data`).
-
-They are made by one command from the current code, ``jetviz reference build`` (:func:`build`),
-with the small CPU configurations of :data:`REFERENCE_CONFIGS`, and opened read-only
-(:func:`open_reference`): nothing is ever written into the package directory at run time.
-``JETVIZ_REFERENCE=0`` switches them off in the pages (:func:`references_enabled`).
+Design notes: docs/architecture.md, section ``jetviz.reference``.
 """
 from __future__ import annotations
 

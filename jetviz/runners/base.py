@@ -1,13 +1,6 @@
 """What every runner shares: bounded configs, the Runner and RunResult bases, the device, parallel jobs.
 
-A runner is ``Config (param) → Runner(config, run_dir).fit(progress, cancel) → Result``:
-
-- :class:`RunConfig`: bounded params that serialise to JSON and back (the UI's widgets);
-- :class:`Runner`: holds the config, its :class:`~jetviz.runners.rundir.RunDir` (a new one by
-  default) and the prepared data; :meth:`Runner.begin` and :meth:`Runner.finish` are the first
-  and last steps of every ``fit`` (claim the directory, pick the device; write the results);
-- :class:`RunResult`: a finished run reopened from its directory (:meth:`RunResult.load`);
-- training goes through the one loop of :mod:`jetviz.runners.loop`.
+Design notes: docs/architecture.md, section ``jetviz.runners.base``.
 """
 from __future__ import annotations
 

@@ -1,39 +1,6 @@
 """The ``classify`` runner (seed 003): ResNet18 on event images vs XGBoost on features.
 
-config (:class:`ClassifyConfig`) → :meth:`ClassifyRunner.fit` (progress, cancel) →
-:class:`ClassifyResult` (per-fold accuracy and AUC, out-of-fold scores of every event, ROC
-curves, confusion matrices, feature importances; saved in a run directory and reopened with
-:meth:`ClassifyResult.load` without retraining).
-
-Data: ``n_events`` events of ``sample`` (black holes = label 1 vs sphalerons = label 0 for
-``bh_sph``) pass through :func:`jetviz.data.detector.simulate` (seeded by the run's seed).
-From the hits come three inputs:
-
-- ``images``: ``(N, 3, 50, 50)`` float32 ECal E, HCal E, track pT maps (GeV), shown to the
-  ResNet as ``log1p(x / 1 GeV)`` (``image_transform="log"``, the default: the cell energies
-  span four decades) or ``x / 100 GeV`` (``"linear"``);
-- ``low``: ``(N, 45)`` low-level features (:data:`jetviz.models.features.LOW_LEVEL_COLUMNS`);
-- ``high``: ``(N, 39)`` high-level features (:data:`jetviz.models.features.HIGH_LEVEL_COLUMNS`).
-
-Evaluation is stratified k-fold: the events are split into ``n_folds`` parts with the same
-class balance; for fold k the part k is the test set and the rest is training, of which a
-stratified ``validation_fraction`` is held out for early stopping (XGBoost) and for picking
-the ResNet's best epoch. Every event therefore gets exactly one out-of-fold score per model;
-the accuracy (threshold 0.5 on P(class 1)) and the AUC are reported per fold and as
-mean ± standard deviation over folds, the ROC curve and the confusion matrix from the pooled
-out-of-fold scores.
-
-Models (``models``): ``resnet`` (circular φ padding and η-flip/φ-roll augmentation), the
-ablations ``resnet_no_circular`` (zero padding in φ) and ``resnet_no_augment`` (no
-augmentation), ``xgb_low`` and ``xgb_high`` (XGBoost, ``tree_method="hist"``, early stopping,
-``device="cuda"`` when the run's device is CUDA and xgboost was built with it).
-
-Run directory: ``config.json``, ``metrics.json``, ``history.csv`` (one row per model, fold and
-epoch/boosting round), ``predictions.npz`` (index, label, fold, ``score_<model>``),
-``<model>-fold<k>.pt`` (ResNet state dicts) / ``<model>-fold<k>.json`` (XGBoost boosters), and
-``units/<model>-fold<k>.npz`` + ``.json`` written as each (model, fold) finishes, so a killed or
-cancelled run resumes with the units it has (and a ResNet mid-training resumes from its
-per-epoch checkpoint).
+Design notes: docs/architecture.md, section ``jetviz.runners.classify``.
 """
 from __future__ import annotations
 

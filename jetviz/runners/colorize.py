@@ -1,18 +1,6 @@
 """The ``colorize`` runner (seed 000): U-Net jet colorization of e+e- events, optionally with a CRF.
 
-config (:class:`ColorizeConfig`) → :meth:`ColorizeRunner.fit` (progress) →
-:class:`ColorizeResult` (history, metrics, model; saved in a run directory and reopened with
-:meth:`ColorizeResult.load` without retraining).
-
-Data: the first ``n_test`` events of the sample are the test set, the next ``n_train`` the
-training set, so runs with different training sizes share one test set. Inputs are 64×64 η–φ
-maps of the visible particles (|η| < ``eta_max``), energy divided by √s; optional extra
-channels. Truth: each particle's Durham exclusive K-jet label. Particles outside the map
-(|η| ≥ ``eta_max``) get no prediction; they are left out of the loss and the accuracy and
-count as unassigned in the masses.
-
-With ``crf=True`` a mean-field CRF (ω, α learnable) runs on the particles after the U-Net and
-the two are trained end to end on the CRF's output; the U-Net-only loss is reported as well.
+Design notes: docs/architecture.md, section ``jetviz.runners.colorize``.
 """
 from __future__ import annotations
 

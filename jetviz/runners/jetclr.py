@@ -1,26 +1,6 @@
 """The ``jetclr`` runner (seed 004, arXiv:2108.04253): contrastive jet representations on top vs QCD.
 
-Protocol (docs/reference.md):
-
-* **Jets.** ``top_qcd`` — the leading anti-kt R = 0.8 jet of pp → tt̄ (label 1) and QCD
-  dijets (label 0), 550 < pT < 650 GeV — as the hardest ``n_constituents`` constituents
-  (pT, Δη, Δφ) centred on the jet axis, with ``extra_slots`` free rows for collinear splits
-  (:func:`jetviz.models.constituents.pad_constituents`).
-* **Splits** (seeded, stratified by label): ``split`` 0 — contrastive training (labels
-  unused), 1 — linear-classifier-test training, 2 — test.
-* **Training.** :class:`jetviz.models.jetclr.JetCLREncoder`, NT-Xent on two views of each jet,
-  each view augmented with ``augmentations`` (with none, the two views are the jet itself);
-  Adam; a checkpoint after every epoch (resume after a kill; cancel between steps).
-* **Evaluation.** The linear classifier test (logistic regression on the frozen
-  representations: AUC, 1/ε_b at ε_s = 0.5) for the trained and for the untrained encoder
-  (same initial weights); the invariance curve ⟨s(r(x), r(R(θ)x))⟩ over test jets against the
-  rotation angle θ for both; alignment and uniformity of the representations of test jets
-  under the run's augmentations.
-* **Ablation.** :func:`ablation` trains one run per row of the seed's table (none,
-  translations, rotations, soft+collinear, all) on the same jets as parallel jobs.
-
-Run directory: ``config.json``, ``history.csv``, ``model.pt``, ``initial.pt`` (the untrained
-weights), ``metrics.json``, ``arrays.npz``, ``checkpoint.pt`` while training.
+Design notes: docs/architecture.md, section ``jetviz.runners.jetclr``.
 """
 from __future__ import annotations
 

@@ -1,38 +1,6 @@
 """The one training loop of every runner: epochs of steps, a checkpoint after each epoch, resume, cancel.
 
-A runner hands :class:`TrainingLoop` the *stateful objects* of its training — the model, the
-optimiser, a scheduler, the torch generators of its shuffles and augmentations, and plain dicts
-of its own running state (a best-epoch record) — and a function that trains one epoch. The loop
-(after Lightning's "build your own trainer": ``fit → epoch``, ``save(state)`` / ``load(state)``)
-
-- resumes: when the checkpoint file exists, every object's state, the global torch RNG and the
-  history are restored, and training goes on after the last finished epoch;
-- polls ``cancel`` before every step (:meth:`~TrainingLoop.steps`), reports ``step`` and ``epoch``
-  events with the whole run's ``fraction`` and stops early on :meth:`~TrainingLoop.stop`;
-- saves one checkpoint dict atomically after every epoch::
-
-      {"epoch": e, "history": [row, ...], "rng": torch RNG state, "stopped": reason or "",
-       "objects": {name: state}}
-
-  (loaded with ``torch.load(weights_only=True)``: rows hold plain numbers and strings).
-
-So an interrupted run, resumed, gives the same result as an uninterrupted one: every random
-number of the training comes from the saved generators.
-
-Usage::
-
-    loop = TrainingLoop({"model": model, "optimiser": optimiser, "shuffle": generator},
-                        epochs=config.epochs, checkpoint=run.file("checkpoint.pt"),
-                        progress=emit, cancel=cancel, span=(0.1, 0.8))
-
-    def epoch(number: int) -> dict:
-        order = torch.randperm(n, generator=generator)
-        for step in loop.steps(n_steps):
-            ...
-            loop.report(loss=loss.item())
-        return {"train_loss": ...}
-
-    history = loop.run(epoch)
+Design notes: docs/architecture.md, section ``jetviz.runners.loop``.
 """
 from __future__ import annotations
 

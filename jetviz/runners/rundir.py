@@ -1,19 +1,6 @@
 """One run directory: the files a run writes and reopens, each read back with a clear error.
 
-A run directory holds
-
-- ``config.json``: the run's settings (a :class:`~jetviz.runners.base.RunConfig` as JSON);
-- ``metrics.json``: what the finished run measured (a JSON object; its presence marks the run
-  finished);
-- ``history.csv``: one row per epoch (or per model, fold and epoch);
-- ``<name>.npz``: arrays (``arrays``, ``predictions`` …), saved without pickles;
-- ``<name>.pt``: state dicts (``model``, ``initial`` …), loaded with ``weights_only=True``;
-- ``checkpoint.pt``: the training state while a run is under way (see :mod:`jetviz.runners.loop`).
-
-Every file is written atomically (:func:`jetviz.data.io.atomic_write`), so a killed run never
-leaves half a file; every read raises :class:`~jetviz.errors.DataFileError` naming the file and
-what is wrong with it (missing, not JSON, not an archive, pickled objects, a state dict of another
-configuration …). Run directories are never reused for other settings (:meth:`RunDir.claim`).
+Design notes: docs/architecture.md, section ``jetviz.runners.rundir``.
 """
 from __future__ import annotations
 

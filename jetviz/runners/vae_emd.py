@@ -1,30 +1,6 @@
 """The ``vae_emd`` runner (seed 002): a β-VAE on QCD jet images vs the Energy Mover's Distance.
 
-config (:class:`VaeEmdConfig`) → :meth:`VaeEmdRunner.fit` (progress, cancel) →
-:class:`VaeEmdResult` (saved in a run directory, reopened with :meth:`VaeEmdResult.load`).
-:func:`beta_scan` runs one VAE per β as parallel jobs (processes, or a dask client) on one
-shared set of jets and EMD matrices.
-
-Data: ``n_jets`` jets of ``top_qcd`` with anti-kt R = ``jet_R`` (1.0) and
-``pt_min`` < pT < ``pt_max`` GeV (450–1000: the talk's "pT > 450 GeV"), half top. Jet images:
-``n_pix`` × ``n_pix`` pT images of ``image_width`` × ``image_width`` in (Δη, Δφ) around the
-jet axis, rotated and flipped (:func:`jetviz.data.pixelate.jet_images`), unit sum. QCD jets
-are split into training (``train_fraction``) and test; every top jet is a test jet (the
-anomaly).
-
-What is measured:
-
-1. **Correlations** — over all pairs of ``n_corr`` QCD test jets: Pearson r between W_p
-   (p = 0.5 and 1; normalised, ground distance θ/R between pixel centres, no 1/p root) and
-   (a) the input-space distance Σ_pixels (x − x′)² (the MSE baseline), (b) the Euclidean
-   distance of the flattened output of each downsampling block, (c) the Euclidean distance of
-   the latent means μ.
-2. **Anomaly scores** on the test jets (QCD test vs top): the VAE loss; W_1 to the average
-   QCD training image; the minimum W_1 to ``n_medoids`` k-medoids of ``n_pool`` QCD training
-   jets (k-medoids on their W_1 matrix). ROC AUC of each.
-
-The EMD here is between jet *images* (pixel centres weighted by pixel pT fraction), so the
-VAE, the MSE and the EMD all see the same input.
+Design notes: docs/architecture.md, section ``jetviz.runners.vae_emd``.
 """
 from __future__ import annotations
 

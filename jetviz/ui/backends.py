@@ -1,12 +1,6 @@
 """Where a page's work may run: a choice among the backends the operator allows, never a typed one.
 
-The dashboard runs code on its host, and a backend is code and a connection (a process, a
-Jupyter kernel, a gateway on another machine, a dask scheduler whose replies are unpickled). So a
-visitor chooses only among the backends the operator listed in ``$JETVIZ_BACKENDS`` (default
-``local,process``): :class:`BackendChoice` is a select over them, and a value from a URL query,
-a reopened run or a stale session that is not on the list is refused with a message before
-anything starts. The Python API (:func:`jetviz.compute.submit`) stays free for the person who
-writes the code.
+Design notes: docs/architecture.md, section ``jetviz.ui.backends``.
 """
 from __future__ import annotations
 

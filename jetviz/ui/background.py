@@ -1,13 +1,6 @@
 """Background work for UI stores: a thread puts messages on a queue; the session drains it.
 
-The Bokeh event loop never blocks: work runs in a thread that touches no param and no Panel
-object; a periodic callback on the session's loop (``panel serve`` or a Jupyter kernel) drains
-the queue and updates params. Where there is no loop (a script, a test) work runs inline.
-
-A worker ``work(token, messages, *args)`` puts tuples ``(kind, token, *payload)`` on
-``messages``; the store applies those of its current job (``token``) and drops the others, so
-the results of a job that was superseded or whose session ended are never shown. What a worker
-raises becomes a "cancelled" or "error" message (:func:`_run_work`).
+Design notes: docs/architecture.md, section ``jetviz.ui.background``.
 """
 from __future__ import annotations
 

@@ -1,18 +1,6 @@
 """The dashboard shell: one template, a sidebar of pages, deep links ``?page=<name>``.
 
-``app/main.py`` builds a :class:`Dashboard` from a ``PAGES`` mapping ``{page name: module}``;
-each module is a sibling file ``app/<module>.py`` whose ``page()`` returns that page's
-component (a ``Viewer``). A page that has ``controls()`` and ``body()`` methods gets its
-controls in the template's sidebar (under the menu) and its body in the main area; any other
-component fills the main area. Pages are imported when first shown, so a page that needs heavy
-imports (torch) costs nothing until it is opened. The chosen page is synced with the URL
-(``pn.state.location``); an unknown page name shows a message listing the pages.
-
-A page module may also define ``warm()``: work that makes its page fast for every visitor (the
-method pages open their reference runs, :meth:`jetviz.ui.training.TrainingPage.warm`). When
-served, the first session starts one background thread per server process that imports every
-page module and calls its ``warm()`` (not with ``JETVIZ_WARM=0``); a failure there is logged, and
-the page then does the work itself when it is opened.
+Design notes: docs/architecture.md, section ``jetviz.ui.dashboard``.
 """
 from __future__ import annotations
 

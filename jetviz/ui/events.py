@@ -1,21 +1,6 @@
 """The events page: load (generate) a sample, pass it through the detector, look at events.
 
-Structured like Panel's "data store" tutorial:
-
-- :class:`EventsStore` (a ``Viewer``) holds the settings (sample, size, seed, detector) as
-  bounded params, loads the sample in a background thread and exposes the loaded ``events``,
-  detector ``hits`` and the ``current`` event as params. Its own view is the settings panel
-  with a progress bar and an error alert.
-- Views depend only on the store's params: :class:`EventSelector` (event index),
-  :class:`ParticleView` (η–φ scatter coloured by truth jet), :class:`DetectorView` (ECal / HCal /
-  tracks image), :class:`TablesView` (particles and jets), :class:`SampleView` (histograms
-  over the sample, the shown event marked).
-- :class:`EventsPage` composes them; it renders in ``panel serve`` and inline in JupyterLab.
-
-Loading never blocks the Bokeh event loop: the work runs in a thread that only puts messages
-on a queue; a periodic callback on the session's event loop drains the queue and updates
-params (progress, results, errors). Outside an event loop (a script, a test) pass
-``blocking=True`` to :meth:`EventsStore.load`.
+Design notes: docs/architecture.md, section ``jetviz.ui.events``.
 """
 from __future__ import annotations
 

@@ -1,16 +1,6 @@
 """Panel and HoloViews in a notebook that works offline: JupyterLab, VS Code or Colab without a CDN.
 
-A notebook's first cell calls :func:`extension` instead of ``pn.extension(...)``:
-
-- Bokeh's and Panel's JavaScript is inlined into the notebook (``inline=True``), so no plot
-  waits for a CDN (checked: JupyterLab 4.6 without internet shows no plot at all otherwise);
-- every remaining reference to Panel's CDN in what the kernel sends the page — the stylesheets of
-  HoloViews outputs and of models made later over comms (a widget moved, an ipywidget's update),
-  the Tabulator, luxon and es-module-shims files of the loading script — is
-  rewritten to a ``data:`` URL of the same file from the installed Panel package, so the page
-  requests nothing from outside (the test records every request of a real JupyterLab);
-- :func:`ipywidget` renders a component as an ipywidget (``jupyter_bokeh``) for front ends
-  without Panel's notebook extension (VS Code, Colab), with its stylesheets inlined the same way.
+Design notes: docs/architecture.md, section ``jetviz.ui.notebook``.
 """
 from __future__ import annotations
 

@@ -1,27 +1,6 @@
 """What the pages that train runs share: the training store, its views' base and the page around them.
 
-The colorize, classify, vae_emd and jetclr pages each train one runner (a :mod:`jetviz.runners`
-runner, looked up by name in :mod:`jetviz.runners.catalog`) and reopen its finished runs. All of
-that is written once here:
-
-- :class:`TrainingStore`: a page's data store. It holds the runner's config (its bounded params
-  become the controls), *Train* / *Cancel* / *Open run* / *↻*, the list of finished runs, the
-  backend chosen from the operator's allow-list, and the run state (``running``, ``training``,
-  ``progress``, ``status``, ``error``, ``notice``, ``loaded``, ``history``, ``data``,
-  ``result``). Training and reopening are the same for every runner: the worker thread builds
-  the runner from the catalog, prepares its data, fits it as a :mod:`jetviz.compute` job on the
-  chosen backend (or reopens ``Result.load``), and hands the page the result, the data and what
-  the page's :attr:`derive` function computed from them off the event loop. The progress bar is
-  the runner's own run-wide ``fraction``.
-- A page's store is a subclass that *passes its work in*: its config class (the ``config``
-  param's ``class_``), its page defaults, what it derives from a result in the worker
-  (:attr:`derive`), how it shows a result (:meth:`show`) and new data (:meth:`show_data`), and
-  its controls (:meth:`controls_list`). Nothing of the training logic is overridden.
-- :class:`TrainingView`: base of the views of one store. :class:`TrainingPage`: the page composing
-  a store and its views, with deep links (config values in the URL query, ``?run=<name>``).
-
-Training never runs in the web server's thread (:mod:`jetviz.ui.background`); every run is
-recorded in the run registry.
+Design notes: docs/architecture.md, section ``jetviz.ui.training``.
 """
 from __future__ import annotations
 

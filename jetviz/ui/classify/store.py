@@ -1,11 +1,6 @@
 """The classify page's data store (seed 003): ResNet18 vs XGBoost runs, their inputs, the events they get wrong.
 
-:class:`ClassifyStore` holds a :class:`~jetviz.runners.classify.ClassifyConfig` (its bounded
-params become the controls), trains and reopens runs through
-:class:`~jetviz.ui.training.TrainingStore` and exposes the live ``history``, the run's inputs
-(``data``: images, features, labels), the ``result``, the model whose mistakes are listed
-(``model``) and the ``current`` event as params. The views are in
-:mod:`jetviz.ui.classify.views`.
+Design notes: docs/architecture.md, section ``jetviz.ui.classify.store``.
 """
 from __future__ import annotations
 

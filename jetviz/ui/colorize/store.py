@@ -1,15 +1,6 @@
 """The colorize page's data store (seed 000): U-Net (+ CRF) runs, their test-set predictions, one event at a time.
 
-:class:`ColorizeStore` holds a :class:`~jetviz.runners.colorize.ColorizeConfig` (its bounded
-params become the controls), trains and reopens runs through
-:class:`~jetviz.ui.training.TrainingStore` and exposes the live ``history``/``steps``, the
-``result``, the test-set ``display`` predictions and the ``current`` event as params. The views
-are in :mod:`jetviz.ui.colorize.views`.
-
-Colours are permutation-free: for display, the predicted colours of each event are permuted
-onto its truth jets (Hungarian assignment on shared energy, computed once per event from the
-U-Net's marginals), so the same jet has the same colour in the predicted and truth panels and
-the CRF slider shows what the iterations really change.
+Design notes: docs/architecture.md, section ``jetviz.ui.colorize.store``.
 """
 from __future__ import annotations
 

@@ -1,14 +1,6 @@
 """The jetclr page's data store (seed 004): jets, training, the augmentation explorer, rotations, the ablation.
 
-:class:`JetclrStore` holds a :class:`~jetviz.runners.jetclr.JetclrConfig` (its bounded params
-become the controls), loads the run's jets (*Load jets*, and on page load: the augmentation
-explorer needs no training), trains and reopens runs through
-:class:`~jetviz.ui.training.TrainingStore`, runs the seed's ablation
-(:func:`~jetviz.runners.jetclr.ablation`, *Run ablation*) and exposes the live ``history``, the
-jets (``data``), the ``result``, the chosen jet and its augmented copy (``augmented``), its
-rotation by ``angle`` with s(r(x), r(R(θ)x)) for the trained and the untrained encoder
-(``rotated``), the jets selected in the representation space (``selected``) and the ablation
-rows (``ablation``) as params. The views are in :mod:`jetviz.ui.jetclr.views`.
+Design notes: docs/architecture.md, section ``jetviz.ui.jetclr.store``.
 """
 from __future__ import annotations
 

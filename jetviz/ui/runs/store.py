@@ -1,18 +1,6 @@
 """The runs page's data store: every run of the registry, the selection, the comparison and a resume.
 
-- :class:`RunsStore`: the page's data store. It reads the SQLite run registry
-  (:class:`jetviz.compute.registry.Registry`, default ``$JETVIZ_REGISTRY`` or
-  ``<runs_dir()>/registry.sqlite``) into ``records`` / ``frame``, holds the selected runs (two at
-  most: the comparison) with their epoch ``histories``, the compared ``metric``, and resumes a
-  failed or cancelled run with :func:`jetviz.compute.submit` on ``backend`` in a background
-  thread (:class:`~jetviz.ui.background.QueuePolling`), its progress drained on the session's
-  loop. Reading the registry is a few small SQLite queries and runs on the loop; nothing here
-  loads a run's results (its metrics come from the registry).
-- The page (:class:`~jetviz.ui.runs.views.RunsPage`): registry and filter controls (sidebar), the
-  table of runs, the comparison plot, and Reopen / Resume for the run selected last.
-
-Errors (a registry file that is not a database, a resume refused or failed) arrive in the
-store's ``error`` and are shown in the page.
+Design notes: docs/architecture.md, section ``jetviz.ui.runs.store``.
 """
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """The vae_emd page's data store (seed 002): jet images, training, the transport plan of a pair, the β scan.
 
-:class:`VaeEmdStore` holds a :class:`~jetviz.runners.vae_emd.VaeEmdConfig` (its bounded params
-become the controls), trains and reopens runs through :class:`~jetviz.ui.training.TrainingStore`,
-runs a small β scan (:func:`~jetviz.runners.vae_emd.beta_scan`, *Run β scan*) and exposes the live
-``history``, the run's jet images (``data``), the ``result``, the chosen pair of jets with their
-optimal transport plan (``plan``), the jets selected in the latent space (``selected``) and the
-scan rows (``scan_rows``) as params. The views are in :mod:`jetviz.ui.vae_emd.views`.
+Design notes: docs/architecture.md, section ``jetviz.ui.vae_emd.store``.
 """
 from __future__ import annotations
 
