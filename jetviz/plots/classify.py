@@ -18,6 +18,8 @@ Conventions, shared with :mod:`jetviz.plots.events`:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import re
 from typing import Mapping, Sequence
 
@@ -28,6 +30,8 @@ import pandas as pd
 from jetviz.plots.events import CHANNELS, detector_image
 
 __all__ = [
+    "ClassifyEvent",
+
     "PUBLISHED_ACCURACY",
     "MODEL_NAMES",
     "MODEL_COLORS",
@@ -650,3 +654,44 @@ def event_scores(scores: Mapping[str, float], label: int, class_names: Sequence[
         rows.append({"model": model_name(model), f"P({class_names[1]})": score, "predicted": class_names[predicted],
                      "correct": "yes" if predicted == int(label) else "no"})
     return pd.DataFrame(rows, columns=["model", f"P({class_names[1]})", "predicted", "correct"])
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise ==
+class ClassifyEvent:
+    """One event of a run with its inputs and every model's out-of-fold score.
+
+    Attributes
+    ----------
+    index : int
+        Event number in the sample.
+    label : int
+        True class (0/1); ``class_names`` the names of class 0 and 1.
+    fold : int
+        The fold (0-based) in which it was a test event.
+    image : (3, n_eta, n_phi) float array
+        ECal E, HCal E, track pT (GeV).
+    low : (45,) float array
+        Low-level features. high : (39,) float array: high-level features.
+    scores : dict
+        ``{model: P(class 1)}``.
+    """
+
+    index: int
+    label: int
+    class_names: tuple[str, str]
+    fold: int
+    image: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    scores: dict
+
+    def summary(self, model: str | None = None) -> str:
+        """One line: event, true class, fold and (if ``model``) that model's score and verdict."""
+        text = f"event {self.index}: true class {self.class_names[self.label]}"
+        if self.fold >= 0:
+            text += f", test event of fold {self.fold + 1}"
+        if model in self.scores:
+            p = self.scores[model]
+            verdict = "right" if int(p >= 0.5) == self.label else "wrong"
+            text += f"; {model_name(model)}: P({self.class_names[1]}) = {p:.3f} ({verdict})"
+        return text

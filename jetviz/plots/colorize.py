@@ -15,7 +15,9 @@ Conventions, shared with :mod:`jetviz.plots.events`:
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from typing import Any, Iterable, Mapping, Sequence
 
 import holoviews as hv
 import numpy as np
@@ -34,6 +36,9 @@ from jetviz.plots.events import (
 )
 
 __all__ = [
+    "ColorizeEvent",
+    "Display",
+
     "PUBLISHED_LOSSES",
     "TRUTH_LABELS",
     "LOSS_NOTE",
@@ -540,3 +545,111 @@ def mass_histograms(
             height=height, show_legend=last, legend_position="right", show_grid=True, toolbar=None,
             backend=_BACKEND))
     return hv.Layout(panels).opts(shared_axes=False, backend=_BACKEND).cols(2)
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise ==
+class ColorizeEvent:
+    """One test event with its predictions, ready to plot (visible particles only).
+
+    Attributes
+    ----------
+    index : int
+        Position in the run's test set.
+    eta, phi, energy : (M,) float arrays
+        Particles (radians, GeV), highest energy first.
+    truth : (M,) int array
+        Durham jet per particle (−1: none).
+    in_map : (M,) bool array
+        Inside the η–φ map (only those get a prediction).
+    image : (n_eta, n_phi) float array
+        Energy map of the particles (GeV): the grey-scale input.
+    pixel_probs : (K, n_eta, n_phi) float array
+        U-Net colour probabilities per pixel (network colour order).
+    iterations : (T+1, M, K) float array
+        Per-particle marginals: 0 = U-Net, t = after t mean-field CRF iterations.
+    mapping : (K,) int array
+        Displayed colour of each network colour (matched to the truth jets on shared energy).
+    eta_range : (float, float)
+        η edges of the map.
+    """
+
+    index: int
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+    truth: np.ndarray
+    in_map: np.ndarray
+    image: np.ndarray
+    pixel_probs: np.ndarray
+    iterations: np.ndarray
+    mapping: np.ndarray
+    eta_range: tuple[float, float]
+
+    @property
+    def n_iterations(self) -> int:
+        """T, the number of CRF iterations available (slider maximum)."""
+        return self.iterations.shape[0] - 1
+
+    def colours(self, iteration: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Displayed predicted colour (−1 outside the map) and its probability after ``iteration``."""
+        t = int(np.clip(iteration, 0, self.n_iterations))
+        q = self.iterations[t]
+        best = q.argmax(axis=-1)
+        colour = np.where(self.in_map, apply_colours(best, self.mapping), -1)
+        prob = np.where(self.in_map, q[np.arange(len(best)), best], np.nan)
+        return colour, prob
+
+    def accuracy(self, iteration: int = 0) -> float:
+        """Energy-weighted fraction of this event's particles (in the map, in a jet) in the right jet."""
+        colour, _ = self.colours(iteration)
+        ok = self.in_map & (self.truth >= 0)
+        total = float(self.energy[ok].sum())
+        return float(self.energy[ok & (colour == self.truth)].sum() / total) if total > 0 else float("nan")
+
+    def summary(self) -> str:
+        """One line: index, multiplicity, visible energy."""
+        return (f"test event {self.index}: {len(self.energy)} visible particles "
+                f"({int(self.in_map.sum())} in the map), {int(self.truth.max(initial=-1)) + 1} truth jets, "
+                f"ΣE = {float(self.energy.sum()):.1f} GeV")
+
+
+@dataclass(eq=False)
+class Display:
+    """Predictions of a run on (the first events of) its test set, for the views.
+
+    Attributes
+    ----------
+    prediction : jetviz.runners.colorize.Prediction
+        ``pixel_probs (N, K, n_eta, n_phi)``, ``iterations (N, T+1, P, K)``, ``data``.
+    masses : dict
+        ``{assignment: (m_w, m_top)}`` (GeV) for six-jet samples, else empty.
+    eta_range : (float, float)
+    """
+
+    prediction: Any
+    masses: dict = field(default_factory=dict)
+    eta_range: tuple[float, float] = (-3.0, 3.0)
+
+    def __len__(self) -> int:
+        return len(self.prediction.pixel_probs)
+
+    def event(self, index: int) -> ColorizeEvent:
+        """Test event ``index`` (0 ≤ index < len(self))."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"test event {index} outside [0, {len(self)})")
+        p, data = self.prediction, self.prediction.data
+        keep = np.asarray(data.visible[index], bool)
+        n_eta, n_phi = p.pixel_probs.shape[2:]
+        energy = np.asarray(data.energy[index], np.float64)
+        mask = np.asarray(data.mask[index], bool)
+        image = np.zeros(n_eta * n_phi)
+        np.add.at(image, data.pixel[index][mask], energy[mask])
+        iterations = p.iterations[index][:, keep]
+        truth = np.asarray(data.truth[index], np.int64)[keep]
+        mapping = match_colours(iterations[0] * mask[keep][:, None], truth, energy[keep], p.pixel_probs.shape[1])
+        return ColorizeEvent(
+            index=int(index), eta=np.asarray(data.eta[index], np.float64)[keep],
+            phi=np.asarray(data.phi[index], np.float64)[keep], energy=energy[keep], truth=truth, in_map=mask[keep],
+            image=image.reshape(n_eta, n_phi), pixel_probs=p.pixel_probs[index], iterations=iterations,
+            mapping=mapping, eta_range=self.eta_range,
+        )

@@ -13,6 +13,8 @@ Conventions (the same in every jetviz plot):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from typing import Sequence
 
 import holoviews as hv
@@ -22,6 +24,8 @@ import pandas as pd
 from jetviz.data.kinematics import pt_eta_phi, wrap_phi
 
 __all__ = [
+    "EventData",
+
     "ETA_LABEL",
     "PHI_LABEL",
     "CHANNELS",
@@ -376,3 +380,48 @@ def pt_histogram(
     hv.Histogram (``hv.Overlay`` when ``mark`` is given), kdim ``pt``, vdim ``count``.
     """
     return _histogram(pt, bins, hv.Dimension("pt", label="pT", unit="GeV"), title, mark, logy, width, height)
+
+
+@dataclass(frozen=True)
+class EventData:
+    """One event, ready to plot.
+
+    Attributes
+    ----------
+    index : int
+        Position in the sample.
+    particles : dict[str, np.ndarray]
+        Flat ``(M,)`` arrays ``px, py, pz, E, pt, eta, phi, charge, pid, jet`` (GeV, radians).
+    jets : dict[str, np.ndarray] or None
+        Truth jets ``(K,)`` arrays ``px, py, pz, E`` (GeV), or None when the sample has none.
+    image : np.ndarray
+        float32 ``(3, n_eta, n_phi)`` detector image (ECal E, HCal E, tracks pT; GeV).
+    eta_range : tuple[float, float]
+        η edges of the image grid.
+    label : int
+        Per-event class index; ``class_name`` its name.
+    class_name : str
+    fields : dict[str, float]
+        Further scalar per-event fields (``sqrt_s``, ``jet_pt`` ...; not the ``truth_*`` ones).
+    """
+
+    index: int
+    particles: dict[str, np.ndarray]
+    jets: dict[str, np.ndarray] | None
+    image: np.ndarray
+    eta_range: tuple[float, float]
+    label: int
+    class_name: str
+    fields: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_particles(self) -> int:
+        """Number of particles M."""
+        return len(self.particles["pt"])
+
+    def summary(self) -> str:
+        """One line: index, class, multiplicity, visible energy."""
+        jets = f", {len(self.jets['E'])} truth jets" if self.jets is not None else ""
+        e_sum = float(self.particles["E"].sum())
+        label = f" ({self.class_name})" if self.class_name != "events" else ""
+        return f"event {self.index}{label}: {self.n_particles} particles{jets}, ΣE = {e_sum:.1f} GeV"

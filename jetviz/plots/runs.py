@@ -16,12 +16,20 @@ Conventions:
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from numbers import Real
 from typing import Mapping, Sequence
 
 import holoviews as hv
+import pandas as pd
 
-__all__ = ["RUN_COLORS", "STATUS_ORDER", "STATUS_COLORS", "common_metrics", "history_curves", "status_counts"]
+__all__ = ["TABLE_COLUMNS", "MAIN_METRICS", "is_number", "main_metric", "runs_frame", "metrics_rows", "RUN_COLORS", "STATUS_ORDER", "STATUS_COLORS", "common_metrics", "history_curves", "status_counts"]
+
+#: columns of the table of runs
+TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir",
+                 "damaged")
+#: the metric shown in the table: the first of these in a run's metrics, else its first number
+MAIN_METRICS = ("auc", "test_loss", "accuracy", "val_loss", "loss", "final_train_loss")
 
 _BACKEND = "bokeh"
 #: colours of the runs' curves, in order (Okabe–Ito)
@@ -144,3 +152,77 @@ def status_counts(statuses: Sequence[str], *, width: int = 320, height: int = 22
     return hv.Bars(counts, hv.Dimension("status"), hv.Dimension("runs")).opts(
         color="status", cmap={**STATUS_COLORS}, width=width, height=height, title="runs per status",
         show_legend=False, tools=["hover"], backend=_BACKEND)
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number (not a bool)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def main_metric(metrics: Mapping | None) -> tuple[str, float] | None:
+    """``(name, value)`` of a run's headline metric (see :data:`MAIN_METRICS`), or None."""
+    if not metrics:
+        return None
+    for name in MAIN_METRICS:
+        if is_number(metrics.get(name)):
+            return name, float(metrics[name])
+    for name, value in metrics.items():
+        if is_number(value):
+            return name, float(value)
+    return None
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+
+
+def runs_frame(records: Sequence, epochs: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The table of runs: one row per record (columns :data:`TABLE_COLUMNS`).
+
+    Parameters
+    ----------
+    records : sequence of RunRecord
+        The runs, in table order.
+    epochs : mapping, optional
+        ``{run id: epoch rows recorded}`` (0 where missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``created`` in local time (``YYYY-MM-DD HH:MM:SS``), ``seconds`` the wall time in s
+        (NaN before the run started), ``metric`` as ``"name value"``, ``damaged`` what of the
+        stored row cannot be read ('' when nothing: the rest of the runs stay usable).
+    """
+    epochs = epochs or {}
+    rows = []
+    for r in records:
+        headline = main_metric(r.metrics)
+        seconds = r.seconds
+        rows.append({
+            "id": r.id, "runner": r.runner, "status": r.status, "backend": r.backend, "device": r.device or "",
+            "epochs": int(epochs.get(r.id, 0)),
+            "created": datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M:%S") if r.created else "",
+            "seconds": round(seconds, 1) if seconds is not None else math.nan,
+            "metric": f"{headline[0]} {_fmt(headline[1])}" if headline else "",
+            "run_dir": r.run_dir,
+            "damaged": r.damaged,
+        })
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def metrics_rows(metrics: Mapping | None) -> pd.DataFrame:
+    """A run's metrics as a two-column table (``metric``, ``value``); lists joined, mappings skipped."""
+    rows = []
+    for name, value in (metrics or {}).items():
+        if is_number(value):
+            text = _fmt(float(value))
+        elif isinstance(value, str):
+            text = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+            text = ", ".join(_fmt(v) if is_number(v) else str(v) for v in value)
+        else:
+            continue
+        rows.append({"metric": name, "value": text})
+    return pd.DataFrame(rows, columns=["metric", "value"])

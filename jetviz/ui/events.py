@@ -5,7 +5,7 @@ Design notes: docs/architecture.md, section ``jetviz.ui.events``.
 from __future__ import annotations
 
 import queue
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -22,6 +22,7 @@ from jetviz.data.samples import load_sample
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input, live_plot, one_redraw, settings_card, step_buttons
 from jetviz.plots.events import (
+    EventData,
     CHANNELS,
     detector_image,
     jet_table,
@@ -68,51 +69,6 @@ def sample_description(name: str, entries: list[dict]) -> str:
     size = f"{entry['n_events']} {entry['kind']}" if entry["n_events"] else entry["kind"]
     labels = f"; labels from `{entry['label_source']}`" if entry.get("label_source") else "; no labels"
     return f"file under the data root: {entry['title'] or entry['format']}, {size}{labels}"
-
-
-@dataclass(frozen=True)
-class EventData:
-    """One event, ready to plot.
-
-    Attributes
-    ----------
-    index : int
-        Position in the sample.
-    particles : dict[str, np.ndarray]
-        Flat ``(M,)`` arrays ``px, py, pz, E, pt, eta, phi, charge, pid, jet`` (GeV, radians).
-    jets : dict[str, np.ndarray] or None
-        Truth jets ``(K,)`` arrays ``px, py, pz, E`` (GeV), or None when the sample has none.
-    image : np.ndarray
-        float32 ``(3, n_eta, n_phi)`` detector image (ECal E, HCal E, tracks pT; GeV).
-    eta_range : tuple[float, float]
-        η edges of the image grid.
-    label : int
-        Per-event class index; ``class_name`` its name.
-    class_name : str
-    fields : dict[str, float]
-        Further scalar per-event fields (``sqrt_s``, ``jet_pt`` ...; not the ``truth_*`` ones).
-    """
-
-    index: int
-    particles: dict[str, np.ndarray]
-    jets: dict[str, np.ndarray] | None
-    image: np.ndarray
-    eta_range: tuple[float, float]
-    label: int
-    class_name: str
-    fields: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def n_particles(self) -> int:
-        """Number of particles M."""
-        return len(self.particles["pt"])
-
-    def summary(self) -> str:
-        """One line: index, class, multiplicity, visible energy."""
-        jets = f", {len(self.jets['E'])} truth jets" if self.jets is not None else ""
-        e_sum = float(self.particles["E"].sum())
-        label = f" ({self.class_name})" if self.class_name != "events" else ""
-        return f"event {self.index}{label}: {self.n_particles} particles{jets}, ΣE = {e_sum:.1f} GeV"
 
 
 #: class names of a file's labels (top-tagging ``is_signal_new``, a Parquet ``label``: 0 background, 1 signal)

@@ -4,7 +4,6 @@ Design notes: docs/architecture.md, section ``jetviz.ui.classify.store``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import panel as pn
 import param
 
 from jetviz.data.recipes import get_recipe
-from jetviz.plots.classify import model_name
+from jetviz.plots.classify import ClassifyEvent
 from jetviz.runners.classify import MODEL_INPUTS, ClassifyConfig, ClassifyData, ClassifyResult
 from jetviz.ui.training import TrainingStore
 from jetviz.ui.widgets import settings_card
@@ -47,47 +46,6 @@ def is_xgboost(model: str) -> bool:
 def _series(config: ClassifyConfig) -> tuple[tuple[str, ...], int]:
     """(models in the runner's order, folds) of a config: the layers of the training curves."""
     return tuple(m for m in MODEL_INPUTS if m in config.models), int(config.n_folds)
-
-
-@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise ==
-class ClassifyEvent:
-    """One event of a run with its inputs and every model's out-of-fold score.
-
-    Attributes
-    ----------
-    index : int
-        Event number in the sample.
-    label : int
-        True class (0/1); ``class_names`` the names of class 0 and 1.
-    fold : int
-        The fold (0-based) in which it was a test event.
-    image : (3, n_eta, n_phi) float array
-        ECal E, HCal E, track pT (GeV).
-    low : (45,) float array
-        Low-level features. high : (39,) float array: high-level features.
-    scores : dict
-        ``{model: P(class 1)}``.
-    """
-
-    index: int
-    label: int
-    class_names: tuple[str, str]
-    fold: int
-    image: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    scores: dict
-
-    def summary(self, model: str | None = None) -> str:
-        """One line: event, true class, fold and (if ``model``) that model's score and verdict."""
-        text = f"event {self.index}: true class {self.class_names[self.label]}"
-        if self.fold >= 0:
-            text += f", test event of fold {self.fold + 1}"
-        if model in self.scores:
-            p = self.scores[model]
-            verdict = "right" if int(p >= 0.5) == self.label else "wrong"
-            text += f"; {model_name(model)}: P({self.class_names[1]}) = {p:.3f} ({verdict})"
-        return text
 
 
 class ClassifyStore(TrainingStore):

@@ -4,21 +4,18 @@ Design notes: docs/architecture.md, section ``jetviz.ui.runs.store``.
 """
 from __future__ import annotations
 
-import math
 import queue
 import threading
-from datetime import datetime
-from numbers import Real
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
-import pandas as pd
 import panel as pn
 import param
 from panel.viewable import Viewer
 
 from jetviz.compute.registry import Registry, RunRecord, default_registry_path
-from jetviz.plots.runs import common_metrics, history_curves
+from jetviz.plots.runs import (MAIN_METRICS, TABLE_COLUMNS, common_metrics, history_curves, is_number, main_metric,
+                               metrics_rows, runs_frame)
 from jetviz.runners.catalog import RUNNER_NAMES
 from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.backends import BackendChoice
@@ -27,11 +24,6 @@ from jetviz.ui.widgets import SIDEBAR_WIDTH
 __all__ = ["RunsStore", "TABLE_COLUMNS", "MAIN_METRICS", "ACTIVE", "RESUMABLE", "main_metric", "runs_frame",
            "reopen_href", "metrics_rows"]
 
-#: columns of the table of runs
-TABLE_COLUMNS = ("id", "runner", "status", "backend", "device", "epochs", "created", "seconds", "metric", "run_dir",
-                 "damaged")
-#: the metric shown in the table: the first of these in a run's metrics, else its first number
-MAIN_METRICS = ("auc", "test_loss", "accuracy", "val_loss", "loss", "final_train_loss")
 #: statuses of a run that is still going (the table refreshes itself while one is listed)
 ACTIVE = ("queued", "running")
 #: statuses of a run that can be resumed from its last checkpoint
@@ -41,82 +33,9 @@ AUTO_REFRESH_MS = 3000
 _ALL = "all"
 
 
-def _number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def main_metric(metrics: Mapping | None) -> tuple[str, float] | None:
-    """``(name, value)`` of a run's headline metric (see :data:`MAIN_METRICS`), or None."""
-    if not metrics:
-        return None
-    for name in MAIN_METRICS:
-        if _number(metrics.get(name)):
-            return name, float(metrics[name])
-    for name, value in metrics.items():
-        if _number(value):
-            return name, float(value)
-    return None
-
-
-def _fmt(value: float) -> str:
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
-
-
-def runs_frame(records: Sequence[RunRecord], epochs: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """The table of runs: one row per record (columns :data:`TABLE_COLUMNS`).
-
-    Parameters
-    ----------
-    records : sequence of RunRecord
-        The runs, in table order.
-    epochs : mapping, optional
-        ``{run id: epoch rows recorded}`` (0 where missing).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``created`` in local time (``YYYY-MM-DD HH:MM:SS``), ``seconds`` the wall time in s
-        (NaN before the run started), ``metric`` as ``"name value"``, ``damaged`` what of the
-        stored row cannot be read ('' when nothing: the rest of the runs stay usable).
-    """
-    epochs = epochs or {}
-    rows = []
-    for r in records:
-        headline = main_metric(r.metrics)
-        seconds = r.seconds
-        rows.append({
-            "id": r.id, "runner": r.runner, "status": r.status, "backend": r.backend, "device": r.device or "",
-            "epochs": int(epochs.get(r.id, 0)),
-            "created": datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M:%S") if r.created else "",
-            "seconds": round(seconds, 1) if seconds is not None else math.nan,
-            "metric": f"{headline[0]} {_fmt(headline[1])}" if headline else "",
-            "run_dir": r.run_dir,
-            "damaged": r.damaged,
-        })
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-
-
 def reopen_href(record: RunRecord) -> str:
     """The deep link that reopens ``record``'s run on its runner's page: ``?page=<runner>&run=<dir name>``."""
     return f"?page={record.runner}&run={Path(record.run_dir).name}"
-
-
-def metrics_rows(metrics: Mapping | None) -> pd.DataFrame:
-    """A run's metrics as a two-column table (``metric``, ``value``); lists joined, mappings skipped."""
-    rows = []
-    for name, value in (metrics or {}).items():
-        if _number(value):
-            text = _fmt(float(value))
-        elif isinstance(value, str):
-            text = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
-            text = ", ".join(_fmt(v) if _number(v) else str(v) for v in value)
-        else:
-            continue
-        rows.append({"metric": name, "value": text})
-    return pd.DataFrame(rows, columns=["metric", "value"])
 
 
 class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
@@ -349,13 +268,13 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         if kind in ("step", "epoch"):
             epoch, epochs = event.get("epoch") or 0, event.get("epochs")
             latest = {**self.latest, **{k: v for k, v in event.items() if k != "kind"}, "epochs": epochs}
-            loss = next((event[k] for k in ("loss", "train_loss") if _number(event.get(k))), latest.get("loss"))
+            loss = next((event[k] for k in ("loss", "train_loss") if is_number(event.get(k))), latest.get("loss"))
             if loss is not None:
                 latest["loss"] = loss
             parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
             if loss is not None:
                 parts.append(f"loss {float(loss):.4g}")
-            if _number(event.get("eta_s")):
+            if is_number(event.get("eta_s")):
                 parts.append(f"ETA {event['eta_s']:.0f} s")
             self.param.update(latest=latest, status=" · ".join(parts))
         elif kind == "hello":
@@ -363,7 +282,7 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
             self.refresh()  # the table shows the run running (and refreshes itself while it does)
         elif kind == "stage":
             self.status = event.get("message", event.get("stage", ""))
-        if _number(event.get("fraction")):  # the runner's run-wide progress
+        if is_number(event.get("fraction")):  # the runner's run-wide progress
             self.progress = max(0, min(99, int(100 * float(event["fraction"]))))
 
     def _ended(self, status: str, message: str = "") -> None:
