@@ -29,7 +29,7 @@ from jetviz.data.kinematics import delta_phi, pt_eta_phi, wrap_phi
 from jetviz.data.pdg import is_visible
 from jetviz.errors import ConfigError, SchemaError
 
-__all__ = ["pixel_index", "pixelate", "energy_map", "event_images", "jet_images", "image_block"]
+__all__ = ["pixel_index", "pixelate", "energy_map", "event_images", "jet_images", "image_block", "CHANNELS", "channel_maps"]
 
 _TWO_PI = 2.0 * np.pi
 
@@ -504,3 +504,31 @@ def image_block(block, n_pix: int, image_width: float) -> dict[str, np.ndarray]:
     images = jet_images(np.where(real, pt, 0.0), np.where(real, eta, 0.0), np.where(real, phi, 0.0), n_pix=n_pix,
                         width=image_width, rotate=True, flip=True, normalize=True).astype(np.float32)
     return {"images": images}
+
+
+#: the input maps :func:`channel_maps` makes: particle energy (all, charged, photons), energy × |d0| or |z0| (mm, ≤ 10)
+CHANNELS = ("energy", "charged", "photon", "d0", "z0")
+
+
+def channel_maps(events: ak.Array, channels: Sequence[str], n_eta: int, n_phi: int, eta_max: float) -> np.ndarray:
+    """``(N, C, n_eta, n_phi)`` float32 maps of schema events, one per channel of :data:`CHANNELS`: the
+    visible energy (:func:`energy_map`), the energy of charged particles or photons (GeV), E·min(|d0|, 10)."""
+    particles = events.particles
+    maps = []
+    for channel in channels:
+        if channel == "energy":
+            maps.append(energy_map(events, n_eta, n_phi, eta_max))
+            continue
+        if channel == "charged":
+            weight = particles.E * (particles.charge != 0)
+        elif channel == "photon":
+            weight = particles.E * (particles.pid == 22)
+        elif channel in ("d0", "z0"):
+            if channel not in ak.fields(particles):
+                raise ConfigError(f"channel {channel!r} needs particles with {channel} (this sample has none)")
+            weight = particles.E * np.minimum(ak.fill_none(ak.nan_to_none(np.abs(particles[channel])), 0.0), 10.0)
+        else:
+            raise ConfigError(f"unknown channel {channel!r}; choose from {CHANNELS}")
+        maps.append(pixelate(particles.eta, particles.phi, weight, n_eta=n_eta, n_phi=n_phi,
+                             eta_range=(-eta_max, eta_max))[:, None])
+    return np.concatenate(maps, axis=1).astype(np.float32)

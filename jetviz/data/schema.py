@@ -28,6 +28,7 @@ from jetviz.data.validate import check_events, check_particle_arrays, error
 from jetviz.errors import SchemaError
 
 __all__ = [
+    "pad_ragged",
     "PARTICLE_FIELDS",
     "TRACK_FIELDS",
     "LABEL_FIELDS",
@@ -195,3 +196,14 @@ def particle_counts(events: ak.Array) -> np.ndarray:
 def flat_particles(events: ak.Array, fields: tuple[str, ...] = PARTICLE_FIELDS) -> dict[str, np.ndarray]:
     """Flat numpy arrays of the requested particle fields, concatenated over events."""
     return {f: ak.to_numpy(ak.flatten(events.particles[f])) for f in fields}
+
+
+def pad_ragged(values: np.ndarray, counts: np.ndarray, width: int, fill) -> np.ndarray:
+    """Flat rows ``values`` ``(sum(counts), …)`` of ``len(counts)`` events as ``(N, width, …)``, cut at
+    ``width`` per event, the rest ``fill``."""
+    out = np.full((len(counts), width) + values.shape[1:], fill, dtype=values.dtype)
+    event = np.repeat(np.arange(len(counts)), counts)
+    slot = np.arange(len(event)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = slot < width
+    out[event[keep], slot[keep]] = values[keep]
+    return out

@@ -14,10 +14,10 @@ import numpy as np
 import param
 import torch
 
-from jetviz.data.pixelate import energy_map, pixel_index
+from jetviz.data.pixelate import CHANNELS, channel_maps, pixel_index
 from jetviz.data.pythia import jet_labels
 from jetviz.data.resonances import sigma68, ttbar_six_jet_masses
-from jetviz.data.schema import flat_particles
+from jetviz.data.schema import flat_particles, pad_ragged
 from jetviz.errors import ConfigError
 from jetviz.models.assignment import assignment_metrics
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
@@ -36,8 +36,6 @@ __all__ = [
     "Prediction",
 ]
 
-#: input channels: energy map, charged-particle energy, photon energy, E-weighted |d0|, |z0|
-CHANNELS = ("energy", "charged", "photon", "d0", "z0")
 SAMPLES = ("ee_6jet", "ee_zh_4jet", "toy_ee_6jet", "toy_ee_zh_4jet")
 #: truth choices → the per-particle field each reads
 TRUTHS = {"durham": "jet", "parton": "parton"}
@@ -120,15 +118,6 @@ class ColorizeData(Rows):
         return {k: torch.as_tensor(getattr(self, k)[index], device=device) for k in names}
 
 
-def _padded(values: np.ndarray, counts: np.ndarray, width: int, fill) -> np.ndarray:
-    out = np.full((len(counts), width) + values.shape[1:], fill, dtype=values.dtype)
-    event = np.repeat(np.arange(len(counts)), counts)
-    slot = np.arange(len(event)) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = slot < width
-    out[event[keep], slot[keep]] = values[keep]
-    return out
-
-
 def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
     """Turn schema events with Durham truth into :class:`ColorizeData`.
 
@@ -162,10 +151,10 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
     pixel = np.where(i_eta >= 0, i_eta * config.n_phi + i_phi, -1)
     p3 = np.stack([take("px"), take("py"), take("pz")], -1)
     direction = p3 / np.maximum(np.linalg.norm(p3, axis=1, keepdims=True), 1e-12)
-    padded = lambda values, fill: _padded(values, kept_counts, width, fill)  # noqa: E731
+    padded = lambda values, fill: pad_ragged(values, kept_counts, width, fill)  # noqa: E731
     pixel_p = padded(pixel, -1)
     sqrt_s = float(np.max(ak.to_numpy(ak.sum(events.particles.E, axis=1))))
-    images = _input_maps(events, config, sqrt_s)
+    images = channel_maps(events, config.channels, config.n_eta, config.n_phi, config.eta_max) / sqrt_s
     return ColorizeData(
         images=images,
         pixel=pixel_p,
@@ -180,37 +169,6 @@ def prepare(events: ak.Array, config: ColorizeConfig) -> ColorizeData:
         eta=padded(take("eta").astype(np.float32), 0.0),
         phi=padded(take("phi").astype(np.float32), 0.0),
     )
-
-
-def _input_maps(events: ak.Array, config: ColorizeConfig, sqrt_s: float) -> np.ndarray:
-    """``(N, C, n_eta, n_phi)`` float32 maps for the configured channels, scaled to O(1)."""
-    grid = dict(n_eta=config.n_eta, n_phi=config.n_phi, eta_max=config.eta_max)
-    particles = events.particles
-    maps = []
-    for channel in config.channels:
-        if channel == "energy":
-            maps.append(energy_map(events, **grid) / sqrt_s)
-        elif channel == "charged":
-            maps.append(_weighted_map(events, particles.E * (particles.charge != 0), grid) / sqrt_s)
-        elif channel == "photon":
-            maps.append(_weighted_map(events, particles.E * (particles.pid == 22), grid) / sqrt_s)
-        elif channel in ("d0", "z0"):
-            if channel not in ak.fields(particles):
-                raise ConfigError(f"channel {channel!r} needs particles with {channel} (this sample has none)")
-            value = ak.fill_none(ak.nan_to_none(np.abs(particles[channel])), 0.0)
-            maps.append(_weighted_map(events, particles.E * np.minimum(value, 10.0), grid) / sqrt_s)
-        else:
-            raise ConfigError(f"unknown channel {channel!r}; choose from {CHANNELS}")
-    return np.concatenate(maps, axis=1).astype(np.float32)
-
-
-def _weighted_map(events: ak.Array, weights: ak.Array, grid: dict) -> np.ndarray:
-    from jetviz.data.pixelate import pixelate
-
-    particles = events.particles
-    image = pixelate(particles.eta, particles.phi, weights, n_eta=grid["n_eta"], n_phi=grid["n_phi"],
-                     eta_range=(-grid["eta_max"], grid["eta_max"]))
-    return image[:, None]
 
 
 def build_model(config: ColorizeConfig, n_colours: int) -> ColorizeModel:
