@@ -3,16 +3,8 @@
 The store (:mod:`jetviz.ui.jetclr.store`) and its views and page (:mod:`jetviz.ui.jetclr.views`),
 after Panel's "data store" tutorial.
 """
-from jetviz.ui.jetclr.store import (
-    PAGE_DEFAULTS,
-    URL_PARAMS,
-    JetclrStore,
-    collect_ablation,
-    default_config,
-    list_runs,
-    untrained_encoder,
-)
-from jetviz.ui.jetclr.views import FIRST_SELECTED, AugmentationView, JetclrPage, LatentView, ResultsView, RotationView
+from jetviz.ui.jetclr import store, views
+from jetviz.ui.jetclr.store import *  # noqa: F401,F403
+from jetviz.ui.jetclr.views import *  # noqa: F401,F403
 
-__all__ = ["PAGE_DEFAULTS", "URL_PARAMS", "default_config", "list_runs", "collect_ablation", "untrained_encoder",
-           "JetclrStore", "FIRST_SELECTED", "AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
+__all__ = store.__all__ + views.__all__

@@ -27,7 +27,7 @@ from jetviz.ui.training import TrainingPage, TrainingView
 from jetviz.ui.widgets import (action_button, bound_plot, bound_text, bounded_input, loaded_line, on_select, plot_row,
                                read_only_table)
 
-__all__ = ["AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
+__all__ = ["FIRST_SELECTED", "AugmentationView", "RotationView", "ResultsView", "LatentView", "JetclrPage"]
 
 #: jets shown for a representation-space selection
 FIRST_SELECTED = 4

@@ -3,18 +3,8 @@ reopened on its runner's page and an interrupted one resumed from its last check
 
 The store (:mod:`jetviz.ui.runs.store`) and its page (:mod:`jetviz.ui.runs.views`).
 """
-from jetviz.ui.runs.store import (
-    ACTIVE,
-    MAIN_METRICS,
-    RESUMABLE,
-    TABLE_COLUMNS,
-    RunsStore,
-    main_metric,
-    metrics_rows,
-    reopen_href,
-    runs_frame,
-)
-from jetviz.ui.runs.views import RunsPage
+from jetviz.ui.runs import store, views
+from jetviz.ui.runs.store import *  # noqa: F401,F403
+from jetviz.ui.runs.views import *  # noqa: F401,F403
 
-__all__ = ["RunsStore", "RunsPage", "TABLE_COLUMNS", "MAIN_METRICS", "ACTIVE", "RESUMABLE", "main_metric", "runs_frame",
-           "reopen_href", "metrics_rows"]
+__all__ = store.__all__ + views.__all__
