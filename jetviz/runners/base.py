@@ -20,20 +20,8 @@ from jetviz.errors import ConfigError, JetvizError
 from jetviz.runners.loop import Progress, stage_event
 from jetviz.runners.rundir import RunDir
 
-__all__ = [
-    "RunConfig",
-    "JetSampleConfig",
-    "Rows",
-    "JetSample",
-    "Runner",
-    "JetRunner",
-    "RunResult",
-    "Progress",
-    "pick_device",
-    "load_run_sample",
-    "load_run_jets",
-    "parallel_map",
-]
+__all__ = ["RunConfig", "JetSampleConfig", "Rows", "JetSample", "Runner", "JetRunner", "RunResult", "Progress",
+           "pick_device", "load_run_sample", "load_run_jets", "parallel_map"]
 
 
 class RunConfig(param.Parameterized):

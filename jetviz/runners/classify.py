@@ -36,17 +36,8 @@ from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, pi
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
-__all__ = [
-    "MODELS",
-    "MODEL_INPUTS",
-    "ClassifyConfig",
-    "ClassifyData",
-    "ClassifyResult",
-    "ClassifyRunner",
-    "prepare",
-    "train_resnet",
-    "train_xgboost",
-]
+__all__ = ["MODELS", "MODEL_INPUTS", "ClassifyConfig", "ClassifyData", "ClassifyResult", "ClassifyRunner", "prepare",
+           "train_resnet", "train_xgboost"]
 
 #: model name → (kind, description of the input) in the order of the talk's table
 MODEL_INPUTS = {

@@ -25,16 +25,8 @@ from jetviz.data.datasets import SampleName
 from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult
 from jetviz.runners.loop import TrainingLoop, stage_event
 
-__all__ = [
-    "CHANNELS",
-    "ColorizeConfig",
-    "ColorizeData",
-    "ColorizeResult",
-    "ColorizeRunner",
-    "prepare",
-    "build_model",
-    "Prediction",
-]
+__all__ = ["CHANNELS", "ColorizeConfig", "ColorizeData", "ColorizeResult", "ColorizeRunner", "prepare", "build_model",
+           "Prediction"]
 
 SAMPLES = ("ee_6jet", "ee_zh_4jet", "toy_ee_6jet", "toy_ee_zh_4jet")
 #: truth choices → the per-particle field each reads

@@ -27,17 +27,8 @@ from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress,
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
-__all__ = [
-    "JetclrConfig",
-    "JetclrData",
-    "JetclrResult",
-    "JetclrRunner",
-    "prepare",
-    "augmentation_options",
-    "train_jetclr",
-    "ablation",
-    "TALK",
-]
+__all__ = ["JetclrConfig", "JetclrData", "JetclrResult", "JetclrRunner", "prepare", "augmentation_options",
+           "train_jetclr", "ablation", "TALK"]
 
 #: the seed's ablation table (docs/reference.md): row → (1/ε_b at ε_s = 0.5, AUC)
 TALK: dict[str, tuple[float, float]] = {

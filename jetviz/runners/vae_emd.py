@@ -26,19 +26,8 @@ from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress,
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir
 
-__all__ = [
-    "BETAS",
-    "P_VALUES",
-    "VaeEmdConfig",
-    "VaeEmdData",
-    "VaeEmdResult",
-    "VaeEmdRunner",
-    "reconstruction_distance",
-    "prepare",
-    "emd_study",
-    "train_vae",
-    "beta_scan",
-]
+__all__ = ["BETAS", "P_VALUES", "VaeEmdConfig", "VaeEmdData", "VaeEmdResult", "VaeEmdRunner",
+           "reconstruction_distance", "prepare", "emd_study", "train_vae", "beta_scan"]
 
 #: the talk's β scan
 BETAS = (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4)

@@ -32,17 +32,8 @@ from jetviz.plots.events import (
     pt_histogram,
 )
 
-__all__ = [
-    "SAMPLES",
-    "EventData",
-    "EventsStore",
-    "EventSelector",
-    "ParticleView",
-    "DetectorView",
-    "TablesView",
-    "SampleView",
-    "EventsPage",
-]
+__all__ = ["SAMPLES", "EventData", "EventsStore", "EventSelector", "ParticleView", "DetectorView", "TablesView",
+           "SampleView", "EventsPage"]
 
 #: recipes offered in the menu: every recipe except ``lhe`` (it needs a file path).
 SAMPLES: list[str] = [name for name in RECIPES if name != "lhe"]

@@ -29,16 +29,8 @@ from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "parse_value",
-    "config_defaults",
-    "apply_url_query",
-    "finished_runs",
-    "fit_on_backend",
-    "TrainingStore",
-    "TrainingView",
-    "TrainingPage",
-]
+__all__ = ["parse_value", "config_defaults", "apply_url_query", "finished_runs", "fit_on_backend", "TrainingStore",
+           "TrainingView", "TrainingPage"]
 
 
 def parse_value(config_class: type[param.Parameterized], name: str, text: str) -> Any:
