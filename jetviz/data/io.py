@@ -9,14 +9,19 @@ A directory that cannot be written (permissions, read-only file system, a file i
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+import numpy as np
+
 from jetviz.errors import DataFileError
 
-__all__ = ["atomic_path", "atomic_write", "json_default"]
+__all__ = ["atomic_path", "atomic_write", "json_default", "read_json", "read_npz", "read_csv_rows", "load_torch_file"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -180,3 +185,100 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# ----------------------------------------------------------------------------------------------
+# reading back what jetviz wrote: every failure a DataFileError naming the file and the problem
+# ----------------------------------------------------------------------------------------------
+def _missing(path: Path) -> DataFileError:
+    return DataFileError(path, "missing from the run directory")
+
+
+def read_json(path: Path, kind: type | None = dict) -> Any:
+    """The JSON value in ``path`` (a ``kind`` instance unless ``kind`` is None).
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, empty, unreadable, not JSON or not a ``kind``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
+    if not text.strip():
+        raise DataFileError(path, "is empty (a run killed while writing it?)")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFileError(path, f"is not valid JSON ({err})") from None
+    if kind is not None and not isinstance(value, kind):
+        raise DataFileError(path, f"holds a JSON {type(value).__name__}, expected a {kind.__name__}")
+    return value
+
+
+def read_npz(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` archive ``path`` (never unpickled); ``required`` names missing are an error."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except OSError as err:
+        raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
+    if magic != b"PK\x03\x04":
+        raise DataFileError(path, "is not an .npz archive (no zip header: truncated, empty or another format)")
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise DataFileError(path, "holds object (pickled) arrays, which jetviz never loads") from None
+        raise DataFileError(path, f"is not a readable .npz archive ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise DataFileError(path, f"is not a readable .npz archive ({type(err).__name__}: {err})") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise DataFileError(path, f"lacks the array(s) {missing} (has {sorted(arrays)})")
+    return arrays
+
+
+def _number(text: str):
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def read_csv_rows(path: Path) -> list[dict]:
+    """The rows of the CSV file ``path`` as dicts (numbers as ints or floats, empty cells left out)."""
+    if not path.is_file():
+        raise _missing(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [{k: _number(v) for k, v in row.items() if v not in ("", None) and k is not None}
+                    for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataFileError(path, f"is not a readable CSV file ({type(err).__name__}: {err})") from None
+
+
+def load_torch_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; any failure a DataFileError saying why in one line."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except pickle.UnpicklingError:  # torch's message advises weights_only=False: never do that
+        raise DataFileError(path, "is not a torch file of tensors (damaged, or it holds pickled objects, "
+                                  "which jetviz never loads)") from None
+    except Exception as err:  # RuntimeError / EOFError / zip errors from torch
+        lines = str(err).strip().splitlines()
+        raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: "
+                                  f"{(lines[0] if lines else '')[:160]})") from None

@@ -168,7 +168,7 @@ class TrainingLoop:
     def _resume(self) -> int:
         if self.checkpoint is None or not self.checkpoint.is_file():
             return 0
-        from jetviz.runners.rundir import load_torch_file
+        from jetviz.data.io import load_torch_file
 
         state = load_torch_file(self.checkpoint)
         if not isinstance(state, Mapping) or not {"epoch", "history", "rng", "objects"} <= set(state):

@@ -10,17 +10,16 @@ import json
 import os
 import time
 import uuid
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
 import numpy as np
 
-from jetviz.data.io import atomic_write, json_default
+from jetviz.data.io import atomic_write, json_default, load_torch_file, read_csv_rows, read_json, read_npz
 from jetviz.errors import ConfigError, DataFileError
 
-__all__ = ["RunDir", "runs_dir", "load_torch_file"]
+__all__ = ["RunDir", "runs_dir"]
 
 
 def runs_dir() -> Path:
@@ -29,33 +28,6 @@ def runs_dir() -> Path:
     root = Path(os.environ.get("JETVIZ_RUNS", cache / "runs"))
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def load_torch_file(path: Path) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU; any failure a DataFileError saying why in one line."""
-    import pickle
-
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataFileError(path, "missing from the run directory") from None
-    except pickle.UnpicklingError:  # torch's message advises weights_only=False: never do that
-        raise DataFileError(path, "is not a torch file of tensors (damaged, or it holds pickled objects, "
-                                  "which jetviz never loads)") from None
-    except Exception as err:  # RuntimeError / EOFError / zip errors from torch
-        lines = str(err).strip().splitlines()
-        raise DataFileError(path, f"is not a readable torch file ({type(err).__name__}: "
-                                  f"{(lines[0] if lines else '')[:160]})") from None
-
-
-def _number(text: str):
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
 class RunDir:
@@ -124,29 +96,8 @@ class RunDir:
         return self.file(name)
 
     def read_json(self, name: str, kind: type | None = dict) -> Any:
-        """The JSON value in ``name`` (a ``kind`` instance unless ``kind`` is None).
-
-        Raises
-        ------
-        DataFileError
-            The file is missing, empty, unreadable, not JSON or not a ``kind``.
-        """
-        path = self.file(name)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataFileError(path, "missing from the run directory") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
-        if not text.strip():
-            raise DataFileError(path, "is empty (a run killed while writing it?)")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataFileError(path, f"is not valid JSON ({err})") from None
-        if kind is not None and not isinstance(value, kind):
-            raise DataFileError(path, f"holds a JSON {type(value).__name__}, expected a {kind.__name__}")
-        return value
+        """The JSON value in ``name`` (see :func:`jetviz.data.io.read_json`)."""
+        return read_json(self.file(name), kind)
 
     def write_text(self, name: str, text: str) -> Path:
         """Write ``text`` (UTF-8) to ``name`` atomically."""
@@ -227,20 +178,9 @@ class RunDir:
         return self.write_text(self.HISTORY, buffer.getvalue())
 
     def read_history(self, required: bool = True) -> list[dict]:
-        """The history rows (numbers as ints or floats); ``required=False``: ``[]`` when there is no file."""
+        """The history rows (:func:`jetviz.data.io.read_csv_rows`); ``required=False``: ``[]`` when there is no file."""
         path = self.file(self.HISTORY)
-        if not path.is_file():
-            if required:
-                raise DataFileError(path, "missing from the run directory")
-            return []
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                reader = csv.DictReader(handle)
-                rows = [{k: _number(v) for k, v in row.items() if v not in ("", None) and k is not None}
-                        for row in reader]
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            raise DataFileError(path, f"is not a readable CSV file ({type(err).__name__}: {err})") from None
-        return rows
+        return read_csv_rows(path) if required or path.is_file() else []
 
     # ----------------------------------------------------------------------------- arrays
     def write_arrays(self, name: str, arrays: Mapping[str, np.ndarray], compressed: bool = False) -> Path:
@@ -253,30 +193,8 @@ class RunDir:
         return self.file(f"{name}.npz")
 
     def read_arrays(self, name: str, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-        """The arrays of ``<name>.npz`` (no pickles); ``required`` names missing are a DataFileError."""
-        path = self.file(f"{name}.npz")
-        try:
-            with open(path, "rb") as handle:
-                magic = handle.read(4)
-        except FileNotFoundError:
-            raise DataFileError(path, "missing from the run directory") from None
-        except OSError as err:
-            raise DataFileError(path, f"cannot be read ({type(err).__name__}: {err})") from None
-        if magic != b"PK\x03\x04":
-            raise DataFileError(path, "is not an .npz archive (no zip header: truncated, empty or another format)")
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {k: stored[k] for k in stored.files}
-        except ValueError as err:
-            if "pickle" in str(err).lower():
-                raise DataFileError(path, "holds object (pickled) arrays, which jetviz never loads") from None
-            raise DataFileError(path, f"is not a readable .npz archive ({err})") from None
-        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
-            raise DataFileError(path, f"is not a readable .npz archive ({type(err).__name__}: {err})") from None
-        missing = [k for k in required if k not in arrays]
-        if missing:
-            raise DataFileError(path, f"lacks the array(s) {missing} (has {sorted(arrays)})")
-        return arrays
+        """The arrays of ``<name>.npz`` (:func:`jetviz.data.io.read_npz`: no pickles, ``required`` names checked)."""
+        return read_npz(self.file(f"{name}.npz"), required)
 
     # ----------------------------------------------------------------------------- torch state
     def save_state(self, name: str, state: Any) -> Path:
