@@ -154,11 +154,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
         Parameters
         ----------
         blocking : bool or None
-            True: do the work in this thread and return when it is done (scripts, tests).
-            False: run it in a background thread; a periodic callback on the current event
-            loop (the server session's, or a running asyncio loop) applies the results; with
-            no event loop at all this falls back to blocking. None (default): background in a
-            served session or a Jupyter kernel, blocking anywhere else.
+            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
         """
         if self.loading:
             self._pending = True

@@ -185,8 +185,10 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
 
     Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
     run after the current step (what it finished is kept). *Open run* reopens a finished run
-    from :func:`~jetviz.runners.rundir.runs_dir` without retraining (:meth:`open_run`). Errors
-    arrive in ``error``, rejected inputs and cancellations in ``notice``.
+    from :func:`~jetviz.runners.rundir.runs_dir` without retraining (:meth:`open_run`). Results
+    arrive in ``history`` (live), ``data``, ``result``; errors in ``error``, rejected inputs and
+    cancellations in ``notice``. The config's defaults are :attr:`page_defaults`, then the
+    ``JETVIZ_<RUNNER>_<PARAM>`` env vars, then the keyword arguments (:meth:`default_config`).
 
     What a page passes in (class attributes of its subclass):
 
@@ -352,8 +354,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         Parameters
         ----------
         blocking : bool or None
-            True works in this thread (scripts, tests), False in a background thread drained by a
-            periodic callback, None (default) background when served or in a Jupyter kernel.
+            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
         """
         if self.busy():
             return

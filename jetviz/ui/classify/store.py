@@ -49,21 +49,10 @@ def _series(config: ClassifyConfig) -> tuple[tuple[str, ...], int]:
 
 
 class ClassifyStore(TrainingStore):
-    """Settings, training and results of the classify page (the page's data store).
+    """The classify page's data store: a :class:`~jetviz.ui.training.TrainingStore` of the classify runner.
 
-    Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
-    run after the current step (finished (model, fold) units are kept). *Open run* reopens a
-    finished run from :func:`~jetviz.runners.rundir.runs_dir` without retraining
-    (:meth:`open_run`). Results arrive in ``history`` (live), ``data`` (as soon as the events
-    are simulated), ``result`` and ``current`` (the event at ``event_index``); errors in
-    ``error``, rejected inputs and cancellations in ``notice``. Buttons, run list, status params
-    and the worker plumbing come from :class:`~jetviz.ui.runs.RunStore`.
-
-    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_CLASSIFY_<PARAM>`` env vars
-    (``JETVIZ_CLASSIFY_SAMPLE=toy_bh_sph``, ``JETVIZ_CLASSIFY_N_EVENTS=120``,
-    ``JETVIZ_CLASSIFY_MODELS=resnet,xgb_low``), then the keyword arguments (see
-    :func:`default_config`). Finished runs are ``classify-*`` directories with ``metrics.json``,
-    ``predictions.npz`` and a valid ``config.json`` (see :func:`list_runs`).
+    Beyond the training store's params: ``data`` as soon as the events are simulated, ``current``
+    (the event at ``event_index``, with every model's score) and the ``model`` whose mistakes are listed.
     """
 
     runner_name = "classify"

@@ -274,16 +274,7 @@ class MisclassifiedView(_StoreView):
 
 
 class ClassifyPage(TrainingPage):
-    """The classify page: the store's settings, training and runs on the left, :meth:`body` on the right.
-
-    Parameters
-    ----------
-    **params
-        ``store`` and ``url_query`` as in :class:`~jetviz.ui.training.TrainingPage`, or
-        :class:`ClassifyConfig` params for a new :class:`ClassifyStore`:
-        ``ClassifyPage(sample="toy_bh_sph", n_events=120)``; deep link:
-        ``?page=classify&n_events=1000&models=resnet,xgb_high``.
-    """
+    """The classify page (a :class:`~jetviz.ui.training.TrainingPage`), e.g. ``ClassifyPage(n_events=120)``."""
 
     views = {"examples": ExamplesView, "training": TrainingView, "results": ResultsView,
              "misclassified": MisclassifiedView}

@@ -77,19 +77,10 @@ def _display(result: ColorizeResult, data: tuple, progress, max_display: int) ->
 
 
 class ColorizeStore(TrainingStore):
-    """Settings, training and results of the colorize page (the page's data store).
+    """The colorize page's data store: a :class:`~jetviz.ui.training.TrainingStore` of the colorize runner.
 
-    Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
-    run after the current step (its checkpoint is kept). *Open run* reopens a finished run from
-    :func:`~jetviz.runners.rundir.runs_dir` without retraining (:meth:`open_run`). Results arrive
-    in ``history``/``steps`` (live), ``result``, ``display`` and ``current`` (the test event at
-    ``event_index``); errors in ``error``. Buttons, run list, status params and the worker
-    plumbing come from :class:`~jetviz.ui.training.TrainingStore`.
-
-    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_COLORIZE_<PARAM>`` env vars
-    (``JETVIZ_COLORIZE_SAMPLE=toy_ee_6jet``, ``JETVIZ_COLORIZE_N_TRAIN=32``,
-    ``JETVIZ_COLORIZE_CHANNELS=energy,charged``, booleans as ``1/0/true/false``), then the
-    keyword arguments (see :func:`default_config`).
+    Beyond the training store's params: ``steps`` (the live per-step loss), ``display`` (the test-set
+    predictions with every CRF iteration) and ``current`` (the test event at ``event_index``).
     """
 
     runner_name = "colorize"

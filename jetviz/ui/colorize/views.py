@@ -185,16 +185,7 @@ class ResultsView(_StoreView):
 
 
 class ColorizePage(TrainingPage):
-    """The colorize page: the store's settings, training and runs on the left, :meth:`body` on the right.
-
-    Parameters
-    ----------
-    **params
-        ``store`` (a :class:`ColorizeStore`) and ``url_query`` (deep links such as
-        ``?page=colorize&n_train=500&crf=true``) as in :class:`~jetviz.ui.training.TrainingPage`; any
-        other keyword arguments are :class:`ColorizeConfig` params for a new store, e.g.
-        ``ColorizePage(sample="toy_ee_6jet", n_train=32)``.
-    """
+    """The colorize page (a :class:`~jetviz.ui.training.TrainingPage`), e.g. ``ColorizePage(n_train=32)``."""
 
     views = {"events": EventView, "probabilities": ProbabilityView, "training": TrainingView, "results": ResultsView}
 

@@ -84,20 +84,11 @@ def collect_ablation(result: JetclrResult | None = None, root: Path | None = Non
 
 
 class JetclrStore(TrainingStore):
-    """Settings, jets, training and results of the jetclr page (the page's data store).
+    """The jetclr page's data store: a :class:`~jetviz.ui.training.TrainingStore` of the jetclr runner.
 
-    :meth:`load_jets` loads the jets of the current settings (the augmentation explorer works
-    before any training). Set the ``config``'s params and press *Train* (or call :meth:`train`);
-    *Cancel* stops the training after the current step. *Open run* reopens a finished run
-    (:meth:`open_run`); *Run ablation* (:meth:`run_ablation`) trains one run per row of the
-    talk's table. Results arrive in ``history`` (live), ``data``, ``result``, ``augmented``,
-    ``rotated``, ``selected`` and ``ablation``; errors in ``error``, rejected inputs and
-    cancellations in ``notice``.
-
-    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_JETCLR_<PARAM>`` env vars
-    (``JETVIZ_JETCLR_SAMPLE=toy_top_qcd``, ``JETVIZ_JETCLR_N_JETS=200``), then the keyword
-    arguments (see :func:`default_config`). Finished runs are ``jetclr-*`` directories with
-    ``metrics.json``, ``arrays.npz``, ``model.pt``, ``initial.pt`` and a valid ``config.json``.
+    Beyond the training store's params: the jets (:meth:`load_jets`: the augmentation explorer works
+    before any training), ``augmented``, ``rotated``, ``selected`` and the ``ablation`` rows
+    (:meth:`run_ablation`: one run per row of the talk's table).
     """
 
     runner_name = "jetclr"

@@ -210,17 +210,10 @@ class LatentView(_StoreView):
 
 
 class JetclrPage(TrainingPage):
-    """The jetclr page: the store's settings, training and runs on the left, :meth:`body` on the right.
+    """The jetclr page (a :class:`~jetviz.ui.training.TrainingPage`), e.g. ``JetclrPage(n_jets=200)``.
 
-    Parameters
-    ----------
-    autoload : bool
-        Load the jets of the settings when the page opens (served: after the page is up), so
-        the augmentation explorer works before any training.
-    **params
-        ``store`` and ``url_query`` as in :class:`~jetviz.ui.training.TrainingPage`, or
-        :class:`JetclrConfig` params for a new :class:`JetclrStore`:
-        ``JetclrPage(sample="toy_top_qcd", n_jets=200)``; deep link ``?page=jetclr&epochs=5``.
+    ``autoload``: load the jets of the settings when the page opens (served: after the page is up),
+    so the augmentation explorer works before any training.
     """
 
     views = {"augmentations": AugmentationView, "rotation": RotationView, "results": ResultsView,

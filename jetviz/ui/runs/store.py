@@ -198,8 +198,7 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         run_id : str, optional
             The run (default: :attr:`focus`).
         blocking : bool or None
-            True: in this thread (scripts, tests); False: a background thread drained on the
-            session's loop; None: background when served or in a Jupyter kernel.
+            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
         """
         if self.resuming:
             self.report("A resumed run is under way: wait for it or press Cancel.")

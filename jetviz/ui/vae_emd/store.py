@@ -72,20 +72,11 @@ def parse_betas(text: str) -> list[float]:
 
 
 class VaeEmdStore(TrainingStore):
-    """Settings, training and results of the vae_emd page (the page's data store).
+    """The vae_emd page's data store: a :class:`~jetviz.ui.training.TrainingStore` of the vae_emd runner.
 
-    Set the ``config``'s params and press *Train* (or call :meth:`train`); *Cancel* stops the
-    training after the current step. *Open run* reopens a finished run (:meth:`open_run`).
-    Results arrive in ``history`` (live), ``data`` (the jet images, before the training),
-    ``result``, ``plan`` (jets ``jet_a`` and ``jet_b`` with their reconstructions and W_p
-    transport plan for ``p``), ``selected`` (jets chosen in the latent view) and ``scan_rows``
-    (:meth:`run_scan`, or the newest earlier scan); errors in ``error``, rejected inputs and
-    cancellations in ``notice``.
-
-    The config's defaults are :data:`PAGE_DEFAULTS`, then ``JETVIZ_VAE_EMD_<PARAM>`` env vars
-    (``JETVIZ_VAE_EMD_SAMPLE=toy_top_qcd``, ``JETVIZ_VAE_EMD_N_JETS=200``), then the keyword
-    arguments (see :func:`default_config`). Finished runs are ``vae_emd-*`` directories with
-    ``metrics.json``, ``arrays.npz``, ``model.pt`` and a valid ``config.json``.
+    Beyond the training store's params: ``plan`` (jets ``jet_a`` and ``jet_b``, their reconstructions
+    and W_p transport plan for ``p``), ``selected`` (jets chosen in the latent view) and ``scan_rows``
+    (:meth:`run_scan`, or the newest earlier scan).
     """
 
     runner_name = "vae_emd"

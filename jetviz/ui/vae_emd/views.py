@@ -215,15 +215,7 @@ class ScanView(_StoreView):
 
 
 class VaeEmdPage(TrainingPage):
-    """The vae_emd page: the store's settings, training and runs on the left, :meth:`body` on the right.
-
-    Parameters
-    ----------
-    **params
-        ``store`` and ``url_query`` as in :class:`~jetviz.ui.training.TrainingPage`, or
-        :class:`VaeEmdConfig` params for a new :class:`VaeEmdStore`:
-        ``VaeEmdPage(sample="toy_top_qcd", n_jets=200)``; deep link ``?page=vae_emd&beta=1e-6``.
-    """
+    """The vae_emd page (a :class:`~jetviz.ui.training.TrainingPage`), e.g. ``VaeEmdPage(n_jets=200)``."""
 
     views = {"results": ResultsView, "distances": DistanceView, "pair": PairView, "latent": LatentView,
              "scan": ScanView}
