@@ -34,7 +34,9 @@ __all__ = [
     "SampleName",
     "is_file_name",
     "sample_dataset",
+    "sample_menu",
     "sample_choices",
+    "sample_description",
     "DATA_ENV",
     "Dataset",
     "data_root",
@@ -384,18 +386,39 @@ def sample_dataset(name: str):
     return dataset(name)
 
 
+def sample_menu(recipes, entries: list[dict], kind: str | None = None) -> dict[str, str]:
+    """``{label: name}`` of a sample menu: the ``recipes``, then the readable dataset files of a
+    :func:`list_datasets` listing (labelled with format and size) of ``kind`` ("jets", "events", or
+    "events+truth": with per-particle truth; None: any)."""
+    menu = {name: name for name in recipes}
+    for entry in entries:
+        fits = kind is None or (entry["kind"] == kind.split("+")[0] and (not kind.endswith("+truth")
+                                                                         or entry["has_particle_truth"]))
+        if entry["damaged"] is None and fits:
+            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
+            menu[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
+    return menu
+
+
 def sample_choices(config_class: type, kind: str) -> dict[str, str]:
-    """``{label: name}``: the recipes of ``config_class.param.sample`` and the dataset files under the data
-    root that a runner of ``kind`` ("jets", "events" or "events+truth") takes (damaged files are left out)."""
-    choices = {name: name for name in config_class.param["sample"].recipes}
+    """:func:`sample_menu` of a runner: the recipes of ``config_class.param.sample`` and the files under the
+    data root of ``kind`` (no data root: the recipes only)."""
     try:
         files = list_datasets()
     except Exception:  # no data root: recipes only
         files = []
-    for entry in files:
-        fits = entry["damaged"] is None and entry["kind"] == kind.split("+")[0] and (
-            not kind.endswith("+truth") or entry["has_particle_truth"])
-        if fits:
-            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
-            choices[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
-    return choices
+    return sample_menu(config_class.param["sample"].recipes, files, kind)
+
+
+def sample_description(name: str, entries: list[dict]) -> str:
+    """One line about a sample: the recipe's description, or a file's format, size and labels."""
+    from jetviz.data.recipes import RECIPES
+
+    if name in RECIPES:
+        return RECIPES[name].description
+    entry = next((e for e in entries if e["name"] == name), None)
+    if entry is None:
+        return f"{name}: not listed under the data root (press ↻)"
+    size = f"{entry['n_events']} {entry['kind']}" if entry["n_events"] else entry["kind"]
+    labels = f"; labels from `{entry['label_source']}`" if entry.get("label_source") else "; no labels"
+    return f"file under the data root: {entry['title'] or entry['format']}, {size}{labels}"

@@ -14,7 +14,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from jetviz.data.datasets import dataset, list_datasets
+from jetviz.data.datasets import dataset, list_datasets, sample_description, sample_menu
 from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
@@ -37,29 +37,6 @@ __all__ = ["SAMPLES", "EventData", "EventsStore", "EventSelector", "ParticleView
 
 #: recipes offered in the menu: every recipe except ``lhe`` (it needs a file path).
 SAMPLES: list[str] = [name for name in RECIPES if name != "lhe"]
-
-
-def sample_menu(entries: list[dict]) -> dict[str, str]:
-    """``{label: name}`` of the sample menu: the recipes, then the readable dataset files of a
-    :func:`jetviz.data.datasets.list_datasets` listing (name, format, size, where labels come from)."""
-    menu = {name: name for name in SAMPLES}
-    for entry in entries:
-        if entry["damaged"] is None:
-            size = f", {entry['n_events']} {entry['kind']}" if entry["n_events"] else ""
-            menu[f"{entry['name']} ({entry['format']}{size})"] = entry["name"]
-    return menu
-
-
-def sample_description(name: str, entries: list[dict]) -> str:
-    """One line about a sample: the recipe's description, or a file's format, size and labels."""
-    if name in RECIPES:
-        return RECIPES[name].description
-    entry = next((e for e in entries if e["name"] == name), None)
-    if entry is None:
-        return f"{name}: not listed under the data root (press ↻)"
-    size = f"{entry['n_events']} {entry['kind']}" if entry["n_events"] else entry["kind"]
-    labels = f"; labels from `{entry['label_source']}`" if entry.get("label_source") else "; no labels"
-    return f"file under the data root: {entry['title'] or entry['format']}, {size}{labels}"
 
 
 #: class names of a file's labels (top-tagging ``is_signal_new``, a Parquet ``label``: 0 background, 1 signal)
@@ -131,7 +108,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
         if damaged:
             self.notice = "Damaged files under the data root, not offered: " + "; ".join(damaged)
         keep = self.sample
-        self.param.sample.objects = sample_menu(entries)
+        self.param.sample.objects = sample_menu(SAMPLES, entries)
         self.datasets = entries
         if keep in self.param.sample.objects.values():
             self.sample = keep
