@@ -149,6 +149,18 @@ class WorkStatus(param.Parameterized):
     notice = param.String(default="", precedence=-1,
                           doc="a rejected input (URL or widget) or a cancelled run; '' for none")
 
+    def status_panes(self, busy) -> tuple:
+        """``(progress, status, error, notice)``: the progress bar and the status line (visible while
+        ``busy``, a boolean param), the error and the notice alerts (visible when set)."""
+        wide = {"sizing_mode": "stretch_width"}
+        return (pn.indicators.Progress(value=self.param.progress, max=100, visible=busy, bar_color="info",
+                                       css_classes=["jetviz-progress"], **wide),
+                pn.pane.Markdown(self.param.status, visible=busy, margin=(0, 10), css_classes=["jetviz-status"]),
+                pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
+                              css_classes=["jetviz-error"], **wide),
+                pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
+                              css_classes=["jetviz-notice"], **wide))
+
     def report(self, message: str) -> None:
         """Show ``message`` as a warning in the page (a rejected URL or input value); '' clears it."""
         self.notice = message

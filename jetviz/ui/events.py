@@ -262,13 +262,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
             number("cell_threshold", "cell threshold [GeV]", step=0.1),
             sizing_mode="stretch_width",
         )
-        progress = pn.indicators.Progress(value=self.param.progress, max=100, visible=self.param.loading,
-                                          bar_color="info", sizing_mode="stretch_width")
-        status = pn.pane.Markdown(self.param.status, visible=self.param.loading, margin=(0, 10))
-        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
-                              sizing_mode="stretch_width", css_classes=["jetviz-error"])
-        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
-                               sizing_mode="stretch_width", css_classes=["jetviz-notice"])
+        progress, status, alert, notice = self.status_panes(self.param.loading)
         return pn.Column(
             sample, description, n_events, seed, notice, button, progress, status, alert,
             settings_card(detector, title="Detector"),

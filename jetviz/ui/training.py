@@ -622,17 +622,9 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                                              css_classes=["jetviz-train"])
         cancel = pn.widgets.Button.from_param(self.param.cancel_button, color="danger", variant="outline",
                                               disabled=self.param.training.rx.not_(), css_classes=["jetviz-cancel"])
-        progress = pn.indicators.Progress(value=self.param.progress, max=100, visible=self.param.running,
-                                          bar_color="info", sizing_mode="stretch_width",
-                                          css_classes=["jetviz-progress"])
-        status = pn.pane.Markdown(self.param.status, visible=self.param.running, margin=(0, 10),
-                                  css_classes=["jetviz-status"])
+        progress, status, alert, notice = self.status_panes(self.param.running)
         where = pn.pane.Markdown(self.param.where, visible=self.param.training, margin=(0, 10),
                                  css_classes=["jetviz-where"])
-        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
-                              sizing_mode="stretch_width", css_classes=["jetviz-error"])
-        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
-                               sizing_mode="stretch_width", css_classes=["jetviz-notice"])
         reference = pn.pane.Alert(self.param.reference, alert_type="info", visible=self.param.reference.rx.bool(),
                                   sizing_mode="stretch_width", css_classes=["jetviz-reference"])
         runs = pn.widgets.Select.from_param(self.param.run, label="Finished runs", sizing_mode="stretch_width",

@@ -309,10 +309,7 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, css_classes=["jetviz-refresh"], **wide)
         backend = pn.widgets.Select.from_param(self.param.backend, label="Backend for Resume",
                                                css_classes=["jetviz-backend"], **wide)
-        alert = pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
-                              css_classes=["jetviz-error"], **wide)
-        notice = pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
-                               css_classes=["jetviz-notice"], **wide)
+        *_, alert, notice = self.status_panes(False)
         return pn.Column(path, runner, refresh, backend, notice, alert, width=SIDEBAR_WIDTH)
 
 
