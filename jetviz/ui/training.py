@@ -376,6 +376,19 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         self.start(self._open_work, (self.runner_name, Path(run_dir), self.derivation()), blocking,
                    f"opening {Path(run_dir).name} …")
 
+    def run_study(self, study: Callable[..., list], name: str, status: str, blocking: bool | None = None,
+                  **options) -> None:
+        """Run ``study(config, root=…, progress=…, **options)`` (the runner's ablation, a β scan: one run per
+        row) on a copy of the config, in a new directory ``<name>-*``; its rows arrive in :meth:`show_study`."""
+        if self.busy():
+            return
+        config = self._run_config = self.copy_config()
+        self.notice = ""
+        self.start(self._study_work, (study, name, config, options), blocking, status)
+
+    def show_study(self, rows: list[dict], root: Path) -> None:
+        """The rows of a finished :meth:`run_study` (a page shows them); default: nothing."""
+
     def open_reference(self, blocking: bool | None = None) -> None:
         """Show the runner's shipped reference run when nothing is shown or under way (the page's
         start; off with ``JETVIZ_REFERENCE=0``; see :mod:`jetviz.reference`)."""
@@ -455,6 +468,13 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         messages.put(("done", token, result, data, derive(result, data, put)))
 
     @staticmethod
+    def _study_work(token: int, messages, study: Callable, name: str, config: RunConfig, options: dict) -> None:
+        put = lambda event: messages.put(("event", token, event))  # noqa: E731
+        root = RunDir.new(name).path
+        put(stage_event("run", f"{name} directory {root.name}"))
+        messages.put(("study", token, study(config, root=root, progress=put, **options), root))
+
+    @staticmethod
     def _open_work(token: int, messages, runner_name: str, run_dir: Path, derive: Callable) -> None:
         """Worker: reopen the run, prepare its data again (from the caches, or a reference run's
         shipped data), derive the page's extras."""
@@ -485,6 +505,10 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                     self.show_data(payload[0])
                 elif kind == "history":
                     self.history = list(payload[0])
+                elif kind == "study":
+                    self._finish()
+                    self.param.update(running=False, training=False, progress=100, status="")
+                    self.show_study(*payload)
                 elif kind == "cancelled":
                     self._finish()
                     self.param.update(running=False, training=False, status="", notice=f"Cancelled: {payload[0]}")

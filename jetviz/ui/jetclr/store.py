@@ -153,24 +153,15 @@ class JetclrStore(TrainingStore):
         self.start(self._load_work, (config,), blocking, f"loading {config.n_jets} {config.sample} jets …")
 
     def run_ablation(self, blocking: bool | None = None, workers: int | None = None) -> None:
-        """Run :func:`~jetviz.runners.jetclr.ablation` (all rows of the talk's table) with the current config.
+        """Run :func:`~jetviz.runners.jetclr.ablation` (all rows of the talk's table) with the current config
+        (:meth:`run_study`) in ``workers`` local processes (default: :attr:`ablation_workers`; 1: one after the other)."""
+        self.run_study(ablation, "jetclr-ablation", f"ablation: {len(TALK)} runs on {self.config.n_jets} "
+                       f"{self.config.sample} jets …", blocking, workers=int(self.ablation_workers if workers is None
+                                                                             else workers))
 
-        Parameters
-        ----------
-        blocking : bool or None
-            As in :meth:`train`.
-        workers : int, optional
-            Local processes (default: :attr:`ablation_workers`; 1 runs the rows one after the
-            other in the worker thread).
-        """
-        if self.busy():
-            return
-        config = self.copy_config()
-        self._run_config = config
-        self.notice = ""
-        workers = int(self.ablation_workers if workers is None else workers)
-        self.start(self._ablation_work, (config, workers), blocking,
-                   f"ablation: {len(TALK)} runs on {config.n_jets} {config.sample} jets …")
+    def show_study(self, rows: list[dict], root: Path) -> None:
+        """A finished ablation: its rows fill the table (with the runs it wrote)."""
+        self.refresh_runs()
 
     # ----------------------------------------------------------------------------- workers
     @staticmethod
@@ -180,14 +171,6 @@ class JetclrStore(TrainingStore):
             data = JetclrRunner(config, scratch).load_data(lambda event: messages.put(("event", token, event)))
         messages.put(("jets", token, data))
 
-    @staticmethod
-    def _ablation_work(token: int, messages: queue.SimpleQueue, config: JetclrConfig, workers: int) -> None:
-        put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        root = RunDir.new("jetclr-ablation").path
-        put({"kind": "stage", "stage": "run", "message": f"ablation directory {root.name}"})
-        rows = ablation(config, workers=workers, root=root, progress=put)
-        messages.put(("ablation", token, rows, str(root)))
-
     # ----------------------------------------------------------------------------- messages
     def on_message(self, kind: str, payload: list) -> None:
         if kind == "jets":
@@ -196,10 +179,6 @@ class JetclrStore(TrainingStore):
             config = self.config
             self.param.update(running=False, training=False, progress=100, status="",
                               loaded=f"{len(payload[0])} {config.sample} jets loaded (no run yet)")
-        elif kind == "ablation":
-            self._finish()
-            self.param.update(running=False, training=False, progress=100, status="")
-            self.refresh_runs()
 
     def show_data(self, data: JetclrData) -> None:
         """New jets arrived (loaded, or before a training): the previous result goes."""

@@ -5,7 +5,6 @@ Design notes: docs/architecture.md, section ``jetviz.ui.vae_emd.store``.
 from __future__ import annotations
 
 import json
-import queue
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import param
 
 from jetviz.models.emd import emd, from_image, pixel_centres
 from jetviz.models.metrics import pair_distances
-from jetviz.runners.rundir import RunDir, runs_dir
+from jetviz.runners.rundir import runs_dir
 from jetviz.models.vae import representations
 from jetviz.runners.vae_emd import VaeEmdConfig, VaeEmdData, VaeEmdResult, beta_scan
 from jetviz.ui.training import TrainingStore
@@ -111,44 +110,19 @@ class VaeEmdStore(TrainingStore):
         self.run_scan()
 
     def run_scan(self, blocking: bool | None = None, workers: int = 1) -> None:
-        """Run :func:`~jetviz.runners.vae_emd.beta_scan` over :attr:`scan_betas` with the current config.
-
-        Parameters
-        ----------
-        blocking : bool or None
-            As in :meth:`train`.
-        workers : int
-            Local processes of the scan (1: one β after the other, in the worker thread).
-        """
-        if self.busy():
-            return
+        """Run :func:`~jetviz.runners.vae_emd.beta_scan` over :attr:`scan_betas` with the current config
+        (:meth:`run_study`) in ``workers`` local processes (1: one β after the other)."""
         try:
             betas = parse_betas(self.scan_betas)
         except ValueError as err:
             self.report(f"β scan: {err} (got {self.scan_betas!r})")
             return
-        config = self.copy_config()
-        self._run_config = config
-        self.notice = ""
-        self.start(self._scan_work, (config, betas, workers), blocking,
-                   f"β scan over {len(betas)} values on {config.n_jets} {config.sample} jets …")
+        self.run_study(beta_scan, "vae_emd-scan", f"β scan over {len(betas)} values on {self.config.n_jets} "
+                       f"{self.config.sample} jets …", blocking, betas=betas, workers=workers)
 
-    # ----------------------------------------------------------------------------- workers
-    @staticmethod
-    def _scan_work(token: int, messages: queue.SimpleQueue, config: VaeEmdConfig, betas: list, workers: int) -> None:
-        put = lambda event: messages.put(("event", token, event))  # noqa: E731
-        root = RunDir.new("vae_emd-scan").path
-        put({"kind": "stage", "stage": "run", "message": f"scan directory {root.name}"})
-        rows = beta_scan(config, betas, workers=workers, root=root, progress=put)
-        messages.put(("scan", token, rows, str(root)))
-
-    # ----------------------------------------------------------------------------- messages
-    def on_message(self, kind: str, payload: list) -> None:
-        if kind == "scan":
-            self._finish()
-            rows, root = payload
-            self.param.update(scan_rows=list(rows), scan_source=f"scan {Path(root).name}", running=False,
-                              training=False, progress=100, status="")
+    def show_study(self, rows: list[dict], root: Path) -> None:
+        """A finished β scan: its rows are shown."""
+        self.param.update(scan_rows=list(rows), scan_source=f"scan {root.name}")
 
     def show_data(self, data: VaeEmdData) -> None:
         """The new run's jets arrived (before its training): the previous result goes."""
