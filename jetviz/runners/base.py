@@ -146,14 +146,12 @@ class Runner:
     config : RunConfig
         The run's settings.
     run_dir : str or Path, optional
-        Where to write (default: a new unique directory under
-        :func:`~jetviz.runners.rundir.runs_dir`); an unfinished run there with the same
-        settings resumes from its last checkpoint.
+        Where to write (default: a new directory under :func:`~jetviz.runners.rundir.runs_dir`);
+        an unfinished run there with the same settings resumes from its last checkpoint.
     events : ak.Array, optional
         Events to use instead of loading ``config.sample``.
     data : object, optional
-        Data already prepared for this config (shared by the runs of a scan or ablation, or
-        prepared by a page), so it is not prepared twice.
+        Data already prepared for this config (by a scan, an ablation or a page): not prepared twice.
 
     A subclass sets :attr:`name` and defines :meth:`prepare_data` and ``fit(progress, cancel)``,
     which starts with :meth:`begin` and ends with :meth:`finish`.

@@ -173,33 +173,23 @@ def train_resnet(
     Parameters
     ----------
     train_images, val_images : (N, 3, n_eta, n_phi) float32 np.ndarray
-        Transformed images (:func:`image_inputs`).
+        Transformed images (:func:`~jetviz.models.resnet.image_inputs`).
     train_labels, val_labels : (N,) np.ndarray
         0/1 labels.
     config : ClassifyConfig
         Widths, epochs, batch size, learning rate, weight decay.
     circular_phi, use_augment : bool, optional
         The two switches of seed 003.
-    device : str, optional
-        Torch device.
-    seed : int, optional
-        Seed of the initial weights, shuffles and augmentations.
-    checkpoint : Path | None, optional
-        File for a per-epoch checkpoint (model, optimiser, scheduler, generators,
-        best state, history); an existing one is resumed.
-    progress : Callable[[dict], None] | None, optional
-        Called with "step" and "epoch" dicts (``tags`` merged in).
-    cancel : Callable[[], bool] | None, optional
-        Polled between steps; True raises :class:`Cancelled` (checkpoint kept).
-    span : tuple[float, float], optional
-        The part ``(start, width)`` of the run's progress this training fills.
+    device, seed, checkpoint, progress, cancel, span
+        As in :class:`~jetviz.runners.loop.TrainingLoop` (``seed``: of the initial weights, shuffles
+        and augmentations; ``tags`` are merged into every event).
 
     Returns
     -------
     tuple[ResNet18, list[dict]]
-        (model with the best epoch's weights, in eval mode with refreshed BatchNorm statistics,
-        history rows with epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
-        events_per_s, best_epoch).
+        The model with the best epoch's weights (eval mode, BatchNorm statistics refreshed) and the
+        history rows (epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds, events_per_s,
+        best_epoch).
     """
     torch.manual_seed(seed)
     model = ResNet18(train_images.shape[1], 2, circular_phi=circular_phi, width=config.width).to(device)

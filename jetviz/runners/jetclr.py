@@ -332,20 +332,10 @@ def ablation(config: JetclrConfig, rows: Sequence[str] = tuple(ABLATION), worker
              data: JetclrData | None = None) -> list[dict]:
     """One run per ablation row (:data:`jetviz.models.constituents.ABLATION`) on the same jets, as parallel jobs.
 
-    Parameters
-    ----------
-    config : JetclrConfig
-        Base settings (its ``augmentations`` are replaced by each row's).
-    rows : Sequence[str], optional
-        Names of the rows to run.
-    workers : int, optional
-        Local processes ("spawn"); ignored when ``client`` (dask) is given.
-    root : str | Path | None, optional
-        Directory of the ablation (default: a new run directory); one sub-directory per row;
-        rows whose run finished there are reopened, not retrained.
-    data : JetclrData, optional
-        The jets, prepared (default: ``config``'s sample, loaded into ``<root>/shared``); e.g. one
-        sample shared by ablations of several training seeds.
+    ``config``'s ``augmentations`` are replaced by each of ``rows``; ``workers`` local processes
+    ("spawn"), or the dask ``client``; under ``root`` (default: a new run directory) one
+    sub-directory per row, a row finished there is reopened, not retrained; ``data``: the jets,
+    prepared (default: ``config``'s sample, loaded into ``<root>/shared``).
 
     Returns
     -------

@@ -107,15 +107,8 @@ class RunDir:
 
     # ----------------------------------------------------------------------------- config and metrics
     def claim(self, config, dataset: Mapping | None = None) -> None:
-        """Write the config into the directory, or check that the run already there has these settings.
-
-        Parameters
-        ----------
-        config : RunConfig
-            The run's settings.
-        dataset : mapping, optional
-            What the run is trained on (:meth:`jetviz.data.datasets.Dataset.record`), stored in
-            ``config.json`` under ``"dataset"``.
+        """Write the config (and ``dataset``, the record of what the run is trained on) into ``config.json``,
+        or check that the run already there has these settings.
 
         Raises
         ------

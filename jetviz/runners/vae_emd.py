@@ -378,14 +378,9 @@ def beta_scan(config: VaeEmdConfig, betas: Sequence[float] = BETAS, workers: int
               root: str | Path | None = None, progress: Progress | None = None) -> list[dict]:
     """One VAE per β, trained as parallel jobs on the same jets and the same EMD study.
 
-    Parameters
-    ----------
-    config : VaeEmdConfig
-        Base settings (its ``beta`` is replaced by each value of ``betas``).
-    workers : int, optional
-        Local processes ("spawn"); ignored when ``client`` (dask) is given.
-    root : str | Path | None, optional
-        Directory for the scan (default: a new run directory); one sub-directory per β.
+    ``config``'s ``beta`` is replaced by each of ``betas``; ``workers`` local processes ("spawn"),
+    or the dask ``client``; ``root``: the scan's directory (default: a new run directory), one
+    sub-directory per β.
 
     Returns
     -------

@@ -149,6 +149,15 @@ class WorkStatus(param.Parameterized):
     notice = param.String(default="", precedence=-1,
                           doc="a rejected input (URL or widget) or a cancelled run; '' for none")
 
+    #: ``{event param: method name}``: the store's buttons and what each calls (a subclass adds its own)
+    buttons: dict[str, str] = {}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        actions = {k: v for cls in reversed(type(self).__mro__) for k, v in vars(cls).get("buttons", {}).items()}
+        for event, method in actions.items():
+            self.param.watch(lambda _event, method=method: getattr(self, method)(), event)
+
     def status_panes(self, busy) -> tuple:
         """``(progress, status, error, notice)``: the progress bar and the status line (visible while
         ``busy``, a boolean param), the error and the notice alerts (visible when set)."""

@@ -71,15 +71,9 @@ _WARMING: dict[str, threading.Thread] = {}
 
 
 def warm_pages(pages: dict, app_dir: str | Path) -> threading.Thread:
-    """Call ``warm()`` of every page module of ``pages`` that has one, in one daemon thread per
+    """Call ``warm()`` of every page module of ``pages`` (``{page name: module name or callable}`` as
+    :class:`Dashboard` takes it; callables are skipped) in ``app_dir``, in one daemon thread per
     ``app_dir`` and process (a second call returns the first call's thread).
-
-    Parameters
-    ----------
-    pages : dict
-        ``{page name: module name or callable}`` as :class:`Dashboard` takes it (callables are skipped).
-    app_dir : str or Path
-        Directory of the page modules.
     """
     app_dir = Path(app_dir).resolve()
     with _IMPORTING:

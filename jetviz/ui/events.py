@@ -68,6 +68,7 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="sample seed (also seeds the detector smearing)")
     detector = param.ClassSelector(class_=Detector, instantiate=True, doc="detector settings")
     load_button = param.Event(label="Load sample", doc="load (or generate) the sample")
+    buttons = {"load_button": "load"}
     refresh_button = param.Event(label="↻", doc="list the dataset files under the data root again")
     event_index = param.Integer(default=0, bounds=(0, 1), doc="event shown by the views")
 
@@ -112,10 +113,6 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
         self.datasets = entries
         if keep in self.param.sample.objects.values():
             self.sample = keep
-
-    @param.depends("load_button", watch=True)
-    def _on_load_clicked(self) -> None:
-        self.load()
 
     def _on_detector(self, *events) -> None:
         if self.events is None:

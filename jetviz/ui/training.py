@@ -61,21 +61,10 @@ def parse_value(config_class: type[param.Parameterized], name: str, text: str) -
 
 def config_defaults(config_class: type[RunConfig], page_defaults: Mapping[str, Any], env_prefix: str,
                     environ: Mapping[str, str] | None = None, **overrides) -> RunConfig:
-    """A page's default config: ``page_defaults``, then env vars, then ``overrides``.
+    """A page's default config: ``page_defaults`` (the page's own), then env vars, then ``overrides``.
 
-    Parameters
-    ----------
-    config_class : type
-        A :class:`~jetviz.runners.base.RunConfig` subclass.
-    page_defaults : mapping
-        The page's own defaults (may differ from the config class's).
-    env_prefix : str
-        Any config param ``x`` can be set with the env var ``<env_prefix>X`` (e.g.
-        ``JETVIZ_COLORIZE_N_TRAIN=32``; values as :func:`parse_value` reads them).
-    environ : mapping, optional
-        The environment (default: ``os.environ``).
-    **overrides
-        Config values that win over both.
+    Any param ``x`` of ``config_class`` can be set with the env var ``<env_prefix>X`` (e.g.
+    ``JETVIZ_COLORIZE_N_TRAIN=32``, read by :func:`parse_value`) of ``environ`` (default ``os.environ``).
 
     Raises
     ------
@@ -119,18 +108,9 @@ def apply_url_query(config: param.Parameterized, args: Mapping[str, Sequence], n
 
 
 def finished_runs(runner: str, root: Path | None = None) -> list[Path]:
-    """Finished run directories of ``runner``, newest first (by the time of their ``metrics.json``).
-
-    A directory counts when it is named ``<runner>-*``, holds ``metrics.json`` and a
-    ``config.json`` that is valid for the runner's config class (another runner's, or a damaged
-    one, is not offered).
-
-    Parameters
-    ----------
-    runner : str
-        A runner of :mod:`jetviz.runners.catalog`.
-    root : Path, optional
-        Where to look (default: :func:`~jetviz.runners.rundir.runs_dir`).
+    """Finished run directories of ``runner`` under ``root`` (default :func:`~jetviz.runners.rundir.runs_dir`),
+    newest first: the ``<runner>-*`` directories with ``metrics.json`` and a ``config.json`` valid for
+    the runner's config class (another runner's, or a damaged one, is not offered).
     """
     root = runs_dir() if root is None else Path(root)
     if not root.is_dir():
@@ -209,6 +189,7 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     #: the datasets the runner takes: "jets" (one jet per row) or "events"; "events+truth" needs per-particle truth
     sample_kind: str = "events"
     derive: Callable[..., tuple] = staticmethod(_no_derivation)
+    buttons = {"train_button": "train", "cancel_button": "cancel", "open_button": "open_chosen"}
 
     config = param.ClassSelector(class_=RunConfig, doc="the run's settings")
     train_button = param.Event(label="Train", doc="train a new run with these settings")
@@ -317,16 +298,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         self.run = str(run_dir) if str(run_dir) in self.param.run.objects.values() else self.run
 
     # ----------------------------------------------------------------------------- actions
-    @param.depends("train_button", watch=True)
-    def _on_train(self) -> None:
-        self.train()
-
-    @param.depends("cancel_button", watch=True)
-    def _on_cancel(self) -> None:
-        self.cancel()
-
-    @param.depends("open_button", watch=True)
-    def _on_open(self) -> None:
+    def open_chosen(self) -> None:
+        """Reopen the run chosen in the list (*Open run*)."""
         if self.run:
             self.open_run(self.run)
         else:
@@ -679,8 +652,9 @@ class TrainingView(Viewer):
 class TrainingPage(Viewer):
     """Base of a page composing a :class:`TrainingStore` (its controls, on the left) and its views (``body()``).
 
-    A subclass narrows ``store`` to its store class, names its views in ``views`` and defines
-    ``body()``.
+    A subclass narrows ``store`` to its store class, names its views in :attr:`views` (``{attribute:
+    view class}``: each built on the store and set as that attribute, e.g. ``page.training``) and
+    defines ``body()``.
 
     Parameters
     ----------
@@ -690,12 +664,6 @@ class TrainingPage(Viewer):
     url_query : bool
         When served, read config values from the URL query once (deep links such as
         ``?page=colorize&n_train=500``); a bad value is reported in the page.
-
-    Attributes
-    ----------
-    views : mapping
-        ``{attribute: view class}``: each view (a :class:`TrainingView`) is built on the store and
-        set as that attribute of the page (e.g. ``page.training``).
     """
 
     views: Mapping[str, type[TrainingView]] = {}

@@ -28,23 +28,11 @@ def bounded_input(
 ) -> pn.widgets.Widget:
     """A number input for the bounded param ``obj.<parameter>`` that rejects out-of-range values visibly.
 
-    A Bokeh spinner given ``start``/``end`` silently keeps its old value when a typed number is
-    out of range, so the bounds are checked here instead: a value outside the param's bounds is
-    reset in the widget and ``report(message)`` is called (``report("")`` after the next
-    accepted value). The widget follows the param's value; its tooltip states the bounds.
-
-    Parameters
-    ----------
-    obj : param.Parameterized
-        Owner of the parameter.
-    parameter : str
-        Name of a ``param.Integer`` / ``param.Number`` with bounds.
-    report : callable
-        ``report(message: str)``, e.g. :meth:`EventsStore.report`.
-    widget : type
-        ``pn.widgets.IntInput`` (default) or ``pn.widgets.FloatInput``.
-    **kwargs
-        Further widget arguments (``label`` defaults to the param's label).
+    A value outside the param's bounds is reset in the widget and ``report(message)`` is called
+    (``report("")`` after the next accepted value); the widget follows the param, its tooltip states
+    the bounds. (A Bokeh spinner given ``start``/``end`` silently keeps its old value instead.)
+    ``widget``: ``pn.widgets.IntInput`` (default) or ``FloatInput``; ``kwargs`` go to the widget
+    (``label`` defaults to the param's label).
     """
     p = obj.param[parameter]
     kwargs.setdefault("label", p.label)
@@ -95,25 +83,19 @@ def bound_plot(function: Callable, *dependencies, css: str, **kwargs) -> pn.view
 
 def live_plot(frame: Callable, *sources: param.Parameter, redraw: tuple = (), css: str,
               empty: Callable[[], pn.viewable.Viewable]) -> pn.Column:
-    """A plot that follows the params ``sources`` *in place*: a new value patches the data of the
-    Bokeh models already in the page instead of replacing the plot.
+    """A plot that follows the params ``sources`` *in place*: a new value patches the data of the Bokeh
+    models already in the page (an ``hv.DynamicMap`` on ``sources``) instead of replacing the plot.
 
-    ``frame(*source_values, *redraw_values)`` returns the HoloViews element shown; it is drawn
-    through an ``hv.DynamicMap`` on ``sources``, so a change of one of them sends only new data
-    (a replaced plot costs the server and the browser several times more: a new figure with its
-    axes, tools and glyphs). Every value must give an element of one structure (the same element
-    types and layers; categories and ranges may change). A change of one of the ``redraw`` params
-    (a colour-scale switch, a new sample) builds the plot anew. While the first source is None,
-    ``empty()`` is shown (``frame`` is not called).
+    Every value must give an element of one structure (element types and layers; categories and
+    ranges may change); a change of a ``redraw`` param (a colour scale, a new sample) builds the plot
+    anew; while the first source is None, ``empty()`` is shown. Why: docs/architecture.md, ``jetviz.ui.widgets``.
 
     Parameters
     ----------
     frame : callable
         ``frame(*source_values, *redraw_values) -> hv element``.
-    *sources : param.Parameter
-        The params the plot follows (``store.param.current``, ``store.param.crf_iteration``).
-    redraw : tuple of param.Parameter
-        Params whose change rebuilds the plot.
+    *sources, redraw : param.Parameter
+        The params the plot follows (``store.param.current``) and those whose change rebuilds it.
     css : str
         CSS class of the plot's container (for tests and the latency probes).
     empty : callable

@@ -32,16 +32,8 @@ URL_PARAMS = ("sample", "n_train", "n_test", "n_eta", "n_phi", "eta_max", "base_
 def predict_test_events(result: ColorizeResult, events, max_events: int = 100) -> Display:
     """Predict the first ``max_events`` test events of a run, for the views.
 
-    Parameters
-    ----------
-    result : ColorizeResult
-        A finished or reopened run.
-    events : ak.Array or ColorizeData
-        The run's sample (at least its first ``n_test`` events: the test set), e.g.
-        ``load_sample(config.sample, config.n_train + config.n_test, config.seed)``, or the run's
-        prepared test set (the second item of ``ColorizeRunner.load_data()``).
-    max_events : int
-        Predict at most this many test events.
+    ``events``: the run's sample (at least its ``n_test`` test events) or its prepared test set
+    (:class:`~jetviz.runners.colorize.ColorizeData`, the second item of ``ColorizeRunner.load_data()``).
 
     Returns
     -------

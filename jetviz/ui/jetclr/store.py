@@ -96,6 +96,7 @@ class JetclrStore(TrainingStore):
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
     step_labels = ("epoch", "NT-Xent loss")
+    buttons = {"load_button": "load_jets", "new_draw_button": "new_draw", "ablation_button": "run_ablation"}
     derive = staticmethod(lambda result, data, progress: (untrained_encoder(result),))
 
     config = param.ClassSelector(class_=JetclrConfig, doc="the run's settings")
@@ -130,17 +131,9 @@ class JetclrStore(TrainingStore):
         self.ablation = collect_ablation(self.result)
 
     # ----------------------------------------------------------------------------- actions
-    @param.depends("load_button", watch=True)
-    def _on_load(self) -> None:
-        self.load_jets()
-
-    @param.depends("new_draw_button", watch=True)
-    def _on_new_draw(self) -> None:
+    def new_draw(self) -> None:
+        """Another random augmentation of the jet shown (*New draw*)."""
         self.draw = (self.draw + 1) % (2**31 - 1)
-
-    @param.depends("ablation_button", watch=True)
-    def _on_ablation(self) -> None:
-        self.run_ablation()
 
     def load_jets(self, blocking: bool | None = None) -> None:
         """Load the jets of the current settings (generated on first use, then from the sample cache).
@@ -205,26 +198,16 @@ class JetclrStore(TrainingStore):
         return self.result.config if self.result is not None else self.config
 
     def augment_jet(self, jet: int, which=None, draw: int | None = None) -> dict:
-        """Jet ``jet`` (sample index) and one random augmentation of it.
+        """Jet ``jet`` (sample index) and one random augmentation of it (seed ``draw``, default :attr:`draw`).
 
-        Parameters
-        ----------
-        which : iterable of str, optional
-            Augmentations (default: :attr:`shown_augmentations`), applied as the runner does, with
-            the shown run's (or the config's) widths.
-        draw : int, optional
-            Seed of the augmentation (default: :attr:`draw`).
+        ``which``: the augmentations (default :attr:`shown_augmentations`), applied as the runner does,
+        with the shown run's (or the config's) widths. Raises ValueError with no jets or a bad index.
 
         Returns
         -------
         dict
             ``jet``, ``label`` (1 top, 0 QCD), ``pt``, ``mass`` (GeV), ``which`` (list), ``draw``,
             ``x``/``mask`` ``(P, 3)``/``(P,)`` the jet, ``x_aug``/``mask_aug`` its augmentation.
-
-        Raises
-        ------
-        ValueError
-            No jets loaded, or an index out of range.
         """
         data = self._jets(jet)
         which = list(self.shown_augmentations if which is None else which)
@@ -239,20 +222,14 @@ class JetclrStore(TrainingStore):
 
     @torch.no_grad()
     def rotate_jet(self, jet: int, angle: float) -> dict:
-        """Jet ``jet`` rotated about its axis by ``angle`` degrees, and s(r(x), r(R(θ)x)).
+        """Jet ``jet`` rotated about its axis by ``angle`` degrees, and s(r(x), r(R(θ)x)) (ValueError: no jets, a bad index).
 
         Returns
         -------
         dict
-            ``jet``, ``label``, ``angle`` (degrees), ``x``/``mask`` the jet, ``x_rot`` the rotated
-            jet ``(P, 3)``; ``trained`` and ``untrained``: the cosine similarity of the
-            representations of the jet and of its rotation for the shown run's trained and
-            untrained encoder (None without a run).
-
-        Raises
-        ------
-        ValueError
-            No jets loaded, or an index out of range.
+            ``jet``, ``label``, ``angle`` (degrees), ``x``/``mask`` the jet, ``x_rot`` the rotated jet
+            ``(P, 3)``; ``trained``/``untrained``: the cosine similarity of the representations of the
+            jet and of its rotation for the shown run's trained and untrained encoder (None without a run).
         """
         data = self._jets(jet)
         x, mask = torch.tensor(data.x[jet][None]), torch.tensor(data.mask[jet][None])

@@ -62,6 +62,7 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     refresh_button = param.Event(label="↻ Refresh")
     resume_button = param.Event(label="Resume")
     cancel_button = param.Event(label="Cancel")
+    buttons = {"resume_button": "resume", "cancel_button": "cancel"}
 
     records = param.List(default=[], item_type=RunRecord, precedence=-1, doc="the runs listed, newest first")
     frame = param.DataFrame(default=None, precedence=-1, doc="the table of runs (runs_frame)")
@@ -179,26 +180,10 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
             self._auto = None
 
     # ----------------------------------------------------------------------------- resume
-    @param.depends("resume_button", watch=True)
-    def _on_resume(self) -> None:
-        self.resume()
-
-    @param.depends("cancel_button", watch=True)
-    def _on_cancel(self) -> None:
-        self.cancel()
-
     def resume(self, run_id: str | None = None, blocking: bool | None = None) -> None:
-        """Resume a failed or cancelled run (default: the focused one) from its last checkpoint.
-
-        Submits ``record.config`` on :attr:`backend` with ``run_dir=record.run_dir`` (same run
-        id in the registry) and follows its progress.
-
-        Parameters
-        ----------
-        run_id : str, optional
-            The run (default: :attr:`focus`).
-        blocking : bool or None
-            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
+        """Resume a failed or cancelled run (``run_id``, default :attr:`focus`) from its last checkpoint:
+        ``record.config`` submitted on :attr:`backend` with ``run_dir=record.run_dir`` (same registry id),
+        its progress followed; ``blocking`` as in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
         """
         if self.resuming:
             self.report("A resumed run is under way: wait for it or press Cancel.")

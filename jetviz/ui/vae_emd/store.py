@@ -83,6 +83,7 @@ class VaeEmdStore(TrainingStore):
     page_defaults = PAGE_DEFAULTS
     url_params = URL_PARAMS
     step_labels = ("VAE epoch", "loss")
+    buttons = {"scan_button": "run_scan"}
 
     config = param.ClassSelector(class_=VaeEmdConfig, doc="the run's settings")
     p = param.Selector(default=0.5, objects=[0.5, 1.0], label="W_p power p", doc="the p of the W_p shown")
@@ -105,10 +106,6 @@ class VaeEmdStore(TrainingStore):
             self.param.update(scan_rows=rows, scan_source=f"earlier scan {path.parent.name}")
 
     # ----------------------------------------------------------------------------- actions
-    @param.depends("scan_button", watch=True)
-    def _on_scan(self) -> None:
-        self.run_scan()
-
     def run_scan(self, blocking: bool | None = None, workers: int = 1) -> None:
         """Run :func:`~jetviz.runners.vae_emd.beta_scan` over :attr:`scan_betas` with the current config
         (:meth:`run_study`) in ``workers`` local processes (1: one β after the other)."""
@@ -148,7 +145,8 @@ class VaeEmdStore(TrainingStore):
 
     # ----------------------------------------------------------------------------- derived data
     def transport(self, a: int, b: int, p: float | None = None) -> dict:
-        """The W_p transport plan between jets ``a`` and ``b`` (sample indices) of the shown run.
+        """The W_p transport plan between jets ``a`` and ``b`` (sample indices) of the shown run
+        (ValueError: no jets loaded, or an index out of range).
 
         Returns
         -------
@@ -158,11 +156,6 @@ class VaeEmdStore(TrainingStore):
             ``distance`` (W_p, dimensionless), ``flow`` (P_a, P_b) summing to 1 (rows: nonzero
             pixels of jet a in row-major order, columns: those of jet b), ``width`` (rad),
             ``latent_distance`` (|μ_a − μ_b|, None without a result).
-
-        Raises
-        ------
-        ValueError
-            No jets loaded, or an index out of range.
         """
         data = self.data
         if data is None:
