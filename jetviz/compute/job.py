@@ -123,16 +123,11 @@ class Job:
             return self._condition.wait_for(lambda: self.done, timeout)
 
     def result(self, timeout: float | None = None):
-        """The runner's result (reopened from the run directory).
+        """The runner's result (reopened from the run directory), waiting up to ``timeout`` s (TimeoutError).
 
-        Raises
-        ------
-        TimeoutError
-            Not ended within ``timeout`` s.
-        JobFailed
-            The executing side failed; the message says how.
-        Cancelled
-            The job was cancelled (its checkpoint is kept: submit the same run_dir to resume).
+        Raises :class:`JobFailed` when the executing side failed (the message says how) and
+        :class:`~jetviz.errors.Cancelled` when the job was cancelled (its checkpoint is kept: submit the
+        same ``run_dir`` to resume).
         """
         if not self.wait(timeout):
             raise TimeoutError(f"job {self.id} ({self.runner} on {self.backend_name}) still {self.status} after {timeout} s")
@@ -207,12 +202,8 @@ class Job:
 
 
 class JobFeed:
-    """A backend's handle on its :class:`Job` (the only way a backend touches it).
-
-    Attributes
-    ----------
-    job : Job
-        The job (read its ``runner``, ``config``, ``run_dir``, ``id``).
+    """A backend's handle on its :class:`Job`, ``job`` (the only way a backend touches it: it reads the job's
+    ``runner``, ``config``, ``run_dir`` and ``id``).
     """
 
     def __init__(self, job: Job):

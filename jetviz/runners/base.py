@@ -154,7 +154,9 @@ class Runner:
         Data already prepared for this config (by a scan, an ablation or a page): not prepared twice.
 
     A subclass sets :attr:`name` and defines :meth:`prepare_data` and ``fit(progress, cancel)``,
-    which starts with :meth:`begin` and ends with :meth:`finish`.
+    which starts with :meth:`begin` and ends with :meth:`finish`: ``progress`` is called with the
+    event dicts (``kind`` "stage", "step", "epoch", "unit", "done"), ``cancel`` polled between steps
+    (True: :class:`~jetviz.errors.Cancelled`, the last checkpoint kept).
     """
 
     name: str = "run"
@@ -211,13 +213,8 @@ class Runner:
         return events
 
     def begin(self, progress: Progress | None) -> tuple[Progress, str, Any]:
-        """The first step of ``fit``: torch threads, claim the run directory, pick the device, load the data.
-
-        Returns
-        -------
-        (emit, device, data)
-            The progress callable (a no-op when ``progress`` is None), "cpu" or "cuda", and
-            :meth:`load_data`'s data.
+        """The first step of ``fit``: torch threads, claim the run directory, pick the device, load the data;
+        returns ``(emit, device, data)``: the progress callable (a no-op for None), "cpu" or "cuda", the data.
         """
         import torch
 
@@ -331,13 +328,7 @@ class RunResult:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "RunResult":
-        """Reopen the finished run in ``run_dir``.
-
-        Raises
-        ------
-        jetviz.errors.DataFileError
-            A file of the run is missing, damaged or does not fit (names the file and the problem).
-        """
+        """Reopen the finished run in ``run_dir`` (DataFileError naming the file: one missing, damaged or not fitting)."""
         run = RunDir(run_dir)
         config = run.read_config(cls.config_class())
         metrics = run.read_metrics(cls.required_metrics)

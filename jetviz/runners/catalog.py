@@ -47,13 +47,7 @@ class RunnerSpec:
 
 
 def runner_spec(name: str) -> RunnerSpec:
-    """The :class:`RunnerSpec` of runner ``name``.
-
-    Raises
-    ------
-    jetviz.errors.ConfigError
-        ``name`` is not one of :data:`RUNNER_NAMES`.
-    """
+    """The :class:`RunnerSpec` of runner ``name`` (ConfigError: not one of :data:`RUNNER_NAMES`)."""
     if name not in _MODULES:
         raise ConfigError(f"unknown runner {name!r}; one of {list(RUNNER_NAMES)}")
     module, *classes = _MODULES[name]

@@ -266,12 +266,8 @@ class ClassifyResult(RunResult):
 
     Attributes
     ----------
-    config : ClassifyConfig
-        The run's settings.
-    run_dir : Path
-        Its directory.
-    history : list of dict
-        Rows (model, fold, epoch, train_loss, val_loss, val_accuracy, …).
+    config, run_dir, history
+        As :class:`~jetviz.runners.base.RunResult` (history: one row per model, fold and epoch).
     metrics : dict
         Per model ``accuracy``/``auc`` lists over folds with ``_mean``/``_std``,
         ``confusion`` (rows true, columns predicted), ``importance`` (XGBoost, gain share
@@ -354,13 +350,11 @@ class ClassifyResult(RunResult):
 
 # ----------------------------------------------------------------------------- runner
 class ClassifyRunner(Runner):
-    """Trains and evaluates one classify run (all models, all folds).
+    """Trains and evaluates one classify run (all models, all folds); arguments as :class:`~jetviz.runners.base.Runner`.
 
-    Arguments as :class:`~jetviz.runners.base.Runner` (``data``: a ready :class:`ClassifyData`,
-    then no detector simulation), and ``client``: an optional ``dask.distributed.Client``: the
-    (model, fold) units still to train run as parallel tasks on its workers (each writes its unit
-    file into the run directory, which must be on storage they share); the evaluation then runs
-    here. Given the directory of an unfinished run (same config), :meth:`fit` resumes it.
+    ``client``: an optional ``dask.distributed.Client``: the (model, fold) units still to train run
+    as parallel tasks on its workers (each writes its unit file into the run directory, on storage
+    they share); the evaluation then runs here.
     """
 
     name = "classify"
@@ -381,15 +375,9 @@ class ClassifyRunner(Runner):
         return prepare(events, seed=config.seed)
 
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ClassifyResult:
-        """Train every configured model on every fold and evaluate (resuming finished units).
-
-        Parameters
-        ----------
-        progress : Progress | None, optional
-            Called with dicts (``kind`` = "stage", "step", "epoch", "unit", "done";
-            "step"/"epoch"/"unit" carry ``model`` and ``fold``).
-        cancel : Callable[[], bool] | None, optional
-            Polled between steps; True raises :class:`Cancelled` after saving.
+        """Train every configured model on every fold and evaluate, resuming finished units (``progress`` and
+        ``cancel`` as in :class:`~jetviz.runners.base.Runner`; "step"/"epoch"/"unit" events carry ``model``
+        and ``fold``).
         """
         config = self.config
         if not config.models:

@@ -248,15 +248,8 @@ class ColorizeRunner(Runner):
 
     # ------------------------------------------------------------------ training
     def fit(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> ColorizeResult:
-        """Train (resuming from the run directory's checkpoint if there is one) and evaluate.
-
-        Parameters
-        ----------
-        progress : Progress | None, optional
-            Called with dicts (``kind`` = "stage", "step", "epoch", "done").
-        cancel : Callable[[], bool] | None, optional
-            Polled between steps; returning True stops the run with :class:`Cancelled`
-            (the checkpoint of the last finished epoch is kept).
+        """Train (resuming from the run directory's checkpoint if there is one) and evaluate (``progress`` and
+        ``cancel`` as in :class:`~jetviz.runners.base.Runner`).
         """
         emit, device, (train, test, n_colours) = self.begin(progress)
         config = self.config

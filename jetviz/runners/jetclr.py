@@ -87,7 +87,7 @@ class JetclrConfig(JetSampleConfig):
 
 @dataclass(kw_only=True)
 class JetclrData(JetSample):
-    """Padded constituents, labels and splits.
+    """Padded constituents, labels and splits (``labels``, ``pt``, ``mass`` as :class:`~jetviz.runners.base.JetSample`).
 
     Attributes
     ----------
@@ -95,10 +95,6 @@ class JetclrData(JetSample):
         (pT [GeV], Δη, Δφ) centred on the jet axis, hardest first.
     mask : (N, P) bool np.ndarray
         True for real constituents.
-    labels : (N,) int64 np.ndarray
-        1 top, 0 QCD.
-    pt, mass : (N,) np.ndarray
-        Jet pT and mass (GeV).
     split : (N,) int8 np.ndarray
         0 contrastive training, 1 LCT training, 2 test.
     """

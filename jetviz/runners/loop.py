@@ -109,12 +109,8 @@ class TrainingLoop:
         return float(min(start + width * min(max(within, 0.0), 1.0), 1.0))
 
     def steps(self, n_steps: int) -> Iterator[int]:
-        """Step indices ``0 … n_steps − 1`` of the current epoch; ``cancel`` is polled before each.
-
-        Raises
-        ------
-        jetviz.errors.Cancelled
-            ``cancel()`` returned True (the previous epoch's checkpoint is kept).
+        """Step indices ``0 … n_steps − 1`` of the current epoch; ``cancel`` is polled before each (True:
+        :class:`~jetviz.errors.Cancelled`, the previous epoch's checkpoint kept).
         """
         self._n_steps = max(int(n_steps), 1)
         for step in range(int(n_steps)):

@@ -31,13 +31,7 @@ def runs_dir() -> Path:
 
 
 class RunDir:
-    """The run directory at ``path`` (which need not exist yet).
-
-    Parameters
-    ----------
-    path : str or Path
-        The directory.
-    """
+    """The run directory at ``path`` (which need not exist yet)."""
 
     CONFIG = "config.json"
     METRICS = "metrics.json"
@@ -203,13 +197,8 @@ class RunDir:
         return load_torch_file(self.file(f"{name}.pt"))
 
     def load_model(self, model, name: str = "model"):
-        """Load the state dict ``<name>.pt`` into ``model`` (returned, in eval mode).
-
-        Raises
-        ------
-        DataFileError
-            The file is missing or unreadable, or its weights do not fit ``model`` (a state
-            dict of another configuration: the message names the first mismatches).
+        """Load the state dict ``<name>.pt`` into ``model`` (returned, in eval mode); DataFileError when the file
+        is missing or unreadable or its weights do not fit ``model`` (the message names the first mismatches).
         """
         path = self.file(f"{name}.pt")
         state = self.load_state(name)

@@ -63,16 +63,12 @@ class VaeEmdConfig(JetSampleConfig):
 
 @dataclass(kw_only=True)
 class VaeEmdData(JetSample):
-    """Jet images and labels.
+    """Jet images and labels (``labels``, ``pt``, ``mass`` as :class:`~jetviz.runners.base.JetSample`).
 
     Attributes
     ----------
     images : (N, 1, n_pix, n_pix) float32 np.ndarray
         Unit-sum pT images (Δη rows, Δφ columns).
-    labels : (N,) int64 np.ndarray
-        1 top, 0 QCD.
-    pt, mass : (N,) np.ndarray
-        Jet pT and mass (GeV).
     split : (N,) int8 np.ndarray
         0 QCD training, 1 test (QCD or top).
     """

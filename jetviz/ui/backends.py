@@ -65,13 +65,7 @@ class BackendChoice(param.Parameterized):
 
     @property
     def chosen_backend(self):
-        """The chosen :class:`jetviz.compute.Backend` (what the work runs on).
-
-        Raises
-        ------
-        jetviz.errors.ConfigError
-            No backend is allowed (a malformed ``$JETVIZ_BACKENDS``).
-        """
+        """The chosen :class:`jetviz.compute.Backend` (ConfigError: none allowed, a malformed ``$JETVIZ_BACKENDS``)."""
         from jetviz.errors import ConfigError
 
         if self.backend not in self._choices:

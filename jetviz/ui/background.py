@@ -66,20 +66,11 @@ class QueuePolling:
     def _start_work(self, work: Callable[..., None], args: tuple, blocking: bool | None, thread_name: str) -> None:
         """Start a new job ``work(token, messages, *args)``; older jobs' messages are dropped from now on.
 
-        Parameters
-        ----------
-        work : callable
-            The worker: touches no param and no Panel object, only puts messages on the queue;
-            what it raises is reported as a "cancelled" or "error" message.
-        args : tuple
-            Its arguments after ``token`` and ``messages``.
-        blocking : bool or None
-            True: work in this thread, then drain (scripts, tests). False: a background thread,
-            drained by a periodic callback on the session's loop (or a running asyncio loop);
-            with no loop at all this falls back to blocking. None: background when served or in
-            a Jupyter kernel, blocking anywhere else.
-        thread_name : str
-            Name of the background thread.
+        ``work`` touches no param and no Panel object, it only puts messages on the queue; what it raises
+        is reported as a "cancelled" or "error" message. ``blocking``: True works in this thread, then
+        drains (scripts, tests); False in a background thread named ``thread_name``, drained by a periodic
+        callback on the session's loop (or a running asyncio loop; with no loop at all: blocking); None
+        (default) in the background when served or in a Jupyter kernel, blocking anywhere else.
         """
         self._token += 1
         messages: queue.SimpleQueue = queue.SimpleQueue()

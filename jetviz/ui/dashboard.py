@@ -106,15 +106,9 @@ def _warm(modules: list[str], app_dir: Path) -> None:
 class Dashboard(Viewer):
     """All pages in one ``FastListTemplate`` with a sidebar menu and ``?page=`` deep links.
 
-    Parameters
-    ----------
-    pages : dict
-        ``{page name: spec}``; a spec is a module name in ``app_dir`` (its ``page()`` builds
-        the page) or a zero-argument callable returning the page's component.
-    app_dir : str or Path
-        Directory of the page modules (``app/``).
-    page : str
-        The page shown; synced with the URL query ``page`` when served.
+    ``pages``: ``{page name: spec}``, a spec a module name in ``app_dir`` (``app/``; its ``page()``
+    builds the page) or a zero-argument callable returning the page's component; ``page``: the page
+    shown, synced with the URL query ``page`` when served.
     """
 
     page = param.String(default="events", doc="name of the page shown (URL: ?page=<name>)")

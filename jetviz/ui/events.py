@@ -123,12 +123,8 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
             self.load()
 
     def load(self, blocking: bool | None = None) -> None:
-        """Load (generate on first use) the configured sample and simulate the detector.
-
-        Parameters
-        ----------
-        blocking : bool or None
-            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
+        """Load (generate on first use) the configured sample and simulate the detector (``blocking`` as in
+        :meth:`~jetviz.ui.background.QueuePolling._start_work`).
         """
         if self.loading:
             self._pending = True
@@ -196,12 +192,8 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
             self.current = current
 
     def event(self, index: int) -> EventData:
-        """The event at ``index`` of the loaded sample, with its detector image.
-
-        Raises
-        ------
-        IndexError
-            When nothing is loaded or ``index`` is outside ``[0, len(events))``.
+        """The event at ``index`` of the loaded sample, with its detector image (IndexError: nothing loaded, or
+        ``index`` outside ``[0, len(events))``).
         """
         if self.events is None:
             raise IndexError("no events loaded")
@@ -407,18 +399,11 @@ class EventsPage(Viewer):
     """The events page: settings + progress on the left; event selector, η–φ display, detector
     image, tables and sample histograms on the right.
 
-    Parameters
-    ----------
-    store : EventsStore, optional
-        The data store (default: a new one built from the remaining keyword arguments, e.g.
-        ``EventsPage(sample="toy_ee_6jet", n_events=100)``).
-    autoload : bool
-        Load the sample as soon as the page is shown (served: after the page is up, in the
-        background; elsewhere: right away, blocking).
-    sync_url : bool
-        When served, mirror ``sample``, ``n_events`` and ``seed`` in the URL query (deep links
-        such as ``?page=events&sample=ee_6jet&n_events=100``); a bad value in the URL is
-        reported in the page.
+    ``store``: default a new :class:`EventsStore` of the remaining keyword arguments
+    (``EventsPage(sample="toy_ee_6jet", n_events=100)``); ``autoload``: load the sample when the page
+    is shown (served: after the page is up, in the background); ``sync_url``: when served, mirror
+    ``sample``, ``n_events`` and ``seed`` in the URL query (``?page=events&sample=ee_6jet``; a bad
+    value there is reported in the page).
     """
 
     store = param.ClassSelector(class_=EventsStore, doc="the page's data store")

@@ -87,12 +87,8 @@ def config_defaults(config_class: type[RunConfig], page_defaults: Mapping[str, A
 
 
 def apply_url_query(config: param.Parameterized, args: Mapping[str, Sequence], names: Sequence[str]) -> list[str]:
-    """Set ``config``'s params ``names`` from a URL query (``pn.state.session_args``; the last value wins).
-
-    Returns
-    -------
-    list of str
-        The rejected values as ``name='value'`` (unparsable or out of bounds; those params are kept).
+    """Set ``config``'s params ``names`` from a URL query (``pn.state.session_args``; the last value wins);
+    returns the rejected values as ``name='value'`` (unparsable or out of bounds: those params are kept).
     """
     rejected = []
     for name in names:
@@ -322,12 +318,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
             self.status = "cancelling after the current step …"
 
     def train(self, blocking: bool | None = None) -> None:
-        """Train a new run with the current ``config`` (a new directory under ``runs_dir()``).
-
-        Parameters
-        ----------
-        blocking : bool or None
-            As in :meth:`~jetviz.ui.background.QueuePolling._start_work`.
+        """Train a new run with the current ``config`` (a new directory under ``runs_dir()``; ``blocking`` as in
+        :meth:`~jetviz.ui.background.QueuePolling._start_work`).
         """
         if self.busy():
             return

@@ -38,13 +38,7 @@ URL_PARAMS = ("sample", "n_jets", "n_constituents", "extra_slots", "augmentation
 
 
 def untrained_encoder(result: JetclrResult) -> JetCLREncoder:
-    """The run's encoder before training (its ``initial.pt`` weights), CPU, eval mode.
-
-    Raises
-    ------
-    jetviz.errors.DataFileError
-        ``initial.pt`` missing or unreadable.
-    """
+    """The run's encoder before training (its ``initial.pt`` weights), CPU, eval mode (DataFileError: unreadable)."""
     return result.untrained()
 
 

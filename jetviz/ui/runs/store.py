@@ -41,20 +41,12 @@ def reopen_href(record: RunRecord) -> str:
 class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
     """The runs page's data store: the registry's runs, the selection, the comparison and a resume.
 
-    Parameters
-    ----------
-    path : str
-        The registry file ('' = :func:`~jetviz.compute.registry.default_registry_path`, i.e.
-        ``$JETVIZ_REGISTRY`` or ``<runs_dir()>/registry.sqlite``).
-    runner : str
-        Only runs of this runner (``"all"``: every run).
-    backend : str
-        Where a resumed run executes: one of the backends the operator allows
-        (:mod:`jetviz.ui.backends`; default ``$JETVIZ_BACKEND`` or the first allowed).
-
-    Call :meth:`refresh` (the *Refresh* button) to read the registry again, :meth:`select` to
-    choose runs (two at most: the last two win), :meth:`resume` to resume the focused run and
-    :meth:`cancel` to stop it again.
+    ``path``: the registry file ('' = :func:`~jetviz.compute.registry.default_registry_path`, i.e.
+    ``$JETVIZ_REGISTRY`` or ``<runs_dir()>/registry.sqlite``); ``runner``: only its runs ("all":
+    every run); ``backend``: where a resumed run executes, one the operator allows
+    (:mod:`jetviz.ui.backends`). :meth:`refresh` (*Refresh*) reads the registry again, :meth:`select`
+    chooses runs (two at most: the last two win), :meth:`resume` resumes the focused run and
+    :meth:`cancel` stops it again.
     """
 
     path = param.String(default="", doc="registry file; '' for the default ($JETVIZ_REGISTRY)")

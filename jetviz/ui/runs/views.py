@@ -14,12 +14,8 @@ __all__ = ["RunsPage"]
 
 
 class RunsPage(Viewer):
-    """The runs page: the store's controls (sidebar) and the table, comparison, Reopen and Resume.
-
-    Parameters
-    ----------
-    store : RunsStore, optional
-        The data store (default: a new one from the remaining keyword arguments, e.g. ``path``).
+    """The runs page: the store's controls (sidebar) and the table, comparison, Reopen and Resume
+    (``store``: default a new :class:`RunsStore` of the remaining keyword arguments, e.g. ``path``).
     """
 
     store = param.ClassSelector(class_=RunsStore, doc="the page's data store")

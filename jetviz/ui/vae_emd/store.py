@@ -35,12 +35,8 @@ SCAN_BETAS = "0, 1e-8, 1e-6, 1e-4"
 
 
 def latest_scan(root: Path | None = None) -> tuple[list[dict], Path | None]:
-    """The rows of the newest ``vae_emd-scan-*/scan.json`` under ``root`` (default ``runs_dir()``).
-
-    Returns
-    -------
-    (list of dict, Path or None)
-        The scan rows and the file; ``([], None)`` when there is none (or it cannot be read).
+    """``(rows, file)`` of the newest readable ``vae_emd-scan-*/scan.json`` under ``root`` (default
+    ``runs_dir()``); ``([], None)`` when there is none.
     """
     root = runs_dir() if root is None else Path(root)
     files = sorted(root.glob("vae_emd-scan-*/scan.json"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -55,12 +51,8 @@ def latest_scan(root: Path | None = None) -> tuple[list[dict], Path | None]:
 
 
 def parse_betas(text: str) -> list[float]:
-    """``"0, 1e-8, 1e-6"`` → ``[0.0, 1e-08, 1e-06]`` (sorted, unique).
-
-    Raises
-    ------
-    ValueError
-        Not comma-separated numbers, a negative or > 1 value, or none at all.
+    """``"0, 1e-8, 1e-6"`` → ``[0.0, 1e-08, 1e-06]`` (sorted, unique); ValueError for anything but
+    comma-separated numbers in [0, 1], or none at all.
     """
     values = sorted({float(t) for t in text.replace(";", ",").split(",") if t.strip()})
     if not values:
@@ -184,13 +176,8 @@ class VaeEmdStore(TrainingStore):
                          f"transport plan of jets {self.jet_a} and {self.jet_b}")
 
     def pair_arrays(self) -> dict | None:
-        """Distances of the correlation pairs of the shown run (``None`` without a result and data).
-
-        Returns
-        -------
-        dict
-            ``i``, ``j`` (M,) sample indices; ``w_p0.5``, ``w_p1`` (M,); ``latent`` (M,) |μ − μ′|;
-            ``input`` (M,) Σ(x − x′)² (only with ``data``).
+        """Distances of the correlation pairs of the shown run (None without a result): ``i``, ``j`` (M,)
+        sample indices; ``w_p0.5``, ``w_p1`` (M,); ``latent`` (M,) |μ − μ′|; ``input`` (M,) Σ(x − x′)² (with ``data``).
         """
         result = self.result
         if result is None:
