@@ -20,7 +20,7 @@ from jetviz.compute import DaskBackend, KernelBackend, ProcessBackend, ThreadBac
 from jetviz.errors import ConfigError, DataFileError
 from jetviz.errors import Cancelled
 from jetviz.runners.jetclr import JetclrConfig, JetclrResult
-from jetviz.runners.rundir import load_torch_file
+from jetviz.data.io import load_torch_file
 
 #: a jetclr run of toy jets that trains in about a second per epoch on a busy CPU
 TINY = dict(sample="toy_top_qcd", n_jets=160, d_model=8, n_heads=2, n_layers=1, rep_dim=8, proj_dim=4, batch_size=16,

@@ -37,6 +37,14 @@ def _jet_name(jet: int, label: int) -> str:
     return f"jet {jet} ({CLASS_NAMES[int(label)]})"
 
 
+def _pair(shown: dict | None, x: str, mask: str, title: str):
+    """The jet of an explorer's dict beside its ``x``/``mask`` copy (an augmentation, a rotation) titled ``title``."""
+    if shown is None:
+        return pn.pane.Markdown("")
+    return plot_row(augmentation_pair(shown["x"], shown["mask"], shown[x], shown[mask],
+                                      titles=(_jet_name(shown["jet"], shown["label"]), title)))
+
+
 class _StoreView(TrainingView):
     store = param.ClassSelector(class_=JetclrStore, doc="the page's data store")
 
@@ -55,14 +63,6 @@ class AugmentationView(_StoreView):
                 f"({which}; draw {augmented['draw']}). Total pT {augmented['x'][:, 0].sum():.1f} → "
                 f"{augmented['x_aug'][:, 0].sum():.1f} GeV.")
 
-    @staticmethod
-    def _plots(augmented: dict | None):
-        if augmented is None:
-            return pn.pane.Markdown("")
-        return plot_row(augmentation_pair(augmented["x"], augmented["mask"], augmented["x_aug"], augmented["mask_aug"],
-                                          titles=(_jet_name(augmented["jet"], augmented["label"]),
-                                                  f"augmented (draw {augmented['draw']})")))
-
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
         which = pn.widgets.CheckButtonGroup.from_param(store.param.shown_augmentations, color="primary",
@@ -72,7 +72,8 @@ class AugmentationView(_StoreView):
         draw = pn.widgets.IntInput.from_param(store.param.draw, width=120, css_classes=["jetviz-draw"])
         new = action_button(store.param.new_draw_button, "jetviz-new-draw")
         summary = bound_text(self._summary, store.param.augmented, css="jetviz-aug-summary")
-        plots = bound_plot(self._plots, store.param.augmented, css="jetviz-aug-plots")
+        plots = bound_plot(lambda a: _pair(a, "x_aug", "mask_aug", a and f"augmented (draw {a['draw']})"),
+                           store.param.augmented, css="jetviz-aug-plots")
         return pn.Column("### Augmentation explorer: a jet and a random augmentation of it",
                          pn.Row(pn.Column("Augmentations:", which), jet, draw, new), summary, plots,
                          sizing_mode="stretch_width")
@@ -93,14 +94,6 @@ class RotationView(_StoreView):
             if rotated["untrained"] is not None else head + f"**trained {rotated['trained']:.6f}**"
 
     @staticmethod
-    def _jets(rotated: dict | None):
-        if rotated is None:
-            return pn.pane.Markdown("")
-        return plot_row(augmentation_pair(rotated["x"], rotated["mask"], rotated["x_rot"], rotated["mask"],
-                                          titles=(_jet_name(rotated["jet"], rotated["label"]),
-                                                  f"rotated by θ = {rotated['angle']:.0f}°")))
-
-    @staticmethod
     def _curve(result, rotated: dict | None):
         if result is None:
             return TrainingView._empty(" (invariance curve)")
@@ -114,7 +107,8 @@ class RotationView(_StoreView):
         slider = pn.widgets.FloatSlider.from_param(store.param.angle, step=5.0, width=360,
                                                    css_classes=["jetviz-angle"])
         summary = bound_text(self._summary, store.param.rotated, css="jetviz-similarity")
-        jets = bound_plot(self._jets, store.param.rotated, css="jetviz-rotated")
+        jets = bound_plot(lambda r: _pair(r, "x_rot", "mask", r and f"rotated by θ = {r['angle']:.0f}°"),
+                          store.param.rotated, css="jetviz-rotated")
         curve = bound_plot(self._curve, store.param.result, store.param.rotated, css="jetviz-invariance")
         return pn.Column("### Rotation invariance: rotate the jet, compare the representations", slider, summary,
                          pn.FlexBox(jets, curve, sizing_mode="stretch_width"), sizing_mode="stretch_width")
