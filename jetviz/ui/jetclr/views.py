@@ -53,6 +53,10 @@ class AugmentationView(_StoreView):
     """Choose augmentations, a jet and a random draw: the jet's constituents next to its augmented copy."""
 
     @staticmethod
+    def _plots(augmented: dict | None):
+        return _pair(augmented, "x_aug", "mask_aug", augmented and f"augmented (draw {augmented['draw']})")
+
+    @staticmethod
     def _summary(augmented: dict | None) -> str:
         if augmented is None:
             return "*No jets yet: press* Load jets *(or train / open a run).*"
@@ -72,8 +76,7 @@ class AugmentationView(_StoreView):
         draw = pn.widgets.IntInput.from_param(store.param.draw, width=120, css_classes=["jetviz-draw"])
         new = action_button(store.param.new_draw_button, "jetviz-new-draw")
         summary = bound_text(self._summary, store.param.augmented, css="jetviz-aug-summary")
-        plots = bound_plot(lambda a: _pair(a, "x_aug", "mask_aug", a and f"augmented (draw {a['draw']})"),
-                           store.param.augmented, css="jetviz-aug-plots")
+        plots = bound_plot(self._plots, store.param.augmented, css="jetviz-aug-plots")
         return pn.Column("### Augmentation explorer: a jet and a random augmentation of it",
                          pn.Row(pn.Column("Augmentations:", which), jet, draw, new), summary, plots,
                          sizing_mode="stretch_width")
@@ -82,6 +85,10 @@ class AugmentationView(_StoreView):
 class RotationView(_StoreView):
     """An angle slider (degrees) rotates the jet about its axis: the rotated constituents, s of the
     trained and untrained encoder, and the run's invariance curve with a marker at the angle."""
+
+    @staticmethod
+    def _jets(rotated: dict | None):
+        return _pair(rotated, "x_rot", "mask", rotated and f"rotated by θ = {rotated['angle']:.0f}°")
 
     @staticmethod
     def _summary(rotated: dict | None) -> str:
@@ -107,8 +114,7 @@ class RotationView(_StoreView):
         slider = pn.widgets.FloatSlider.from_param(store.param.angle, step=5.0, width=360,
                                                    css_classes=["jetviz-angle"])
         summary = bound_text(self._summary, store.param.rotated, css="jetviz-similarity")
-        jets = bound_plot(lambda r: _pair(r, "x_rot", "mask", r and f"rotated by θ = {r['angle']:.0f}°"),
-                          store.param.rotated, css="jetviz-rotated")
+        jets = bound_plot(self._jets, store.param.rotated, css="jetviz-rotated")
         curve = bound_plot(self._curve, store.param.result, store.param.rotated, css="jetviz-invariance")
         return pn.Column("### Rotation invariance: rotate the jet, compare the representations", slider, summary,
                          pn.FlexBox(jets, curve, sizing_mode="stretch_width"), sizing_mode="stretch_width")
