@@ -201,14 +201,11 @@ def train_jetclr(x: np.ndarray, mask: np.ndarray, config: JetclrConfig, device: 
 
 
 class JetclrResult(RunResult):
-    """A finished (or reopened) jetclr run.
+    """A finished (or reopened) jetclr run: config, run_dir, history (epoch rows) and ``model`` (the trained
+    encoder, CPU, eval) as :class:`~jetviz.runners.base.RunResult`, and
 
     Attributes
     ----------
-    config, run_dir, history
-        As :class:`~jetviz.runners.base.RunResult` (history: epoch rows).
-    model : torch.nn.Module
-        The trained encoder, CPU, eval.
     metrics : dict
         ``auc``, ``rejection`` (1/ε_b at ε_s = 0.5), ``auc_untrained``,
         ``rejection_untrained``, ``alignment``, ``uniformity`` (test jets, the run's

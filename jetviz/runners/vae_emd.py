@@ -249,14 +249,11 @@ def correlations(model: ConvVAE, data: VaeEmdData, emd: dict, device: str = "cpu
 
 # ----------------------------------------------------------------------------- result
 class VaeEmdResult(RunResult):
-    """A finished (or reopened) vae_emd run.
+    """A finished (or reopened) vae_emd run: config, run_dir, history (epoch rows) and ``model`` (the trained
+    VAE, CPU, eval) as :class:`~jetviz.runners.base.RunResult`, and
 
     Attributes
     ----------
-    config, run_dir, history
-        As :class:`~jetviz.runners.base.RunResult` (history: epoch rows).
-    model : torch.nn.Module
-        The trained VAE, CPU, eval.
     metrics : dict
         ``correlations`` {distance: {"p0.5": r, "p1": r}}, ``auc`` {score: AUC},
         ``n_train``, ``n_test``, ``n_pairs``.
