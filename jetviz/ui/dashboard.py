@@ -129,8 +129,14 @@ class Dashboard(Viewer):
         if served() and pn.state.location is not None:
             location = pn.state.location
             location.sync(self, {"page": "page"})
-            # the browser only hears of query changes made after the page is up: show the page
-            # (and any default a page synced) in the address bar, so it can be bookmarked
+            # the browser only hears of query changes made after the page is up, and sends its own
+            # query when it connects (which may come after onload): whenever the query lacks the
+            # page, it is put back, so the address bar shows it and can be bookmarked
+            def show_page(_event) -> None:
+                if "page" not in location.query_params:
+                    location.update_query(page=self.page)
+
+            location.param.watch(show_page, "search")
             pn.state.onload(lambda: location.update_query(page=self.page))
 
     @param.depends("page", watch=True)
