@@ -149,14 +149,16 @@ class WorkStatus(param.Parameterized):
         for event, method in actions.items():
             self.param.watch(lambda _event, method=method: getattr(self, method)(), event)
 
-    def status_panes(self, busy) -> tuple:
-        """``(progress, status, error, notice)``: the progress bar and the status line (visible while
-        ``busy``, a boolean param), the error and the notice alerts (visible when set)."""
-        wide = {"sizing_mode": "stretch_width"}
+    def progress_panes(self, busy) -> tuple:
+        """``(progress, status)``: the progress bar and the status line, visible while ``busy`` (a boolean param)."""
         return (pn.indicators.Progress(value=self.param.progress, max=100, visible=busy, bar_color="info",
-                                       css_classes=["jetviz-progress"], **wide),
-                pn.pane.Markdown(self.param.status, visible=busy, margin=(0, 10), css_classes=["jetviz-status"]),
-                pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
+                                       css_classes=["jetviz-progress"], sizing_mode="stretch_width"),
+                pn.pane.Markdown(self.param.status, visible=busy, margin=(0, 10), css_classes=["jetviz-status"]))
+
+    def alert_panes(self) -> tuple:
+        """``(error, notice)``: the error and the notice alerts, visible when set."""
+        wide = {"sizing_mode": "stretch_width"}
+        return (pn.pane.Alert(self.param.error, alert_type="danger", visible=self.param.error.rx.bool(),
                               css_classes=["jetviz-error"], **wide),
                 pn.pane.Alert(self.param.notice, alert_type="warning", visible=self.param.notice.rx.bool(),
                               css_classes=["jetviz-notice"], **wide))

@@ -251,7 +251,8 @@ class EventsStore(WorkStatus, QueuePolling, Viewer):
             number("cell_threshold", "cell threshold [GeV]", step=0.1),
             sizing_mode="stretch_width",
         )
-        progress, status, alert, notice = self.status_panes(self.param.loading)
+        progress, status = self.progress_panes(self.param.loading)
+        alert, notice = self.alert_panes()
         return pn.Column(
             sample, description, n_events, seed, notice, button, progress, status, alert,
             settings_card(detector, title="Detector"),

@@ -611,7 +611,8 @@ class TrainingStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
                                              css_classes=["jetviz-train"])
         cancel = pn.widgets.Button.from_param(self.param.cancel_button, color="danger", variant="outline",
                                               disabled=self.param.training.rx.not_(), css_classes=["jetviz-cancel"])
-        progress, status, alert, notice = self.status_panes(self.param.running)
+        progress, status = self.progress_panes(self.param.running)
+        alert, notice = self.alert_panes()
         where = pn.pane.Markdown(self.param.where, visible=self.param.training, margin=(0, 10),
                                  css_classes=["jetviz-where"])
         reference = pn.pane.Alert(self.param.reference, alert_type="info", visible=self.param.reference.rx.bool(),

@@ -286,7 +286,7 @@ class RunsStore(BackendChoice, WorkStatus, QueuePolling, Viewer):
         refresh = pn.widgets.Button.from_param(self.param.refresh_button, css_classes=["jetviz-refresh"], **wide)
         backend = pn.widgets.Select.from_param(self.param.backend, label="Backend for Resume",
                                                css_classes=["jetviz-backend"], **wide)
-        *_, alert, notice = self.status_panes(False)
+        alert, notice = self.alert_panes()
         return pn.Column(path, runner, refresh, backend, notice, alert, width=SIDEBAR_WIDTH)
 
 
