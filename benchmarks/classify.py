@@ -46,20 +46,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _figures import save_figure  # noqa: E402  (benchmarks/_figures.py)
 from _stats import finish, over_seeds, parse_seeds, pm  # noqa: E402  (benchmarks/_stats.py)
+
 from jetviz.models.image_augment import augment_images
-from jetviz.models.resnet import ResNet18
+from jetviz.models.resnet import ResNet18, image_inputs
 from jetviz.plots.classify import MODEL_NAMES, PUBLISHED_ACCURACY
-from jetviz.models.resnet import image_inputs
 from jetviz.runners.base import pick_device
 from jetviz.runners.classify import (
+    MODEL_INPUTS,
     MODELS,
     ClassifyConfig,
     ClassifyResult,
     ClassifyRunner,
-    MODEL_INPUTS,
     stratified_folds,
     train_resnet,
 )

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _stats import finish, over_seeds, paired_bootstrap, parse_seeds, pm, ordering  # noqa: E402  (benchmarks/_stats.py)
 from jetviz.models.constituents import ABLATION  # noqa: E402
-from jetviz.models.jetclr import linear_classifier_test, nt_xent  # noqa: E402
+from jetviz.models.jetclr import linear_classifier_test, nt_xent, representations  # noqa: E402
 from jetviz.models.metrics import background_rejection, roc_auc  # noqa: E402
 from jetviz.runners.base import pick_device  # noqa: E402
 from jetviz.runners.rundir import RunDir  # noqa: E402
@@ -63,7 +63,6 @@ from jetviz.runners.jetclr import (  # noqa: E402
     ablation,
     train_jetclr,
 )
-from jetviz.models.jetclr import representations  # noqa: E402
 
 #: the talk's ordering of the ablation rows (strict < or ≤ between neighbours)
 ORDER = ("none", "translations", "rotations", "soft+collinear", "all")

@@ -185,8 +185,8 @@ def _summary(args) -> int:
 
 def _reference_build(args) -> int:
     from jetviz.errors import ConfigError
-    from jetviz.runners.catalog import RUNNER_NAMES
     from jetviz.reference import REFERENCE_ROOT, build
+    from jetviz.runners.catalog import RUNNER_NAMES
 
     names = args.runner or list(RUNNER_NAMES)
     overrides = dict(args.param or [])

@@ -12,7 +12,6 @@ import pytest
 
 from jetviz.cli import main
 from jetviz.errors import DataFileError
-from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
 from jetviz.reference import (
     DATA_NAME,
     INFO_FILE,
@@ -28,6 +27,7 @@ from jetviz.reference import (
     run_label,
     store_data,
 )
+from jetviz.runners.catalog import RUNNER_NAMES, runner_spec
 from jetviz.runners.rundir import RunDir
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -207,8 +207,8 @@ def test_a_reference_run_is_opened_once_and_every_page_store_shows_the_same_obje
     import threading
 
     from jetviz import reference
-    from jetviz.ui.classify.store import ClassifyStore
     from jetviz.reference import open_shared, shared_if_ready
+    from jetviz.ui.classify.store import ClassifyStore
 
     path = reference_dir("classify")
     derive = ClassifyStore().derivation()
@@ -275,10 +275,10 @@ def test_a_failed_or_rebuilt_reference_opening_is_not_kept_and_a_users_run_is_ne
 
 @pytest.mark.usefixtures("reset_panel_state")
 def test_the_dashboard_warms_each_page_module_once_per_process(shared_runs, tmp_path, caplog):
+    from jetviz.reference import shared_if_ready
     from jetviz.ui.classify import ClassifyPage
     from jetviz.ui.classify.store import ClassifyStore
     from jetviz.ui.dashboard import warm_pages
-    from jetviz.reference import shared_if_ready
 
     ClassifyPage.warm()  # what app/classify.py's warm() does
     assert shared_runs == [reference_dir("classify")]

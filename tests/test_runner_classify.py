@@ -6,12 +6,10 @@ import pytest
 import torch
 
 from jetviz.data.samples import load_sample
-from jetviz.errors import ConfigError, SchemaError
-from jetviz.models.resnet import ResNet18
-from jetviz.errors import Cancelled
+from jetviz.errors import Cancelled, ConfigError, SchemaError
+from jetviz.models.resnet import ResNet18, image_inputs, resnet_scores
 from jetviz.models.splits import stratified_folds
 from jetviz.models.trees import xgboost_scores
-from jetviz.runners.rundir import RunDir
 from jetviz.runners.classify import (
     MODELS,
     ClassifyConfig,
@@ -20,8 +18,7 @@ from jetviz.runners.classify import (
     ClassifyRunner,
     prepare,
 )
-from jetviz.models.resnet import image_inputs, resnet_scores
-
+from jetviz.runners.rundir import RunDir
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from jetviz.data.samples import load_sample
-from jetviz.errors import ConfigError, SchemaError
-from jetviz.errors import Cancelled
+from jetviz.errors import Cancelled, ConfigError, SchemaError
+from jetviz.models.jetclr import invariance_curve, representations
 from jetviz.runners.jetclr import (
     JetclrConfig,
     JetclrResult,
@@ -13,7 +13,6 @@ from jetviz.runners.jetclr import (
     ablation,
     prepare,
 )
-from jetviz.models.jetclr import invariance_curve, representations
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -18,9 +18,8 @@ Conventions, shared with :mod:`jetviz.plots.events`:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import holoviews as hv

@@ -16,7 +16,6 @@ Conventions, shared with :mod:`jetviz.plots.events`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any, Iterable, Mapping, Sequence
 
 import holoviews as hv

@@ -14,7 +14,6 @@ Conventions (the same in every jetviz plot):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Sequence
 
 import holoviews as hv

@@ -15,6 +15,7 @@ import numpy as np
 import param
 import torch
 
+from jetviz.data.datasets import SampleName
 from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import get_recipe
@@ -31,7 +32,6 @@ from jetviz.models.metrics import accuracy, confusion_matrix, roc_auc, roc_curve
 from jetviz.models.resnet import ResNet18, batch_rows, image_inputs, refresh_batchnorm, resnet_scores
 from jetviz.models.splits import stratified_folds, stratified_holdout
 from jetviz.models.trees import fit_xgboost, xgboost_importances, xgboost_scores
-from jetviz.data.datasets import SampleName
 from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult, pick_device
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir

@@ -14,6 +14,7 @@ import numpy as np
 import param
 import torch
 
+from jetviz.data.datasets import SampleName
 from jetviz.data.pixelate import CHANNELS, channel_maps, pixel_index
 from jetviz.data.pythia import jet_labels
 from jetviz.data.resonances import sigma68, ttbar_six_jet_masses
@@ -21,7 +22,6 @@ from jetviz.data.schema import flat_particles, pad_ragged
 from jetviz.errors import ConfigError
 from jetviz.models.assignment import assignment_metrics
 from jetviz.models.colorize import ColorizeModel, assignment_accuracy, colorize_loss, particle_log_probs
-from jetviz.data.datasets import SampleName
 from jetviz.runners.base import Progress, Rows, RunConfig, Runner, RunResult
 from jetviz.runners.loop import TrainingLoop, stage_event
 

@@ -16,13 +16,13 @@ import numpy as np
 import param
 import torch
 
+from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.errors import ConfigError
 from jetviz.models.constituents import (ABLATION, AUGMENTATIONS, PT_CLIP_MIN, TRANSLATION_UNITS, VIEW_SCHEMES,
                                         make_views, pad_constituent_block, pad_constituents)
 from jetviz.models.jetclr import (ENCODER_KINDS, JetCLREncoder, alignment, invariance_curve, linear_classifier_test,
                                   nt_xent, representations, uniformity)
 from jetviz.models.splits import stratified_parts
-from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir

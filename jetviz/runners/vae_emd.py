@@ -16,12 +16,12 @@ import numpy as np
 import param
 import torch
 
+from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.data.pixelate import image_block, jet_images
 from jetviz.errors import ConfigError, SchemaError
 from jetviz.models.emd import emd_matrix, from_images, pixel_centres
 from jetviz.models.metrics import pair_distances, pearson, roc_auc, roc_curve
 from jetviz.models.vae import ConvVAE, SlicedW1, k_medoids, representations, vae_loss, vae_scores
-from jetviz.data.kinematics import jet_labels_and_kinematics
 from jetviz.runners.base import JetRunner, JetSample, JetSampleConfig, Progress, RunResult, parallel_map
 from jetviz.runners.loop import TrainingLoop, stage_event
 from jetviz.runners.rundir import RunDir

@@ -19,11 +19,9 @@ from jetviz.data.detector import Detector, simulate
 from jetviz.data.pixelate import event_images
 from jetviz.data.recipes import RECIPES
 from jetviz.data.samples import load_sample
-from jetviz.ui.background import QueuePolling, WorkStatus, served
-from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input, live_plot, one_redraw, settings_card, step_buttons
 from jetviz.plots.events import (
-    EventData,
     CHANNELS,
+    EventData,
     detector_image,
     jet_table,
     multiplicity_histogram,
@@ -31,6 +29,8 @@ from jetviz.plots.events import (
     particles_scatter,
     pt_histogram,
 )
+from jetviz.ui.background import QueuePolling, WorkStatus, served
+from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input, live_plot, one_redraw, settings_card, step_buttons
 
 __all__ = ["SAMPLES", "EventData", "EventsStore", "EventSelector", "ParticleView", "DetectorView", "TablesView",
            "SampleView", "EventsPage"]

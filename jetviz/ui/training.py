@@ -23,8 +23,8 @@ from jetviz.runners.base import RunConfig
 from jetviz.runners.catalog import runner_spec
 from jetviz.runners.loop import stage_event
 from jetviz.runners.rundir import RunDir, runs_dir
-from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.backends import BackendChoice
+from jetviz.ui.background import QueuePolling, WorkStatus, served
 from jetviz.ui.widgets import SIDEBAR_WIDTH, bounded_input
 
 log = logging.getLogger(__name__)

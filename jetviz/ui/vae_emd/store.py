@@ -14,8 +14,8 @@ import param
 
 from jetviz.models.emd import emd, from_image, pixel_centres
 from jetviz.models.metrics import pair_distances
-from jetviz.runners.rundir import runs_dir
 from jetviz.models.vae import representations
+from jetviz.runners.rundir import runs_dir
 from jetviz.runners.vae_emd import VaeEmdConfig, VaeEmdData, VaeEmdResult, beta_scan
 from jetviz.ui.training import TrainingStore
 from jetviz.ui.widgets import settings_card
